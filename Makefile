@@ -1,0 +1,36 @@
+# Thin wrapper: dependency check, CMake configure/build, then run.
+#   make demo            install what is missing, build, run the main job
+#   make test            same set-up, then the whole suite (ctest)
+#   make test SANITIZE=1 the suite under AddressSanitizer + UndefinedBehaviorSanitizer
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+CMAKE_FLAGS += -DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+else
+BUILD ?= build
+CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
+endif
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+
+.PHONY: all deps build test demo bench clean
+all: build
+
+deps:
+	@bash deploy/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+demo: build
+	@bash deploy/demo.sh $(BUILD)/sluice
+
+bench: build
+	$(BUILD)/sluice bench --workflows 20000 --steps 3 --concurrency 256
+
+clean:
+	rm -rf build build-asan

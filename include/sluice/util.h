@@ -1,0 +1,143 @@
+/*
+ * util.h - the small things every Sluice subsystem shares: error codes and the
+ * caller-owned error struct, fatal-on-OOM allocation, logging, clocks,
+ * durations, UTC timestamps, JSON text helpers, random numbers and UUIDs.
+ *
+ * Invariants: (1) error codes never change value (append only); (2) an
+ * sl_err message is one line with no secrets and no trailing newline;
+ * (3) out of memory aborts, every other failure is returned.
+ *
+ * Threads: everything here is thread-safe. The clock override
+ * (sl_clock_set) is meant to be set once, before threads start.
+ */
+#ifndef SLUICE_UTIL_H
+#define SLUICE_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define SL_MUST_USE     __attribute__((warn_unused_result))
+#define SL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define SL_UNUSED(x)    ((void)(x))
+
+#define SL_VERSION "0.1.0"
+
+/* Append only; never renumber. */
+#define SL_CODE_MAP(X)                                                                             \
+    X(OK, "success")                                                                               \
+    X(EINVAL, "invalid argument")                                                                  \
+    X(ENOTFOUND, "not found")                                                                      \
+    X(ECONFLICT, "conflict")                                                                       \
+    X(EBUSY, "database busy")                                                                      \
+    X(EIO, "i/o error")                                                                            \
+    X(ETIMEOUT, "timed out")                                                                       \
+    X(EREMOTE, "remote error")                                                                     \
+    X(ENONDET, "non-deterministic replay")                                                         \
+    X(ESCHEMA, "incompatible database")                                                            \
+    X(EAUTH, "authentication failed")                                                              \
+    X(ESTALE, "stale state")                                                                       \
+    X(ELEASE, "lease lost")                                                                        \
+    X(ECLOSED, "already closed")                                                                   \
+    X(ELIMIT, "limit exceeded")                                                                    \
+    X(ECANCELED, "canceled")
+
+typedef enum sl_code {
+#define SL__CODE_ENUM(name, text) SL_##name,
+    SL_CODE_MAP(SL__CODE_ENUM)
+#undef SL__CODE_ENUM
+        SL__CODE_COUNT
+} sl_code;
+
+typedef struct sl_err {
+    sl_code code;
+    bool retryable;         /* worth another attempt under a retry policy */
+    int64_t retry_after_ms; /* from Retry-After or the error itself, or -1 */
+    int http_status;        /* remote errors only, else 0 */
+    char error_code[64];    /* remote error code (e.g. Databricks error_code), or "" */
+    char msg[256];          /* one line, no secrets, no trailing newline */
+} sl_err;
+
+const char *sl_code_name(sl_code code); /* "EINVAL" */
+const char *sl_code_text(sl_code code); /* "invalid argument" */
+
+/* Reset *err to SL_OK (err may be NULL). */
+void sl_err_clear(sl_err *err);
+/* Set code and message (err may be NULL); returns code so callers can `return sl_err_set(...)`. */
+sl_code sl_err_set(sl_err *err, sl_code code, const char *fmt, ...) SL_PRINTF(3, 4);
+/* Prefix the existing message with "<context>: "; returns err->code (SL_OK when err is NULL). */
+sl_code sl_err_prefix(sl_err *err, const char *fmt, ...) SL_PRINTF(2, 3);
+
+/* Allocation: out of memory is fatal (logged, then abort). */
+void *sl_xmalloc(size_t n);
+void *sl_xcalloc(size_t n, size_t size);
+void *sl_xrealloc(void *p, size_t n);
+char *sl_xstrdup(const char *s);
+char *sl_xstrndup(const char *s, size_t n);
+char *sl_xasprintf(const char *fmt, ...) SL_PRINTF(1, 2);
+char *sl_xvasprintf(const char *fmt, va_list ap);
+/* Abort if a jansson constructor returned NULL (OOM); returns j. */
+json_t *sl_json_check(json_t *j);
+
+/* Logging to stderr: "2026-11-25T13:00:58.123Z INFO  message". Level from LOG_LEVEL
+ * (DEBUG, INFO, WARN, ERROR; default INFO) unless sl_log_set_level was called. */
+typedef enum sl_log_level { SL_LOG_DEBUG, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR, SL_LOG_OFF } sl_log_level;
+void sl_log_set_level(sl_log_level lvl);
+sl_log_level sl_log_get_level(void);
+bool sl_log_parse_level(const char *s, sl_log_level *out);
+void sl_log(sl_log_level lvl, const char *fmt, ...) SL_PRINTF(2, 3);
+#define sl_debug(...) sl_log(SL_LOG_DEBUG, __VA_ARGS__)
+#define sl_info(...)  sl_log(SL_LOG_INFO, __VA_ARGS__)
+#define sl_warn(...)  sl_log(SL_LOG_WARN, __VA_ARGS__)
+#define sl_error(...) sl_log(SL_LOG_ERROR, __VA_ARGS__)
+
+/* Clocks. sl_now_ms is wall time (Unix ms) and can be overridden for tests with
+ * sl_clock_set (NULL restores the system clock). sl_mono_ns never goes backwards. */
+typedef int64_t (*sl_clock_fn)(void *arg);
+void sl_clock_set(sl_clock_fn fn, void *arg);
+int64_t sl_now_ms(void);
+int64_t sl_mono_ns(void);
+void sl_sleep_ms(int64_t ms);
+
+/* Durations: "250ms", "2s", "1m30s", "10m", "1h", "1h2m3s500ms"; a bare number means
+ * seconds (decimals allowed: "1.5"). Negative values and unknown units are SL_EINVAL. */
+SL_MUST_USE sl_code sl_duration_parse(const char *s, int64_t *out_ms, sl_err *err);
+/* Parse a duration given either as JSON string (format above) or JSON number (seconds). */
+SL_MUST_USE sl_code sl_duration_from_json(const json_t *j, int64_t *out_ms, sl_err *err);
+/* Shortest exact form: 90000 -> "1m30s", 250 -> "250ms", 0 -> "0s". buf >= 32 bytes. */
+const char *sl_duration_format(int64_t ms, char *buf, size_t buf_len);
+
+/* UTC timestamps: "2026-11-25T13:00:58.123Z". buf >= 32 bytes. */
+const char *sl_time_format(int64_t unix_ms, char *buf, size_t buf_len);
+/* Parse RFC 3339 / ISO-8601 ("2026-11-25T13:00:58Z", "...58.123+01:00", "2026-11-25",
+ * "2026-11-25T13:00"); naive values are UTC. */
+SL_MUST_USE sl_code sl_time_parse(const char *s, int64_t *out_ms, sl_err *err);
+
+/* JSON text. sl_json_dumps returns compact text (owned, never NULL for a valid value);
+ * sl_json_loads parses a whole document and reports line/column on error. */
+char *sl_json_dumps(const json_t *j);
+SL_MUST_USE sl_code sl_json_loads(const char *text, json_t **out, sl_err *err);
+/* Read "@file" or "-"(stdin) or literal JSON text. */
+SL_MUST_USE sl_code sl_json_arg(const char *arg, json_t **out, sl_err *err);
+
+/* Random numbers (thread-local xoshiro seeded from the OS) and UUIDs (libuuid). */
+uint64_t sl_rand_u64(void);
+double sl_rand_unit(void); /* [0, 1) */
+void sl_uuid_new(char out[37]);
+/* 32 lower-case hex characters (Genie-style ids). */
+void sl_hexid_new(char out[33]);
+
+/* Read a whole file (owned, NUL-terminated). */
+SL_MUST_USE sl_code sl_file_read(const char *path, char **out, size_t *out_len, sl_err *err);
+
+/* Peak resident set size of this process, in bytes. */
+int64_t sl_peak_rss_bytes(void);
+
+/* String helpers. */
+bool sl_str_has_prefix(const char *s, const char *prefix);
+bool sl_str_eq(const char *a, const char *b); /* NULL-safe */
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * cli.h - the `sluice` command: one file per command group (cmd_<group>.c), each
+ * exporting a struct sl_cmd_group; main.c holds the table of groups.
+ *
+ * Exit codes: 0 success, 1 failure, 2 usage error, each failure with exactly one
+ * line on stderr: "sluice: <command>: <what was wrong>".
+ */
+#ifndef SLUICE_CLI_H
+#define SLUICE_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "sluice/util.h"
+
+#define SL_EXIT_OK    0
+#define SL_EXIT_FAIL  1
+#define SL_EXIT_USAGE 2
+
+typedef struct sl_cli {
+    const char *db_path;   /* --db, else $SLUICE_DB, else ./sluice.db */
+    const char *cmd_name;  /* "workflow start", for error lines */
+    const struct sl_cmd *cmd;
+} sl_cli;
+
+/* argv[0] is the command's last word; parse options with sl_cli_getopt. Returns an exit code. */
+typedef int (*sl_cmd_fn)(sl_cli *cli, int argc, char **argv);
+
+struct sl_cmd {
+    const char *name;  /* sub-command word, or "" for a group that is itself a command */
+    sl_cmd_fn run;
+    const char *usage; /* "workflow start --type T [--id ID] ..." */
+    const char *help;  /* a few lines shown by --help */
+};
+
+struct sl_cmd_group {
+    const char *name;    /* "workflow" */
+    const char *summary; /* one line for `sluice --help` */
+    const struct sl_cmd *cmds;
+    size_t n_cmds;
+};
+
+/* Print "sluice: <cmd>: <msg>" and return SL_EXIT_FAIL. */
+int sl_cli_fail(sl_cli *cli, const char *fmt, ...) SL_PRINTF(2, 3);
+/* Same for an sl_err. */
+int sl_cli_fail_err(sl_cli *cli, const sl_err *err);
+/* Print "sluice: <cmd>: <msg>" then the usage line on stderr; return SL_EXIT_USAGE. */
+int sl_cli_usage(sl_cli *cli, const char *fmt, ...) SL_PRINTF(2, 3);
+
+/* getopt_long wrapper that resets state and turns unknown options / missing arguments into
+ * a usage error (returns '?' after printing the line; the caller returns SL_EXIT_USAGE). */
+int sl_cli_getopt(sl_cli *cli, int argc, char **argv, const char *shortopts,
+                  const struct option *longopts);
+
+/* Output formats for -o. */
+typedef enum { SL_OUT_TABLE, SL_OUT_JSON, SL_OUT_CSV } sl_out_fmt;
+/* Parse -o value; `allowed` is a bitmask of (1 << SL_OUT_*). Returns false (after a usage line). */
+bool sl_cli_parse_output(sl_cli *cli, const char *s, unsigned allowed, sl_out_fmt *out);
+
+/* Parse a positive integer flag value; false after a usage line. */
+bool sl_cli_parse_int(sl_cli *cli, const char *flag, const char *s, long long min, long long max,
+                      long long *out);
+/* Parse a duration flag value; false after a usage line. */
+bool sl_cli_parse_duration(sl_cli *cli, const char *flag, const char *s, int64_t *out_ms);
+
+/* Print a JSON value to stdout, indented, with a trailing newline. */
+void sl_cli_print_json(const json_t *j);
+
+/* The groups, defined in cmd_<group>.c. */
+extern const struct sl_cmd_group sl_cli_workflow;
+extern const struct sl_cmd_group sl_cli_worker;
+extern const struct sl_cmd_group sl_cli_bench;
+extern const struct sl_cmd_group sl_cli_dbx;
+extern const struct sl_cmd_group sl_cli_emulator;
+
+#endif

@@ -1,0 +1,115 @@
+/* cmd_common.c - helpers shared by every command: error lines, option parsing, output. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int sl_cli_fail(sl_cli *cli, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    fprintf(stderr, "sluice: %s: %s\n", cli->cmd_name, msg);
+    return SL_EXIT_FAIL;
+}
+
+int sl_cli_fail_err(sl_cli *cli, const sl_err *err)
+{
+    return sl_cli_fail(cli, "%s", err->msg[0] ? err->msg : sl_code_text(err->code));
+}
+
+int sl_cli_usage(sl_cli *cli, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    fprintf(stderr, "sluice: %s: %s (usage: sluice %s)\n", cli->cmd_name, msg,
+            cli->cmd ? cli->cmd->usage : cli->cmd_name);
+    return SL_EXIT_USAGE;
+}
+
+int sl_cli_getopt(sl_cli *cli, int argc, char **argv, const char *shortopts,
+                  const struct option *longopts)
+{
+    char so[64];
+    /* Leading ':' makes getopt report a missing argument as ':' and stay quiet. */
+    snprintf(so, sizeof(so), ":%s", shortopts);
+    opterr = 0;
+    int c = getopt_long(argc, argv, so, longopts, NULL);
+    if (c == '?') {
+        if (optopt)
+            sl_cli_usage(cli, "unknown option '-%c'", optopt);
+        else
+            sl_cli_usage(cli, "unknown option '%s'", argv[optind - 1]);
+        return '?';
+    }
+    if (c == ':') {
+        sl_cli_usage(cli, "option '%s' needs a value", argv[optind - 1]);
+        return '?';
+    }
+    return c;
+}
+
+bool sl_cli_parse_output(sl_cli *cli, const char *s, unsigned allowed, sl_out_fmt *out)
+{
+    static const char *const names[] = {"table", "json", "csv"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0 && (allowed & (1u << i))) {
+            *out = (sl_out_fmt)i;
+            return true;
+        }
+    char list[64] = "";
+    for (int i = 0; i < 3; i++)
+        if (allowed & (1u << i)) {
+            if (list[0])
+                strcat(list, "|");
+            strcat(list, names[i]);
+        }
+    sl_cli_usage(cli, "unknown output format '%s' (use %s)", s, list);
+    return false;
+}
+
+bool sl_cli_parse_int(sl_cli *cli, const char *flag, const char *s, long long min, long long max,
+                      long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        sl_cli_usage(cli, "%s must be an integer between %lld and %lld, not '%s'", flag, min, max,
+                     s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool sl_cli_parse_duration(sl_cli *cli, const char *flag, const char *s, int64_t *out_ms)
+{
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_duration_parse(s, out_ms, &err) != SL_OK) {
+        sl_cli_usage(cli, "%s: %s", flag, err.msg);
+        return false;
+    }
+    return true;
+}
+
+void sl_cli_print_json(const json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+}
