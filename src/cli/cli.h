@@ -67,6 +67,14 @@ bool sl_cli_parse_duration(sl_cli *cli, const char *flag, const char *s, int64_t
 /* Print a JSON value to stdout, indented, with a trailing newline. */
 void sl_cli_print_json(const json_t *j);
 
+/* Open the engine database named by --db with the shipped workflows registered.
+ * threaded: run the engine thread (workers). read_only: never create the file. On failure
+ * prints the error line and returns NULL. */
+struct sl_engine;
+struct sl_engine *sl_cli_engine_open(sl_cli *cli, bool threaded, bool read_only,
+                                     int durability);
+const struct sl_registry *sl_cli_registry(void);
+
 /* The groups, defined in cmd_<group>.c. */
 extern const struct sl_cmd_group sl_cli_workflow;
 extern const struct sl_cmd_group sl_cli_worker;

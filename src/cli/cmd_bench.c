@@ -1,14 +1,294 @@
-/* cmd_bench.c - placeholder until the bench commands land. */
+/*
+ * cmd_bench.c - `sluice bench`: N noop_chain workflows end to end through the real store,
+ * engine and worker code on a fresh temporary database, closed loop with C in flight
+ * (the peers' workload in ../shared/bench-peers), after a warm-up that is not counted.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "sluice/worker.h"
+
+struct bench {
+    sl_engine *e;
+    json_t *input;
+    int total;       /* workflows in this phase */
+    int base;        /* index of the phase's first workflow */
+    int started, done, errors;
+    int64_t *start_ns;
+    int64_t *lat_ns;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void start_next(struct bench *b);
+
+static void on_start(void *arg, sl_code rc, const sl_start_result *res)
+{
+    (void)res;
+    struct bench *b = arg;
+    if (rc != SL_OK) {
+        pthread_mutex_lock(&b->mu);
+        b->errors++;
+        b->done++;
+        pthread_cond_signal(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        start_next(b);
+    }
+}
+
+static void start_next(struct bench *b)
+{
+    pthread_mutex_lock(&b->mu);
+    if (b->started >= b->total) {
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
+    int i = b->base + b->started++;
+    b->start_ns[i] = sl_mono_ns();
+    pthread_mutex_unlock(&b->mu);
+    char id[32];
+    snprintf(id, sizeof(id), "bench-%d", i);
+    sl_start_opts o = {.workflow_id = id, .task_queue = "bench"};
+    sl_engine_start_async(b->e, "noop_chain", json_incref(b->input), &o, on_start, b);
+}
+
+static void on_close(void *arg, const char *workflow_id, const char *run_id, int status)
+{
+    (void)run_id;
+    struct bench *b = arg;
+    int i = atoi(workflow_id + 6);
+    int64_t now = sl_mono_ns();
+    pthread_mutex_lock(&b->mu);
+    b->lat_ns[i] = now - b->start_ns[i];
+    if (status != SL_RUN_COMPLETED)
+        b->errors++;
+    b->done++;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    start_next(b);
+}
+
+static void run_phase(struct bench *b, int base, int total, int conc)
+{
+    pthread_mutex_lock(&b->mu);
+    b->base = base;
+    b->total = total;
+    b->started = b->done = 0;
+    pthread_mutex_unlock(&b->mu);
+    for (int k = 0; k < conc && k < total; k++)
+        start_next(b);
+    pthread_mutex_lock(&b->mu);
+    while (b->done < b->total)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct_ms(const int64_t *sorted, int n, double p)
+{
+    if (n == 0)
+        return 0;
+    int idx = (int)(p * (n - 1) + 0.5);
+    return (double)sorted[idx] / 1e6;
+}
 
 static int bench_run(sl_cli *cli, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return sl_cli_fail(cli, "not implemented yet");
+    static const struct option opts[] = {{"workflows", required_argument, NULL, 'n'},
+                                         {"steps", required_argument, NULL, 's'},
+                                         {"concurrency", required_argument, NULL, 'c'},
+                                         {"durability", required_argument, NULL, 'd'},
+                                         {"threads", required_argument, NULL, 'T'},
+                                         {"warmup", required_argument, NULL, 'w'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    long long n = 10000, steps = 3, conc = 256, threads = 2, warmup = 200;
+    sl_durability dur = SL_DURABILITY_NORMAL;
+    sl_out_fmt fmt = SL_OUT_TABLE;
+    int c;
+    while ((c = sl_cli_getopt(cli, argc, argv, "n:s:c:d:T:w:o:", opts)) != -1) {
+        switch (c) {
+        case 'n':
+            if (!sl_cli_parse_int(cli, "--workflows", optarg, 1, 10000000, &n))
+                return SL_EXIT_USAGE;
+            break;
+        case 's':
+            if (!sl_cli_parse_int(cli, "--steps", optarg, 0, 100000, &steps))
+                return SL_EXIT_USAGE;
+            break;
+        case 'c':
+            if (!sl_cli_parse_int(cli, "--concurrency", optarg, 1, 100000, &conc))
+                return SL_EXIT_USAGE;
+            break;
+        case 'T':
+            if (!sl_cli_parse_int(cli, "--threads", optarg, 1, 1024, &threads))
+                return SL_EXIT_USAGE;
+            break;
+        case 'w':
+            if (!sl_cli_parse_int(cli, "--warmup", optarg, 0, 1000000, &warmup))
+                return SL_EXIT_USAGE;
+            break;
+        case 'd':
+            if (!sl_durability_parse(optarg, &dur))
+                return sl_cli_usage(cli, "--durability must be normal or full");
+            break;
+        case 'o':
+            if (!sl_cli_parse_output(cli, optarg, (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON),
+                                     &fmt))
+                return SL_EXIT_USAGE;
+            break;
+        default:
+            return SL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+
+    char dir[] = "/tmp/sluice-bench.XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char *tdir = tmp && *tmp ? sl_xasprintf("%s/sluice-bench.XXXXXX", tmp) : sl_xstrdup(dir);
+    if (!mkdtemp(tdir)) {
+        free(tdir);
+        return sl_cli_fail(cli, "cannot create a temporary directory: %s", strerror(errno));
+    }
+    char *db = sl_xasprintf("%s/bench.db", tdir);
+    sl_engine_opts eo;
+    sl_engine_opts_init(&eo);
+    eo.db_path = db;
+    eo.durability = dur;
+    eo.registry = sl_cli_registry();
+    eo.threaded = true;
+    sl_engine *e;
+    sl_err err;
+    sl_err_clear(&err);
+    int rc = SL_EXIT_OK;
+    if (sl_engine_open(&eo, &e, &err) != SL_OK) {
+        rc = sl_cli_fail_err(cli, &err);
+        goto out;
+    }
+    struct bench b;
+    memset(&b, 0, sizeof(b));
+    b.e = e;
+    b.input = json_pack("{s:I,s:i}", "steps", (json_int_t)steps, "activity_ms", 0);
+    int total = (int)(n + warmup);
+    b.start_ns = sl_xcalloc((size_t)total, sizeof(int64_t));
+    b.lat_ns = sl_xcalloc((size_t)total, sizeof(int64_t));
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    sl_engine_on_close(e, on_close, &b);
+    const char *queues[] = {"bench"};
+    sl_worker_opts wo;
+    sl_worker_opts_init(&wo);
+    wo.queues = queues;
+    wo.n_queues = 1;
+    wo.concurrency = (int)threads;
+    wo.capacity = (int)(conc * 2 + 64);
+    sl_worker *w;
+    if (sl_worker_start(e, &wo, &w, &err) != SL_OK) {
+        rc = sl_cli_fail_err(cli, &err);
+        sl_engine_close(e);
+        goto out;
+    }
+    if (fmt == SL_OUT_TABLE)
+        fprintf(stderr, "bench: %lld warm-up + %lld workflows of %lld steps, %lld in flight, "
+                        "durability %s, db %s\n",
+                warmup, n, steps, conc, sl_durability_name(dur), db);
+    run_phase(&b, 0, (int)warmup, (int)conc);
+    int warm_errors = b.errors;
+    b.errors = 0;
+    sl_engine_stats s0, s1;
+    sl_engine_stats_get(e, &s0);
+    int64_t t0 = sl_mono_ns();
+    run_phase(&b, (int)warmup, (int)n, (int)conc);
+    int64_t t1 = sl_mono_ns();
+    sl_engine_stats_get(e, &s1);
+    sl_worker_stop(w);
+    sl_engine_on_close(e, NULL, NULL);
+    int64_t db_bytes = sl_engine_db_bytes(e);
+    sl_engine_close(e);
+    {
+        /* size after the WAL is folded into the database */
+        sl_store_opts so;
+        sl_store_opts_init(&so);
+        so.path = db;
+        sl_store *st;
+        if (sl_store_open(&so, &st, NULL) == SL_OK) {
+            sl_store_checkpoint(st);
+            db_bytes = sl_store_size_bytes(st);
+            sl_store_close(st);
+        }
+    }
+    double wall = (double)(t1 - t0) / 1e9;
+    qsort(b.lat_ns + warmup, (size_t)n, sizeof(int64_t), cmp_i64);
+    double p50 = pct_ms(b.lat_ns + warmup, (int)n, 0.50);
+    double p99 = pct_ms(b.lat_ns + warmup, (int)n, 0.99);
+    int64_t events = n * (2 + 3 * steps);
+    double rss_mb = (double)sl_peak_rss_bytes() / (1024.0 * 1024.0);
+    double per_wf = (double)db_bytes / (double)total;
+    if (fmt == SL_OUT_JSON) {
+        json_t *j = json_pack(
+            "{s:I,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:I,s:I,s:I}", "workflows",
+            (json_int_t)n, "steps", (json_int_t)steps, "concurrency", (json_int_t)conc,
+            "durability", sl_durability_name(dur), "wall_s", wall, "workflows_per_s",
+            (double)n / wall, "transitions_per_s", (double)events / wall, "p50_ms", p50, "p99_ms",
+            p99, "rss_mb", rss_mb, "db_bytes_per_workflow", per_wf, "errors",
+            b.errors + warm_errors, "warmup", (json_int_t)warmup, "commits",
+            (json_int_t)(s1.commits - s0.commits), "threads", (json_int_t)threads);
+        sl_cli_print_json(j);
+        json_decref(j);
+    } else {
+        printf("workflows            %lld (+%lld warm-up), %lld steps each, %lld in flight\n", n,
+               warmup, steps, conc);
+        printf("durability           %s\n", sl_durability_name(dur));
+        printf("wall                 %.2f s\n", wall);
+        printf("workflows/s          %.0f\n", (double)n / wall);
+        printf("state transitions/s  %.0f (history events written)\n", (double)events / wall);
+        printf("commits              %lld (%.1f workflows per commit)\n",
+               (long long)(s1.commits - s0.commits),
+               (double)n / (double)(s1.commits - s0.commits > 0 ? s1.commits - s0.commits : 1));
+        printf("latency p50 / p99    %.2f / %.2f ms (start to close)\n", p50, p99);
+        printf("peak RSS             %.1f MiB\n", rss_mb);
+        printf("db bytes/workflow    %.0f\n", per_wf);
+        printf("errors               %d\n", b.errors + warm_errors);
+    }
+    if (b.errors + warm_errors > 0)
+        rc = SL_EXIT_FAIL;
+    json_decref(b.input);
+    free(b.start_ns);
+    free(b.lat_ns);
+    pthread_mutex_destroy(&b.mu);
+    pthread_cond_destroy(&b.cv);
+out:
+    unlink(db);
+    char *wal = sl_xasprintf("%s-wal", db), *shm = sl_xasprintf("%s-shm", db);
+    unlink(wal);
+    unlink(shm);
+    free(wal);
+    free(shm);
+    rmdir(tdir);
+    free(db);
+    free(tdir);
+    return rc;
 }
 
 static const struct sl_cmd cmds[] = {
-    {.name = "", .run = bench_run, .usage = "bench", .help = ""},
+    {.name = "",
+     .run = bench_run,
+     .usage = "bench [--workflows N] [--steps S] [--concurrency C] [--durability normal|full] "
+              "[--threads T] [--warmup W] [-o table|json]",
+     .help = "Run N noop_chain workflows of S zero-millisecond steps end to end (closed loop, C in\n"
+             "flight, after W warm-up workflows) on a fresh temporary database and report\n"
+             "workflows/s, state transitions/s, p50/p99 start-to-close latency, peak RSS and\n"
+             "database bytes per workflow."},
 };
-const struct sl_cmd_group sl_cli_bench = {"bench", "not implemented yet", cmds, 1};
+const struct sl_cmd_group sl_cli_bench = {"bench", "measure the engine on its own workload", cmds,
+                                          1};

@@ -113,3 +113,39 @@ void sl_cli_print_json(const json_t *j)
         free(s);
     }
 }
+
+#include "sluice/workflows.h"
+
+static sl_registry *cli_registry;
+
+const sl_registry *sl_cli_registry(void)
+{
+    if (!cli_registry) {
+        cli_registry = sl_registry_new();
+        sl_workflows_register(cli_registry);
+    }
+    return cli_registry;
+}
+
+sl_engine *sl_cli_engine_open(sl_cli *cli, bool threaded, bool read_only, int durability)
+{
+    sl_engine_opts o;
+    sl_engine_opts_init(&o);
+    o.db_path = cli->db_path;
+    o.registry = sl_cli_registry();
+    o.threaded = threaded;
+    o.read_only = read_only;
+    o.durability = (sl_durability)durability;
+    const char *m = getenv("SLUICE_MAINTENANCE_INTERVAL");
+    int64_t ms;
+    if (m && *m && sl_duration_parse(m, &ms, NULL) == SL_OK && ms > 0)
+        o.maintenance_ms = ms;
+    sl_engine *e = NULL;
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_engine_open(&o, &e, &err) != SL_OK) {
+        sl_cli_fail_err(cli, &err);
+        return NULL;
+    }
+    return e;
+}

@@ -1,14 +1,495 @@
-/* cmd_workflow.c - placeholder until the workflow commands land. */
-#include "cli/cli.h"
+/* cmd_workflow.c - `sluice workflow start|describe|show|list|count`. */
+#include <stdlib.h>
+#include <string.h>
 
-static int workflow_run(sl_cli *cli, int argc, char **argv)
+#include "cli/cli.h"
+#include "sluice/engine.h"
+
+#define OUT_TJ ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON))
+
+/* ---- start ------------------------------------------------------------------------------ */
+
+static int start_run(sl_cli *cli, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return sl_cli_fail(cli, "not implemented yet");
+    static const struct option opts[] = {{"type", required_argument, NULL, 't'},
+                                         {"id", required_argument, NULL, 'i'},
+                                         {"input", required_argument, NULL, 'I'},
+                                         {"task-queue", required_argument, NULL, 'q'},
+                                         {"retry-policy", required_argument, NULL, 'r'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    const char *type = NULL, *id = NULL, *input_arg = NULL, *queue = NULL, *retry_arg = NULL;
+    sl_out_fmt fmt = SL_OUT_TABLE;
+    int c;
+    while ((c = sl_cli_getopt(cli, argc, argv, "t:i:I:q:r:o:", opts)) != -1) {
+        switch (c) {
+        case 't':
+            type = optarg;
+            break;
+        case 'i':
+            id = optarg;
+            break;
+        case 'I':
+            input_arg = optarg;
+            break;
+        case 'q':
+            queue = optarg;
+            break;
+        case 'r':
+            retry_arg = optarg;
+            break;
+        case 'o':
+            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
+                return SL_EXIT_USAGE;
+            break;
+        default:
+            return SL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc && !type)
+        type = argv[optind++];
+    if (optind < argc)
+        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    if (!type)
+        return sl_cli_usage(cli, "missing --type");
+    if (!sl_registry_workflow(sl_cli_registry(), type))
+        return sl_cli_usage(cli, "unknown workflow type '%s' (known: %s)", type,
+                            sl_registry_workflow_names(sl_cli_registry()));
+    sl_err err;
+    sl_err_clear(&err);
+    json_t *input = NULL;
+    if (input_arg && sl_json_arg(input_arg, &input, &err) != SL_OK)
+        return sl_cli_usage(cli, "--input: %s", err.msg);
+    sl_retry_policy rp;
+    bool has_rp = false;
+    if (retry_arg) {
+        json_t *rj;
+        sl_retry_policy_init(&rp);
+        if (sl_json_arg(retry_arg, &rj, &err) != SL_OK) {
+            json_decref(input);
+            return sl_cli_usage(cli, "--retry-policy: %s", err.msg);
+        }
+        sl_code rc = sl_retry_policy_from_json(rj, &rp, &err);
+        json_decref(rj);
+        if (rc != SL_OK) {
+            json_decref(input);
+            return sl_cli_usage(cli, "--retry-policy: %s", err.msg);
+        }
+        has_rp = true;
+    }
+    sl_engine *e = sl_cli_engine_open(cli, false, false, SL_DURABILITY_NORMAL);
+    if (!e) {
+        json_decref(input);
+        return SL_EXIT_FAIL;
+    }
+    sl_start_opts so = {.workflow_id = id, .task_queue = queue, .retry = has_rp ? &rp : NULL};
+    sl_start_result res;
+    sl_code rc = sl_engine_start(e, type, input, &so, &res, &err);
+    json_decref(input);
+    sl_engine_close(e);
+    if (rc != SL_OK)
+        return rc == SL_EINVAL ? sl_cli_usage(cli, "%s", err.msg) : sl_cli_fail_err(cli, &err);
+    if (fmt == SL_OUT_JSON) {
+        json_t *j = json_pack("{s:s,s:s,s:b}", "workflow_id", res.workflow_id, "run_id",
+                              res.run_id, "existing", res.existing);
+        sl_cli_print_json(j);
+        json_decref(j);
+    } else {
+        printf("workflow_id: %s\nrun_id: %s\n", res.workflow_id, res.run_id);
+        if (res.existing)
+            printf("existing: true (a run with this id is already open; nothing was started)\n");
+    }
+    return SL_EXIT_OK;
+}
+
+/* ---- describe ----------------------------------------------------------------------------- */
+
+static void print_kv_json(const char *key, const json_t *v)
+{
+    if (!v || json_is_null(v)) {
+        printf("%-16s -\n", key);
+        return;
+    }
+    if (json_is_string(v)) {
+        printf("%-16s %s\n", key, json_string_value(v));
+        return;
+    }
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    printf("%-16s %s\n", key, s ? s : "");
+    free(s);
+}
+
+static void print_describe(const json_t *d)
+{
+    static const char *const keys[] = {"workflow_id", "run_id",     "type",       "task_queue",
+                                       "status",      "attempt",    "start_time", "close_time",
+                                       "input",       "result",     "failure",    "history_length",
+                                       "history_bytes"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        print_kv_json(keys[i], json_object_get(d, keys[i]));
+    json_t *pend = json_object_get(d, "pending_activities");
+    size_t i;
+    json_t *p;
+    if (json_array_size(pend) > 0) {
+        printf("pending activities:\n");
+        json_array_foreach(pend, i, p)
+        {
+            printf("  seq %lld %s attempt %lld %s", json_integer_value(json_object_get(p, "seq")),
+                   json_string_value(json_object_get(p, "activity_type")),
+                   json_integer_value(json_object_get(p, "attempt")),
+                   json_string_value(json_object_get(p, "state")));
+            const char *next = json_string_value(json_object_get(p, "next_attempt_time"));
+            if (next)
+                printf(" next attempt %s", next);
+            json_t *lf = json_object_get(p, "last_failure");
+            if (lf)
+                printf(" last failure: %s: %s", json_string_value(json_object_get(lf, "type")),
+                       json_string_value(json_object_get(lf, "message")));
+            printf("\n");
+        }
+    }
+    json_t *runs = json_object_get(d, "runs");
+    if (json_array_size(runs) > 1) {
+        printf("runs (newest first):\n");
+        json_array_foreach(runs, i, p)
+        printf("  %s  %-10s attempt %lld  started %s\n",
+               json_string_value(json_object_get(p, "run_id")),
+               json_string_value(json_object_get(p, "status")),
+               json_integer_value(json_object_get(p, "attempt")),
+               json_string_value(json_object_get(p, "start_time")));
+    }
+}
+
+static int describe_run(sl_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"run", required_argument, NULL, 'r'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    const char *run = NULL;
+    sl_out_fmt fmt = SL_OUT_TABLE;
+    int c;
+    while ((c = sl_cli_getopt(cli, argc, argv, "r:o:", opts)) != -1) {
+        if (c == 'r')
+            run = optarg;
+        else if (c == 'o') {
+            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
+                return SL_EXIT_USAGE;
+        } else
+            return SL_EXIT_USAGE;
+    }
+    if (optind != argc - 1)
+        return sl_cli_usage(cli, optind >= argc ? "missing workflow id" : "too many arguments");
+    const char *id = argv[optind];
+    sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
+    if (!e)
+        return SL_EXIT_FAIL;
+    sl_err err;
+    sl_err_clear(&err);
+    json_t *d;
+    sl_code rc = sl_engine_describe(e, id, run, &d, &err);
+    sl_engine_close(e);
+    if (rc != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    if (fmt == SL_OUT_JSON)
+        sl_cli_print_json(d);
+    else
+        print_describe(d);
+    json_decref(d);
+    return SL_EXIT_OK;
+}
+
+/* ---- show ----------------------------------------------------------------------------------- */
+
+/* One readable line of the most telling attributes of an event. */
+static void event_details(const char *type, const json_t *a, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    size_t n = 0;
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (n < len)                                                                               \
+            n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__);                                  \
+    } while (0)
+    const char *at = json_string_value(json_object_get(a, "activity_type"));
+    json_t *seq = json_object_get(a, "seq");
+    json_t *attempt = json_object_get(a, "attempt");
+    if (at)
+        ADD("%s ", at);
+    if (seq)
+        ADD("seq=%lld ", json_integer_value(seq));
+    if (attempt)
+        ADD("attempt=%lld ", json_integer_value(attempt));
+    json_t *f = json_object_get(a, "failure");
+    if (f) {
+        const char *ft = json_string_value(json_object_get(f, "type"));
+        const char *fm = json_string_value(json_object_get(f, "message"));
+        ADD("error=%s: %s ", ft ? ft : "?", fm ? fm : "");
+    }
+    const char *tt = json_string_value(json_object_get(a, "timeout_type"));
+    if (tt)
+        ADD("timeout=%s ", tt);
+    const char *next = json_string_value(json_object_get(a, "next_attempt_time"));
+    if (next)
+        ADD("next_attempt=%s ", next);
+    else if (json_object_get(a, "will_retry"))
+        ADD("retry_state=%s ", json_string_value(json_object_get(a, "retry_state")));
+    const char *keys[] = {"result", "input", "message", "fire_at", "identity"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        json_t *v = json_object_get(a, keys[i]);
+        if (!v || (strcmp(keys[i], "input") == 0 && strcmp(type, "ActivityTaskScheduled") != 0 &&
+                   strcmp(type, "WorkflowExecutionStarted") != 0))
+            continue;
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        ADD("%s=%s ", keys[i], s ? s : "");
+        free(s);
+    }
+#undef ADD
+    if (n >= len && len > 4)
+        strcpy(buf + len - 4, "...");
+    size_t l = strlen(buf);
+    while (l > 0 && buf[l - 1] == ' ')
+        buf[--l] = '\0';
+}
+
+static void print_events(const json_t *events)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        char details[200];
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        event_details(type, json_object_get(ev, "attributes"), details, sizeof(details));
+        printf("%4lld  %s  %-28s %s\n", json_integer_value(json_object_get(ev, "event_id")),
+               json_string_value(json_object_get(ev, "time")), type, details);
+    }
+}
+
+static int show_run(sl_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"run", required_argument, NULL, 'r'},
+                                         {"follow", no_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    const char *run = NULL;
+    bool follow = false;
+    sl_out_fmt fmt = SL_OUT_TABLE;
+    int c;
+    while ((c = sl_cli_getopt(cli, argc, argv, "r:fo:", opts)) != -1) {
+        if (c == 'r')
+            run = optarg;
+        else if (c == 'f')
+            follow = true;
+        else if (c == 'o') {
+            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
+                return SL_EXIT_USAGE;
+        } else
+            return SL_EXIT_USAGE;
+    }
+    if (optind != argc - 1)
+        return sl_cli_usage(cli, optind >= argc ? "missing workflow id" : "too many arguments");
+    const char *id = argv[optind];
+    sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
+    if (!e)
+        return SL_EXIT_FAIL;
+    sl_err err;
+    sl_err_clear(&err);
+    int64_t last = 0;
+    char run_id[37];
+    if (fmt == SL_OUT_TABLE)
+        printf("  ID  TIME (UTC)                TYPE                         DETAILS\n");
+    for (;;) {
+        json_t *events;
+        bool closed = false;
+        sl_code rc = sl_engine_history(e, id, run, last, &events, run_id, &closed, &err);
+        if (rc != SL_OK) {
+            sl_engine_close(e);
+            return sl_cli_fail_err(cli, &err);
+        }
+        if (!run)
+            run = run_id; /* --follow stays on the run it started with */
+        if (fmt == SL_OUT_JSON && !follow) {
+            sl_cli_print_json(events);
+        } else if (fmt == SL_OUT_JSON) {
+            size_t i;
+            json_t *ev;
+            json_array_foreach(events, i, ev)
+            {
+                char *s = json_dumps(ev, JSON_COMPACT);
+                printf("%s\n", s);
+                free(s);
+            }
+        } else {
+            print_events(events);
+        }
+        fflush(stdout);
+        size_t n = json_array_size(events);
+        if (n > 0)
+            last = json_integer_value(json_object_get(json_array_get(events, n - 1), "event_id"));
+        json_decref(events);
+        if (!follow || (closed && n == 0))
+            break;
+        if (closed)
+            continue; /* print what arrived, then stop */
+        sl_sleep_ms(200);
+    }
+    sl_engine_close(e);
+    return SL_EXIT_OK;
+}
+
+/* ---- list / count ------------------------------------------------------------------------- */
+
+static bool parse_filter(sl_cli *cli, int argc, char **argv, sl_run_filter *f, sl_out_fmt *fmt,
+                         bool with_output)
+{
+    static const struct option opts[] = {{"status", required_argument, NULL, 's'},
+                                         {"type", required_argument, NULL, 't'},
+                                         {"prefix", required_argument, NULL, 'p'},
+                                         {"since", required_argument, NULL, 'S'},
+                                         {"until", required_argument, NULL, 'U'},
+                                         {"limit", required_argument, NULL, 'n'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    sl_run_filter_init(f);
+    f->limit = with_output ? 100 : 0;
+    sl_err err;
+    int c;
+    long long v;
+    while ((c = sl_cli_getopt(cli, argc, argv, "s:t:p:S:U:n:o:", opts)) != -1) {
+        switch (c) {
+        case 's':
+            if (!sl_run_status_parse(optarg, &f->status)) {
+                sl_cli_usage(cli,
+                             "unknown status '%s' (running, completed, failed, canceled, "
+                             "terminated, timed_out, continued_as_new)",
+                             optarg);
+                return false;
+            }
+            break;
+        case 't':
+            f->type = optarg;
+            break;
+        case 'p':
+            f->id_prefix = optarg;
+            break;
+        case 'S':
+        case 'U': {
+            int64_t ms;
+            if (sl_time_parse(optarg, &ms, &err) != SL_OK) {
+                sl_cli_usage(cli, "%s: %s", c == 'S' ? "--since" : "--until", err.msg);
+                return false;
+            }
+            if (c == 'S')
+                f->started_after_ms = ms;
+            else
+                f->started_before_ms = ms;
+            break;
+        }
+        case 'n':
+            if (!sl_cli_parse_int(cli, "--limit", optarg, 1, 1000000, &v))
+                return false;
+            f->limit = (int)v;
+            break;
+        case 'o':
+            if (!with_output) {
+                sl_cli_usage(cli, "unknown option '-o'");
+                return false;
+            }
+            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, fmt))
+                return false;
+            break;
+        default:
+            return false;
+        }
+    }
+    if (optind < argc) {
+        sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+        return false;
+    }
+    return true;
+}
+
+static int list_run(sl_cli *cli, int argc, char **argv)
+{
+    sl_run_filter f;
+    sl_out_fmt fmt = SL_OUT_TABLE;
+    if (!parse_filter(cli, argc, argv, &f, &fmt, true))
+        return SL_EXIT_USAGE;
+    sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
+    if (!e)
+        return SL_EXIT_FAIL;
+    sl_err err;
+    sl_err_clear(&err);
+    json_t *arr;
+    sl_code rc = sl_engine_list(e, &f, &arr, &err);
+    sl_engine_close(e);
+    if (rc != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    if (fmt == SL_OUT_JSON) {
+        sl_cli_print_json(arr);
+    } else {
+        printf("%-40s %-12s %-11s %-24s %s\n", "WORKFLOW ID", "TYPE", "STATUS", "STARTED (UTC)",
+               "EVENTS");
+        size_t i;
+        json_t *r;
+        json_array_foreach(arr, i, r)
+        printf("%-40s %-12s %-11s %-24s %lld\n", json_string_value(json_object_get(r, "workflow_id")),
+               json_string_value(json_object_get(r, "type")),
+               json_string_value(json_object_get(r, "status")),
+               json_string_value(json_object_get(r, "start_time")),
+               json_integer_value(json_object_get(r, "history_length")));
+    }
+    json_decref(arr);
+    return SL_EXIT_OK;
+}
+
+static int count_run(sl_cli *cli, int argc, char **argv)
+{
+    sl_run_filter f;
+    sl_out_fmt fmt = SL_OUT_TABLE;
+    if (!parse_filter(cli, argc, argv, &f, &fmt, false))
+        return SL_EXIT_USAGE;
+    sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
+    if (!e)
+        return SL_EXIT_FAIL;
+    sl_err err;
+    sl_err_clear(&err);
+    int64_t n;
+    sl_code rc = sl_engine_count(e, &f, &n, &err);
+    sl_engine_close(e);
+    if (rc != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    printf("%lld\n", (long long)n);
+    return SL_EXIT_OK;
 }
 
 static const struct sl_cmd cmds[] = {
-    {.name = "", .run = workflow_run, .usage = "workflow", .help = ""},
+    {.name = "start",
+     .run = start_run,
+     .usage = "workflow start --type T [--id ID] [--input JSON|@FILE|-] [--task-queue Q] "
+              "[--retry-policy JSON] [-o table|json]",
+     .help = "Start a workflow run, or report the open run that already has this id.\n"
+             "Prints the workflow id and run id."},
+    {.name = "describe",
+     .run = describe_run,
+     .usage = "workflow describe ID [--run RUN] [-o table|json]",
+     .help = "Status, input, result or failure, pending activities and the chain of runs."},
+    {.name = "show",
+     .run = show_run,
+     .usage = "workflow show ID [--run RUN] [--follow] [-o table|json]",
+     .help = "The run's history, one event per line (times in UTC). -o json prints an array\n"
+             "of {event_id, type, time, attributes}; with --follow, one JSON event per line."},
+    {.name = "list",
+     .run = list_run,
+     .usage = "workflow list [--status S] [--type T] [--prefix ID] [--since TIME] "
+              "[--until TIME] [--limit N] [-o table|json]",
+     .help = "Runs, newest first (default limit 100)."},
+    {.name = "count",
+     .run = count_run,
+     .usage = "workflow count [--status S] [--type T] [--prefix ID] [--since TIME] "
+              "[--until TIME]",
+     .help = "Number of runs matching the filters."},
 };
-const struct sl_cmd_group sl_cli_workflow = {"workflow", "not implemented yet", cmds, 1};
+
+const struct sl_cmd_group sl_cli_workflow = {"workflow", "start, inspect and list workflows", cmds,
+                                             sizeof(cmds) / sizeof(cmds[0])};

@@ -1,0 +1,148 @@
+/*
+ * engine.h - the workflow engine: the registry of workflow and activity code, starting
+ * and inspecting workflows, and the runtime a worker drives.
+ *
+ * An sl_engine wraps one engine database. Opened `threaded`, it runs an engine thread
+ * that owns the write connection and commits every state change in groups (one
+ * transaction holds all changes that were ready); callers are told "done" only after
+ * their change committed. Opened without a thread (the CLI), each call runs its own
+ * transaction on the caller's thread.
+ *
+ * Workflow lifecycle (run status):
+ *
+ *   running --WorkflowExecutionCompleted--> completed
+ *      |----WorkflowExecutionFailed-------> failed      (workflow code failed, or an
+ *      |                                                 awaited activity failed)
+ *      +----(later: cancel/terminate/timeout/continue-as-new)
+ *
+ * Threads: all sl_engine_* functions are thread-safe unless noted.
+ */
+#ifndef SLUICE_ENGINE_H
+#define SLUICE_ENGINE_H
+
+#include "sluice/activity.h"
+#include "sluice/retry.h"
+#include "sluice/store.h"
+#include "sluice/workflow.h"
+
+/* ---- registry ------------------------------------------------------------------- */
+
+typedef struct sl_registry sl_registry;
+
+SL_MUST_USE sl_registry *sl_registry_new(void);
+void sl_registry_free(sl_registry *r);
+void sl_registry_add_workflow(sl_registry *r, const char *type, sl_workflow_fn fn);
+void sl_registry_add_activity(sl_registry *r, const char *type, sl_activity_fn fn);
+sl_workflow_fn sl_registry_workflow(const sl_registry *r, const char *type);
+sl_activity_fn sl_registry_activity(const sl_registry *r, const char *type);
+/* Names of registered workflow types, comma separated (borrowed until the next add). */
+const char *sl_registry_workflow_names(const sl_registry *r);
+
+/* ---- engine --------------------------------------------------------------------- */
+
+typedef struct sl_engine sl_engine;
+
+typedef struct sl_engine_opts {
+    const char *db_path;
+    sl_durability durability;
+    const sl_registry *registry; /* borrowed; must outlive the engine */
+    bool threaded;               /* run the engine thread (workers, bench) */
+    bool read_only;              /* inspect an existing database; never create or migrate */
+    int cache_runs;              /* replay cache size, default 4096 runs */
+    int64_t maintenance_ms;      /* timers and lease reaping interval, default 1000 */
+    const char *identity;        /* worker identity, default "<host>:<pid>" */
+} sl_engine_opts;
+
+void sl_engine_opts_init(sl_engine_opts *o);
+
+/* Open the database (creating/migrating it). Errors as sl_store_open. */
+SL_MUST_USE sl_code sl_engine_open(const sl_engine_opts *o, sl_engine **out, sl_err *err);
+/* Stops the engine thread (after committing what was submitted) and closes. */
+void sl_engine_close(sl_engine *e);
+const char *sl_engine_identity(const sl_engine *e);
+/* Shared resources for activities (sl_act_env); set before serving. */
+void sl_engine_set_env(sl_engine *e, void *env);
+
+/* ---- client operations ------------------------------------------------------------ */
+
+#define SL_WORKFLOW_ID_MAX 255
+
+typedef struct sl_start_opts {
+    const char *workflow_id;  /* default: "<type>-<uuid>" */
+    const char *task_queue;   /* default "default" */
+    const sl_retry_policy *retry; /* workflow-level retry policy, or NULL */
+} sl_start_opts;
+
+typedef struct sl_start_result {
+    char workflow_id[SL_WORKFLOW_ID_MAX + 1];
+    char run_id[37];
+    bool existing; /* an open run already had this id; nothing was started */
+} sl_start_result;
+
+/*
+ * Start a workflow run, or return the open run of the same workflow id (idempotent
+ * start). SL_EINVAL: unknown type (the message lists known ones), bad id. Blocks until
+ * the start committed.
+ */
+SL_MUST_USE sl_code sl_engine_start(sl_engine *e, const char *type, const json_t *input,
+                                    const sl_start_opts *o, sl_start_result *res, sl_err *err);
+
+/* Asynchronous start (threaded engines): cb runs on the engine thread after commit. */
+typedef void (*sl_start_cb)(void *arg, sl_code rc, const sl_start_result *res);
+void sl_engine_start_async(sl_engine *e, const char *type, json_t *input_take,
+                           const sl_start_opts *o, sl_start_cb cb, void *arg);
+
+/* Called on the engine thread after a run closed (committed). */
+typedef void (*sl_close_cb)(void *arg, const char *workflow_id, const char *run_id, int status);
+void sl_engine_on_close(sl_engine *e, sl_close_cb cb, void *arg);
+
+/*
+ * Describe a run (latest run of workflow_id when run_id is NULL) as a JSON object:
+ * workflow_id, run_id, type, task_queue, status, input, result, failure, start_time,
+ * close_time, history_length, history_bytes, attempt, pending_activities[], runs[].
+ * SL_ENOTFOUND names the id.
+ */
+SL_MUST_USE sl_code sl_engine_describe(sl_engine *e, const char *workflow_id,
+                                       const char *run_id, json_t **out, sl_err *err);
+/*
+ * History of a run as a JSON array of {event_id, type, time, attributes}, events with
+ * event_id > after_event_id. *run_id_out (optional, >= 37 bytes) gets the run id and
+ * *closed whether the run is closed.
+ */
+SL_MUST_USE sl_code sl_engine_history(sl_engine *e, const char *workflow_id, const char *run_id,
+                                      int64_t after_event_id, json_t **out, char *run_id_out,
+                                      bool *closed, sl_err *err);
+/* Runs matching f as a JSON array of summaries, newest first. */
+SL_MUST_USE sl_code sl_engine_list(sl_engine *e, const sl_run_filter *f, json_t **out,
+                                   sl_err *err);
+SL_MUST_USE sl_code sl_engine_count(sl_engine *e, const sl_run_filter *f, int64_t *out,
+                                    sl_err *err);
+/* PRAGMA integrity_check on the engine database. */
+SL_MUST_USE sl_code sl_engine_integrity_check(sl_engine *e, sl_err *err);
+int64_t sl_engine_db_bytes(sl_engine *e);
+
+/* ---- runtime for workers (threaded engines) ----------------------------------------- */
+
+/*
+ * Serve task queues: the engine thread runs workflow tasks of these queues inline and
+ * leases their activity tasks for local worker threads, at most `capacity` at a time.
+ */
+SL_MUST_USE sl_code sl_engine_serve(sl_engine *e, const char *const *queues, size_t n_queues,
+                                    int capacity, sl_err *err);
+/* Stop leasing new work; local tasks not yet started are released. */
+void sl_engine_drain(sl_engine *e);
+
+typedef struct act_task sl_engine_task;
+/* Next leased activity task, waiting up to timeout_ms; NULL on timeout or after drain. */
+sl_engine_task *sl_engine_next_task(sl_engine *e, int64_t timeout_ms);
+/* Run the activity, submit its outcome, free the task. Blocks for the activity's time. */
+void sl_engine_run_task(sl_engine *e, sl_engine_task *t);
+/* True when nothing is pending for the served queues, here or in the database. */
+bool sl_engine_is_idle(sl_engine *e);
+
+typedef struct sl_engine_stats {
+    int64_t commits, items, workflow_tasks;
+} sl_engine_stats;
+void sl_engine_stats_get(sl_engine *e, sl_engine_stats *out);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * store.h - durable state: workflow runs, their histories, task queues and timers.
+ * The only code that speaks SQL to the engine database; callers see runs, events
+ * and tasks, never statements or rows.
+ *
+ * Invariants:
+ *  (1) history is append-only, with dense event ids per run starting at 1, and
+ *      runs.next_event_id is the id the next event gets (the run's version);
+ *  (2) everything a workflow task decides (its events, new tasks, the run's new
+ *      state, consuming the workflow task) commits in one transaction;
+ *  (3) at most one worker holds an activity task's lease, and completion, failure
+ *      and heartbeat are conditional on (task_id, lease_owner, attempt);
+ *  (4) a database from a newer schema level, or a file that is not a Sluice
+ *      database, is refused before anything is written.
+ *
+ * Activity task states:
+ *
+ *   VISIBLE --sl_store_act_lease--> LEASED --sl_store_act_take--> (row deleted: resolved)
+ *      ^                              |
+ *      +------sl_store_act_retry------+   (failed attempt, or expired lease found by
+ *                                           sl_store_act_expired: a timed-out attempt)
+ *
+ * Threads: an sl_store is one SQLite connection and belongs to one thread at a time.
+ * Several processes may open the same file (WAL mode, busy timeout); the write
+ * lock serialises their transactions.
+ */
+#ifndef SLUICE_STORE_H
+#define SLUICE_STORE_H
+
+#include "sluice/util.h"
+
+typedef struct sl_store sl_store;
+
+typedef enum sl_durability {
+    SL_DURABILITY_NORMAL, /* WAL synchronous=NORMAL: survives a process crash */
+    SL_DURABILITY_FULL    /* WAL synchronous=FULL: fsync per commit, survives power loss */
+} sl_durability;
+
+bool sl_durability_parse(const char *s, sl_durability *out);
+const char *sl_durability_name(sl_durability d);
+
+typedef enum sl_run_status {
+    SL_RUN_RUNNING = 0,
+    SL_RUN_COMPLETED = 1,
+    SL_RUN_FAILED = 2,
+    SL_RUN_CANCELED = 3,
+    SL_RUN_TERMINATED = 4,
+    SL_RUN_TIMED_OUT = 5,
+    SL_RUN_CONTINUED_AS_NEW = 6,
+} sl_run_status;
+
+const char *sl_run_status_name(int status); /* "running", "completed", ... */
+bool sl_run_status_parse(const char *s, int *out);
+
+typedef struct sl_store_opts {
+    const char *path;
+    sl_durability durability;
+    int busy_timeout_ms; /* default 10000 */
+    bool read_only;      /* open an existing database without migrating (CLI reads) */
+} sl_store_opts;
+
+void sl_store_opts_init(sl_store_opts *o);
+
+/*
+ * Open (creating if needed) the database at opts->path and bring its schema to the
+ * current level. SL_ESCHEMA: not a Sluice database, or a newer schema level than this
+ * binary knows. SL_EIO: cannot open or create the file (message names the path).
+ * On success *out is the caller's; release it with sl_store_close().
+ */
+SL_MUST_USE sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err);
+void sl_store_close(sl_store *st);
+const char *sl_store_path(const sl_store *st);
+int sl_store_schema_version(void);
+
+/* Transactions. begin takes the write lock (BEGIN IMMEDIATE), waiting up to the busy
+ * timeout (SL_EBUSY after that). A savepoint scopes one change inside a batch. */
+SL_MUST_USE sl_code sl_store_begin(sl_store *st, sl_err *err);
+SL_MUST_USE sl_code sl_store_commit(sl_store *st, sl_err *err);
+void sl_store_rollback(sl_store *st);
+SL_MUST_USE sl_code sl_store_savepoint(sl_store *st, sl_err *err);
+void sl_store_savepoint_release(sl_store *st);
+void sl_store_savepoint_rollback(sl_store *st);
+
+/* Total bytes of the database file plus its WAL. */
+int64_t sl_store_size_bytes(sl_store *st);
+/* Run a WAL checkpoint (TRUNCATE). */
+void sl_store_checkpoint(sl_store *st);
+/* PRAGMA integrity_check; SL_OK when "ok". */
+SL_MUST_USE sl_code sl_store_integrity_check(sl_store *st, sl_err *err);
+
+/* ---- runs ---------------------------------------------------------------------- */
+
+typedef struct sl_run_row {
+    int64_t run_pk;
+    char run_id[37];
+    char *workflow_id;
+    char *type;
+    char *task_queue;
+    int status;      /* sl_run_status */
+    char *input;     /* JSON text or NULL */
+    char *result;    /* JSON text or NULL */
+    char *failure;   /* JSON text or NULL */
+    int64_t start_ms;
+    int64_t close_ms; /* 0 while open */
+    int64_t next_event_id;
+    int64_t history_bytes;
+    int attempt;
+    char *first_run_id;
+    char *prev_run_id;
+    char *parent_run_id;
+    char *opts;      /* JSON text or NULL */
+} sl_run_row;
+
+void sl_run_row_cleanup(sl_run_row *r);
+
+/* Insert a run; r->run_pk is set. The caller has checked there is no open run. */
+SL_MUST_USE sl_code sl_store_run_insert(sl_store *st, sl_run_row *r, sl_err *err);
+/* The open run of workflow_id, if any (SL_ENOTFOUND otherwise). */
+SL_MUST_USE sl_code sl_store_run_find_open(sl_store *st, const char *workflow_id,
+                                           sl_run_row *out, sl_err *err);
+/* A run by workflow id and run id; run_id NULL means the latest run of the id. */
+SL_MUST_USE sl_code sl_store_run_find(sl_store *st, const char *workflow_id, const char *run_id,
+                                      sl_run_row *out, sl_err *err);
+SL_MUST_USE sl_code sl_store_run_get(sl_store *st, int64_t run_pk, sl_run_row *out, sl_err *err);
+/* Read just the version and status of a run (hot path). */
+SL_MUST_USE sl_code sl_store_run_version(sl_store *st, int64_t run_pk, int64_t *next_event_id,
+                                         int *status, sl_err *err);
+/*
+ * Conditionally move a run's version from `expect` to `next` and add `add_bytes` to its
+ * history size. *ok is false (and nothing changes) when the stored version is not `expect`:
+ * another writer appended events first.
+ */
+SL_MUST_USE sl_code sl_store_run_advance(sl_store *st, int64_t run_pk, int64_t expect,
+                                         int64_t next, int64_t add_bytes, bool *ok, sl_err *err);
+/* Close a run: status, result or failure (JSON text, may be NULL), close time. */
+SL_MUST_USE sl_code sl_store_run_close(sl_store *st, int64_t run_pk, int status,
+                                       const char *result, const char *failure, int64_t close_ms,
+                                       sl_err *err);
+/* Runs of a workflow id, newest first (the retry / continue-as-new chain). */
+typedef void (*sl_run_fn)(const sl_run_row *r, void *arg);
+SL_MUST_USE sl_code sl_store_runs_of(sl_store *st, const char *workflow_id, sl_run_fn fn,
+                                     void *arg, sl_err *err);
+
+typedef struct sl_run_filter {
+    int status;          /* -1: any */
+    const char *type;    /* NULL: any */
+    const char *id_prefix;
+    int64_t started_after_ms;  /* 0: no bound */
+    int64_t started_before_ms; /* 0: no bound */
+    int limit;           /* 0: no limit */
+    bool latest_only;    /* only the latest run of each workflow id */
+} sl_run_filter;
+
+void sl_run_filter_init(sl_run_filter *f);
+/* Runs matching f, newest first. */
+SL_MUST_USE sl_code sl_store_runs_list(sl_store *st, const sl_run_filter *f, sl_run_fn fn,
+                                       void *arg, sl_err *err);
+SL_MUST_USE sl_code sl_store_runs_count(sl_store *st, const sl_run_filter *f, int64_t *out,
+                                        sl_err *err);
+
+/* ---- history ------------------------------------------------------------------- */
+
+typedef struct sl_event_row {
+    int64_t event_id;
+    const char *type;
+    int64_t time_ms;
+    const char *attrs; /* JSON object text */
+    size_t attrs_len;
+} sl_event_row;
+
+/* Append one event with an explicit id (the caller advanced the run's version). */
+SL_MUST_USE sl_code sl_store_event_insert(sl_store *st, int64_t run_pk, const sl_event_row *ev,
+                                          sl_err *err);
+/* Call fn for events with from_id <= event_id < to_id (to_id 0: no bound), in order.
+ * The row is borrowed for the duration of the call. fn returns false to stop. */
+typedef bool (*sl_event_fn)(const sl_event_row *ev, void *arg);
+SL_MUST_USE sl_code sl_store_events_scan(sl_store *st, int64_t run_pk, int64_t from_id,
+                                         int64_t to_id, sl_event_fn fn, void *arg, sl_err *err);
+
+/* ---- workflow tasks ------------------------------------------------------------ */
+
+/* Make sure run_pk has a pending workflow task visible at visible_at (the earlier time
+ * wins if one exists). */
+SL_MUST_USE sl_code sl_store_wft_ensure(sl_store *st, int64_t run_pk, const char *queue,
+                                        int64_t visible_at, sl_err *err);
+SL_MUST_USE sl_code sl_store_wft_delete(sl_store *st, int64_t run_pk, sl_err *err);
+/* Postpone a run's workflow task after a failure by 1s, 2s, 4s, ... up to max_backoff_ms;
+ * *failures gets the consecutive failure count. */
+SL_MUST_USE sl_code sl_store_wft_postpone(sl_store *st, int64_t run_pk, int64_t now_ms,
+                                          int64_t max_backoff_ms, int *failures, sl_err *err);
+/* Due workflow tasks on `queue` (visible_at <= now), oldest first, up to limit. */
+typedef void (*sl_pk_fn)(int64_t run_pk, void *arg);
+SL_MUST_USE sl_code sl_store_wft_due(sl_store *st, const char *queue, int64_t now_ms, int limit,
+                                     sl_pk_fn fn, void *arg, sl_err *err);
+/* Earliest visible_at of a pending workflow task on queue, or INT64_MAX. */
+SL_MUST_USE sl_code sl_store_wft_next_visible(sl_store *st, const char *queue, int64_t *out,
+                                              sl_err *err);
+
+/* ---- activity tasks ------------------------------------------------------------ */
+
+typedef struct sl_act_task_row {
+    int64_t task_id;
+    int64_t run_pk;
+    int32_t seq;
+    int64_t sched_event_id;
+    char *queue;
+    char *activity_type;
+    char *input;             /* JSON text or NULL */
+    char *opts;              /* JSON text or NULL */
+    int64_t start_to_close_ms;
+    int64_t heartbeat_ms;    /* 0: no heartbeat timeout */
+    int attempt;
+    int64_t scheduled_ms;
+    int64_t visible_at;
+    char *lease_owner;       /* NULL when visible */
+    int64_t lease_expiry;    /* 0 when visible */
+    int64_t started_ms;      /* 0 when not leased */
+    int64_t deadline;        /* schedule_to_start/close for this attempt; 0: none */
+    int64_t close_deadline;  /* schedule_to_close; 0: none */
+    char *heartbeat_details; /* JSON text or NULL */
+    char *last_failure;      /* JSON text or NULL */
+    bool cancel_requested;
+} sl_act_task_row;
+
+void sl_act_task_row_cleanup(sl_act_task_row *t);
+
+/* Insert; t->task_id is set. Set lease_owner/lease_expiry/started_ms to insert it leased. */
+SL_MUST_USE sl_code sl_store_act_insert(sl_store *st, sl_act_task_row *t, sl_err *err);
+/*
+ * Lease up to `limit` visible tasks of `queue` (visible_at <= now), oldest first, to
+ * `owner`. The lease lasts the heartbeat timeout (or start-to-close when there is none),
+ * never past schedule-to-close. fn gets each leased row (borrowed).
+ */
+typedef void (*sl_act_fn)(const sl_act_task_row *t, void *arg);
+SL_MUST_USE sl_code sl_store_act_lease(sl_store *st, const char *queue, int64_t now_ms,
+                                       const char *owner, int limit, sl_act_fn fn, void *arg,
+                                       sl_err *err);
+/* Delete the task if (task_id, owner, attempt) still holds the lease; *found says whether it
+ * did. owner NULL skips the lease check (resolution by the engine itself). */
+SL_MUST_USE sl_code sl_store_act_take(sl_store *st, int64_t task_id, const char *owner,
+                                      int attempt, bool *found, sl_err *err);
+/* Schedule the next attempt if (task_id, owner, attempt) holds the lease (owner NULL: the task
+ * must be unleased or expired, as the reaper finds it). */
+SL_MUST_USE sl_code sl_store_act_retry(sl_store *st, int64_t task_id, const char *owner,
+                                       int attempt, int64_t visible_at, int64_t deadline,
+                                       const char *last_failure, bool *found, sl_err *err);
+/* Extend a lease and record heartbeat details (NULL keeps the old ones). *found false: the
+ * lease is gone; *cancel_requested reports a pending cancel request. */
+SL_MUST_USE sl_code sl_store_act_heartbeat(sl_store *st, int64_t task_id, const char *owner,
+                                           int attempt, const char *details,
+                                           int64_t lease_expiry_ms, bool *found,
+                                           bool *cancel_requested, sl_err *err);
+/* Give back a lease without counting an attempt (worker shutting down). */
+SL_MUST_USE sl_code sl_store_act_release(sl_store *st, int64_t task_id, const char *owner,
+                                         int attempt, int64_t visible_at, sl_err *err);
+/* Tasks whose lease expired or whose deadline passed (now > lease_expiry / deadline). */
+SL_MUST_USE sl_code sl_store_act_expired(sl_store *st, int64_t now_ms, int limit, sl_act_fn fn,
+                                         void *arg, sl_err *err);
+/* Pending activity tasks of a run, by seq. */
+SL_MUST_USE sl_code sl_store_act_of_run(sl_store *st, int64_t run_pk, sl_act_fn fn, void *arg,
+                                        sl_err *err);
+/* Mark all of a run's activity tasks cancel-requested. */
+SL_MUST_USE sl_code sl_store_act_request_cancel(sl_store *st, int64_t run_pk, sl_err *err);
+/* Delete all of a run's activity tasks and timers (run closed). */
+SL_MUST_USE sl_code sl_store_run_tasks_delete(sl_store *st, int64_t run_pk, sl_err *err);
+/* Earliest visible_at of an unleased activity task on queue, or INT64_MAX. */
+SL_MUST_USE sl_code sl_store_act_next_visible(sl_store *st, const char *queue, int64_t *out,
+                                              sl_err *err);
+/* Count of tasks (workflow, activity, timers) that belong to queue: for idle detection. */
+SL_MUST_USE sl_code sl_store_queue_pending(sl_store *st, const char *queue, int64_t *out,
+                                           sl_err *err);
+
+/* ---- timers -------------------------------------------------------------------- */
+
+SL_MUST_USE sl_code sl_store_timer_insert(sl_store *st, int64_t run_pk, int32_t seq,
+                                          int64_t fire_at, const char *queue, sl_err *err);
+SL_MUST_USE sl_code sl_store_timer_delete(sl_store *st, int64_t run_pk, int32_t seq, bool *found,
+                                          sl_err *err);
+typedef void (*sl_timer_fn)(int64_t run_pk, int32_t seq, int64_t fire_at, void *arg);
+SL_MUST_USE sl_code sl_store_timers_due(sl_store *st, int64_t now_ms, int limit, sl_timer_fn fn,
+                                        void *arg, sl_err *err);
+
+#endif

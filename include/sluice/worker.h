@@ -1,0 +1,39 @@
+/*
+ * worker.h - a worker: threads that run the activity tasks an engine leases for the task
+ * queues it serves, plus graceful shutdown.
+ *
+ *   RUNNING --sl_worker_stop--> DRAINING (no new leases; unstarted tasks released;
+ *                                          running activities finish or, if they
+ *                                          heartbeat, are told to stop and released)
+ *           --grace elapsed or all done--> STOPPED
+ *
+ * Workflow tasks run on the engine thread; this module only supplies activity threads.
+ * Threads: sl_worker_* are called from one controlling thread.
+ */
+#ifndef SLUICE_WORKER_H
+#define SLUICE_WORKER_H
+
+#include "sluice/engine.h"
+
+typedef struct sl_worker sl_worker;
+
+typedef struct sl_worker_opts {
+    const char *const *queues; /* default {"default"} */
+    size_t n_queues;
+    int concurrency;           /* activity threads, default 8 */
+    int capacity;              /* activity tasks leased at once, default 4 x concurrency */
+    int64_t shutdown_grace_ms; /* wait for running activities on stop, default 10 s */
+} sl_worker_opts;
+
+void sl_worker_opts_init(sl_worker_opts *o);
+
+/* Serve the queues and start the threads. The engine must be threaded. */
+SL_MUST_USE sl_code sl_worker_start(sl_engine *e, const sl_worker_opts *o, sl_worker **out,
+                                    sl_err *err);
+/* True when nothing is pending for the served queues, here or in the database. */
+bool sl_worker_is_idle(sl_worker *w);
+/* Drain and stop. Returns false if activities were still running when the grace period
+ * ended (their threads are left behind; the caller should exit the process). */
+bool sl_worker_stop(sl_worker *w);
+
+#endif

@@ -1,0 +1,322 @@
+/* client.c - starting workflows and reading runs and histories as JSON. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+
+/* ---- start ------------------------------------------------------------------------------ */
+
+struct start_call {
+    char *type;
+    json_t *input;
+    char *workflow_id;
+    char *task_queue;
+    sl_retry_policy retry;
+    bool has_retry;
+    sl_start_result res;
+    sl_start_cb cb;
+    void *cb_arg;
+};
+
+static sl_code start_fn(sl_engine *e, item *it, sl_err *err)
+{
+    struct start_call *c = it->arg;
+    sl_start_opts o = {.workflow_id = c->workflow_id,
+                       .task_queue = c->task_queue,
+                       .retry = c->has_retry ? &c->retry : NULL};
+    return sl__op_start(e, c->type, c->input, &o, &c->res, err);
+}
+
+static struct start_call *start_call_new(const char *type, json_t *input_take,
+                                         const sl_start_opts *o)
+{
+    struct start_call *c = sl_xcalloc(1, sizeof(*c));
+    c->type = sl_xstrdup(type ? type : "");
+    c->input = input_take;
+    if (o && o->workflow_id)
+        c->workflow_id = sl_xstrdup(o->workflow_id);
+    if (o && o->task_queue)
+        c->task_queue = sl_xstrdup(o->task_queue);
+    if (o && o->retry) {
+        c->retry = *o->retry;
+        c->has_retry = true;
+    }
+    return c;
+}
+
+static void start_call_free(struct start_call *c)
+{
+    free(c->type);
+    json_decref(c->input);
+    free(c->workflow_id);
+    free(c->task_queue);
+    free(c);
+}
+
+sl_code sl_engine_start(sl_engine *e, const char *type, const json_t *input,
+                        const sl_start_opts *o, sl_start_result *res, sl_err *err)
+{
+    struct start_call *c = start_call_new(type, input ? json_incref((json_t *)input) : NULL, o);
+    item it;
+    memset(&it, 0, sizeof(it));
+    it.kind = IT_CALL;
+    it.fn = start_fn;
+    it.arg = c;
+    sl_code rc = sl__engine_submit_wait(e, &it, err);
+    sem_destroy(&it.done);
+    if (rc == SL_OK)
+        *res = c->res;
+    start_call_free(c);
+    return rc;
+}
+
+static void start_async_done(sl_engine *e, item *it)
+{
+    (void)e;
+    struct start_call *c = it->arg;
+    if (c->cb)
+        c->cb(c->cb_arg, it->rc, &c->res);
+    start_call_free(c);
+}
+
+void sl_engine_start_async(sl_engine *e, const char *type, json_t *input_take,
+                           const sl_start_opts *o, sl_start_cb cb, void *arg)
+{
+    struct start_call *c = start_call_new(type, input_take, o);
+    c->cb = cb;
+    c->cb_arg = arg;
+    item *it = sl_xcalloc(1, sizeof(*it));
+    it->kind = IT_CALL;
+    it->fn = start_fn;
+    it->arg = c;
+    it->async_done = start_async_done;
+    sl__engine_submit_async(e, it);
+}
+
+/* ---- reads ------------------------------------------------------------------------------ */
+
+/* A connection for reads: the engine thread owns e->st, so threaded engines read through a
+ * second connection. */
+static sl_store *reader(sl_engine *e, sl_err *err)
+{
+    if (!e->threaded) {
+        pthread_mutex_lock(&e->direct_mu);
+        return e->st;
+    }
+    pthread_mutex_lock(&e->rd_mu);
+    if (!e->rd) {
+        sl_store_opts so;
+        sl_store_opts_init(&so);
+        so.path = sl_store_path(e->st);
+        if (sl_store_open(&so, &e->rd, err) != SL_OK) {
+            pthread_mutex_unlock(&e->rd_mu);
+            return NULL;
+        }
+    }
+    return e->rd;
+}
+
+static void reader_done(sl_engine *e)
+{
+    pthread_mutex_unlock(e->threaded ? &e->rd_mu : &e->direct_mu);
+}
+
+static json_t *json_text(const char *text)
+{
+    if (!text)
+        return json_null();
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
+    return j ? j : json_string(text);
+}
+
+static json_t *time_json(int64_t ms)
+{
+    char buf[40];
+    return ms ? json_string(sl_time_format(ms, buf, sizeof(buf))) : json_null();
+}
+
+static json_t *run_summary(const sl_run_row *r)
+{
+    return sl_json_check(json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:i}", "workflow_id", r->workflow_id, "run_id",
+        r->run_id, "type", r->type, "task_queue", r->task_queue, "status",
+        sl_run_status_name(r->status), "start_time", time_json(r->start_ms), "close_time",
+        time_json(r->close_ms), "history_length", (json_int_t)(r->next_event_id - 1), "attempt",
+        r->attempt));
+}
+
+static void pending_cb(const sl_act_task_row *t, void *arg)
+{
+    json_t *arr = arg;
+    int64_t now = sl_now_ms();
+    const char *state = t->lease_owner ? "started" : t->visible_at > now ? "backoff" : "scheduled";
+    json_t *p = sl_json_check(json_pack("{s:s,s:i,s:i,s:s,s:o}", "activity_type",
+                                        t->activity_type, "seq", t->seq, "attempt", t->attempt,
+                                        "state", state, "scheduled_time",
+                                        time_json(t->scheduled_ms)));
+    if (t->last_failure)
+        json_object_set_new(p, "last_failure", json_text(t->last_failure));
+    if (!t->lease_owner)
+        json_object_set_new(p, "next_attempt_time", time_json(t->visible_at));
+    else
+        json_object_set_new(p, "worker", json_string(t->lease_owner));
+    if (t->heartbeat_details)
+        json_object_set_new(p, "heartbeat_details", json_text(t->heartbeat_details));
+    json_array_append_new(arr, p);
+}
+
+static void chain_cb(const sl_run_row *r, void *arg)
+{
+    json_array_append_new((json_t *)arg,
+                          sl_json_check(json_pack("{s:s,s:s,s:i,s:o,s:o}", "run_id", r->run_id,
+                                                  "status", sl_run_status_name(r->status),
+                                                  "attempt", r->attempt, "start_time",
+                                                  time_json(r->start_ms), "close_time",
+                                                  time_json(r->close_ms))));
+}
+
+static sl_code find_run(sl_store *st, const char *workflow_id, const char *run_id, sl_run_row *r,
+                        sl_err *err)
+{
+    sl_code rc = sl_store_run_find(st, workflow_id, run_id, r, err);
+    if (rc == SL_ENOTFOUND) {
+        if (run_id)
+            return sl_err_set(err, SL_ENOTFOUND, "no run %s of workflow '%s'", run_id,
+                              workflow_id ? workflow_id : "");
+        return sl_err_set(err, SL_ENOTFOUND, "no workflow with id '%s'", workflow_id);
+    }
+    return rc;
+}
+
+sl_code sl_engine_describe(sl_engine *e, const char *workflow_id, const char *run_id,
+                           json_t **out, sl_err *err)
+{
+    *out = NULL;
+    sl_store *st = reader(e, err);
+    if (!st)
+        return err ? err->code : SL_EIO;
+    sl_run_row r;
+    sl_code rc = find_run(st, workflow_id, run_id, &r, err);
+    if (rc != SL_OK) {
+        reader_done(e);
+        return rc;
+    }
+    json_t *d = run_summary(&r);
+    json_object_set_new(d, "input", json_text(r.input));
+    json_object_set_new(d, "result", json_text(r.result));
+    json_object_set_new(d, "failure", json_text(r.failure));
+    json_object_set_new(d, "history_bytes", json_integer(r.history_bytes));
+    if (r.opts) {
+        json_t *o = json_text(r.opts);
+        json_t *rp = json_object_get(o, "retry_policy");
+        if (rp)
+            json_object_set(d, "retry_policy", rp);
+        json_decref(o);
+    }
+    json_t *pending = sl_json_check(json_array());
+    if (r.status == SL_RUN_RUNNING)
+        rc = sl_store_act_of_run(st, r.run_pk, pending_cb, pending, err);
+    json_object_set_new(d, "pending_activities", pending);
+    json_t *runs = sl_json_check(json_array());
+    if (rc == SL_OK)
+        rc = sl_store_runs_of(st, r.workflow_id, chain_cb, runs, err);
+    json_object_set_new(d, "runs", runs);
+    reader_done(e);
+    sl_run_row_cleanup(&r);
+    if (rc != SL_OK) {
+        json_decref(d);
+        return rc;
+    }
+    *out = d;
+    return SL_OK;
+}
+
+static bool history_cb(const sl_event_row *ev, void *arg)
+{
+    char buf[40];
+    json_t *attrs = json_text(ev->attrs);
+    json_array_append_new((json_t *)arg,
+                          sl_json_check(json_pack("{s:I,s:s,s:s,s:o}", "event_id",
+                                                  (json_int_t)ev->event_id, "type", ev->type,
+                                                  "time",
+                                                  sl_time_format(ev->time_ms, buf, sizeof(buf)),
+                                                  "attributes", attrs)));
+    return true;
+}
+
+sl_code sl_engine_history(sl_engine *e, const char *workflow_id, const char *run_id,
+                          int64_t after_event_id, json_t **out, char *run_id_out, bool *closed,
+                          sl_err *err)
+{
+    *out = NULL;
+    sl_store *st = reader(e, err);
+    if (!st)
+        return err ? err->code : SL_EIO;
+    sl_run_row r;
+    sl_code rc = find_run(st, workflow_id, run_id, &r, err);
+    if (rc == SL_OK) {
+        json_t *arr = sl_json_check(json_array());
+        rc = sl_store_events_scan(st, r.run_pk, after_event_id + 1, 0, history_cb, arr, err);
+        if (rc == SL_OK) {
+            *out = arr;
+            if (run_id_out)
+                memcpy(run_id_out, r.run_id, 37);
+            if (closed)
+                *closed = r.status != SL_RUN_RUNNING;
+        } else {
+            json_decref(arr);
+        }
+        sl_run_row_cleanup(&r);
+    }
+    reader_done(e);
+    return rc;
+}
+
+static void list_cb(const sl_run_row *r, void *arg)
+{
+    json_array_append_new((json_t *)arg, run_summary(r));
+}
+
+sl_code sl_engine_list(sl_engine *e, const sl_run_filter *f, json_t **out, sl_err *err)
+{
+    *out = NULL;
+    sl_store *st = reader(e, err);
+    if (!st)
+        return err ? err->code : SL_EIO;
+    json_t *arr = sl_json_check(json_array());
+    sl_code rc = sl_store_runs_list(st, f, list_cb, arr, err);
+    reader_done(e);
+    if (rc != SL_OK) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return SL_OK;
+}
+
+sl_code sl_engine_count(sl_engine *e, const sl_run_filter *f, int64_t *out, sl_err *err)
+{
+    sl_store *st = reader(e, err);
+    if (!st)
+        return err ? err->code : SL_EIO;
+    sl_code rc = sl_store_runs_count(st, f, out, err);
+    reader_done(e);
+    return rc;
+}
+
+sl_code sl_engine_integrity_check(sl_engine *e, sl_err *err)
+{
+    sl_store *st = reader(e, err);
+    if (!st)
+        return err ? err->code : SL_EIO;
+    sl_code rc = sl_store_integrity_check(st, err);
+    reader_done(e);
+    return rc;
+}
+
+int64_t sl_engine_db_bytes(sl_engine *e)
+{
+    return sl_store_size_bytes(e->st);
+}

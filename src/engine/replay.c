@@ -1,0 +1,503 @@
+/*
+ * replay.c - decoded history (run_state) and the workflow context the code runs in.
+ *
+ * Visibility rule: an outcome recorded at event E is visible to the code only once the
+ * code has issued as many commands as history recorded before E. Re-running the code
+ * over a complete history therefore sees each outcome at the same point as the
+ * workflow task that first observed it, which keeps replay deterministic without
+ * recording workflow-task boundaries.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+#include "engine/events.h"
+
+/* ---- run_state ------------------------------------------------------------------- */
+
+void sl__rs_free(run_state *rs)
+{
+    if (!rs)
+        return;
+    for (int32_t i = 0; i < rs->n_cmds; i++)
+        json_decref(rs->cmds[i].value);
+    free(rs->cmds);
+    for (int i = 0; i < rs->n_names; i++)
+        free(rs->names[i]);
+    free(rs->names);
+    free(rs->workflow_id);
+    free(rs->type);
+    free(rs->queue);
+    json_decref(rs->input);
+    free(rs);
+}
+
+sl_code sl__rs_push_cmd(run_state *rs, int kind, int32_t seq, const char *name, int64_t event_id,
+                        sl_err *err)
+{
+    if (seq != rs->n_cmds)
+        return sl_err_set(err, SL_EIO, "history of run %s: command seq %d at event %lld, expected %d",
+                          rs->run_id, seq, (long long)event_id, rs->n_cmds);
+    if (rs->n_cmds == rs->cap_cmds) {
+        rs->cap_cmds = rs->cap_cmds ? rs->cap_cmds * 2 : 8;
+        rs->cmds = sl_xrealloc(rs->cmds, (size_t)rs->cap_cmds * sizeof(*rs->cmds));
+    }
+    rs_cmd *c = &rs->cmds[rs->n_cmds++];
+    memset(c, 0, sizeof(*c));
+    c->kind = (uint8_t)kind;
+    c->name = NULL;
+    if (name) {
+        for (int i = 0; i < rs->n_names && !c->name; i++)
+            if (strcmp(rs->names[i], name) == 0)
+                c->name = rs->names[i];
+        if (!c->name) {
+            rs->names = sl_xrealloc(rs->names, (size_t)(rs->n_names + 1) * sizeof(char *));
+            c->name = rs->names[rs->n_names++] = sl_xstrdup(name);
+        }
+    }
+    c->event_id = event_id;
+    c->time_before = rs->last_event_ms;
+    return SL_OK;
+}
+
+sl_code sl__rs_resolve(run_state *rs, int32_t seq, int state, json_t *value_take,
+                       int64_t event_id, sl_err *err)
+{
+    if (seq < 0 || seq >= rs->n_cmds || rs->cmds[seq].res != RES_PENDING) {
+        json_decref(value_take);
+        return sl_err_set(err, SL_EIO, "history of run %s: outcome for unknown or resolved seq %d "
+                          "at event %lld", rs->run_id, seq, (long long)event_id);
+    }
+    rs_cmd *c = &rs->cmds[seq];
+    c->res = (uint8_t)state;
+    c->value = value_take;
+    c->res_event_id = event_id;
+    c->res_cmds_before = rs->n_cmds;
+    return SL_OK;
+}
+
+void sl__rs_note_event(run_state *rs, int64_t event_id, int64_t time_ms, size_t bytes,
+                       bool is_wft_failed)
+{
+    rs->next_event_id = event_id + 1;
+    rs->last_event_ms = time_ms;
+    rs->history_bytes += (int64_t)bytes;
+    rs->last_is_wft_failed = is_wft_failed;
+}
+
+static int32_t attr_seq(const json_t *a)
+{
+    json_t *s = json_object_get(a, "seq");
+    return json_is_integer(s) ? (int32_t)json_integer_value(s) : -1;
+}
+
+sl_code sl__rs_apply(run_state *rs, const sl_event_row *ev, sl_err *err)
+{
+    if (ev->event_id != rs->next_event_id)
+        return sl_err_set(err, SL_EIO, "history of run %s: event %lld where %lld was expected",
+                          rs->run_id, (long long)ev->event_id, (long long)rs->next_event_id);
+    const char *t = ev->type;
+    json_t *a = NULL;
+    sl_code rc = SL_OK;
+    bool need = strncmp(t, "Activity", 8) == 0 || strncmp(t, "Timer", 5) == 0;
+    if (need) {
+        json_error_t je;
+        a = json_loadb(ev->attrs, ev->attrs_len, 0, &je);
+        if (!a)
+            return sl_err_set(err, SL_EIO, "history of run %s: event %lld has invalid attributes",
+                              rs->run_id, (long long)ev->event_id);
+    }
+    if (strcmp(t, SL_EV_ACTIVITY_SCHEDULED) == 0) {
+        rc = sl__rs_push_cmd(rs, CMD_ACTIVITY, attr_seq(a),
+                             json_string_value(json_object_get(a, "activity_type")), ev->event_id,
+                             err);
+    } else if (strcmp(t, SL_EV_ACTIVITY_COMPLETED) == 0) {
+        json_t *v = json_object_get(a, "result");
+        rc = sl__rs_resolve(rs, attr_seq(a), RES_OK, v ? json_incref(v) : json_null(),
+                            ev->event_id, err);
+    } else if (strcmp(t, SL_EV_ACTIVITY_FAILED) == 0 || strcmp(t, SL_EV_ACTIVITY_TIMED_OUT) == 0) {
+        if (!json_is_true(json_object_get(a, "will_retry"))) {
+            json_t *f = json_object_get(a, "failure");
+            rc = sl__rs_resolve(rs, attr_seq(a), RES_FAILED, f ? json_incref(f) : json_object(),
+                                ev->event_id, err);
+        }
+    } else if (strcmp(t, SL_EV_ACTIVITY_CANCELED) == 0) {
+        json_t *f = json_object_get(a, "failure");
+        rc = sl__rs_resolve(rs, attr_seq(a), RES_CANCELED, f ? json_incref(f) : json_object(),
+                            ev->event_id, err);
+    } else if (strcmp(t, SL_EV_TIMER_STARTED) == 0) {
+        rc = sl__rs_push_cmd(rs, CMD_TIMER, attr_seq(a), NULL, ev->event_id, err);
+    } else if (strcmp(t, SL_EV_TIMER_FIRED) == 0) {
+        rc = sl__rs_resolve(rs, attr_seq(a), RES_OK, json_null(), ev->event_id, err);
+    } else if (strcmp(t, SL_EV_TIMER_CANCELED) == 0) {
+        rc = sl__rs_resolve(rs, attr_seq(a), RES_CANCELED, json_null(), ev->event_id, err);
+    } else if (strcmp(t, SL_EV_WF_COMPLETED) == 0) {
+        rs->status = SL_RUN_COMPLETED;
+    } else if (strcmp(t, SL_EV_WF_FAILED) == 0) {
+        rs->status = SL_RUN_FAILED;
+    }
+    json_decref(a);
+    if (rc != SL_OK)
+        return rc;
+    sl__rs_note_event(rs, ev->event_id, ev->time_ms, sl__event_bytes(ev->type, ev->attrs_len),
+                      strcmp(t, SL_EV_WFT_FAILED) == 0);
+    return SL_OK;
+}
+
+/* ---- the workflow context ---------------------------------------------------------- */
+
+static void nondet(sl_wf *wf, const char *fmt, ...) SL_PRINTF(2, 3);
+static void nondet(sl_wf *wf, const char *fmt, ...)
+{
+    if (wf->nondet[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(wf->nondet, sizeof(wf->nondet), fmt, ap);
+    va_end(ap);
+}
+
+/* A future is its sequence number in disguise: nothing to allocate or free. */
+static sl_future *new_future(sl_wf *wf, int32_t seq)
+{
+    (void)wf;
+    return (sl_future *)(uintptr_t)((uint32_t)seq + 1);
+}
+
+static int32_t future_seq(const sl_future *f)
+{
+    return (int32_t)((uintptr_t)f - 1);
+}
+
+static const char *cmd_kind_event(int kind)
+{
+    return kind == CMD_ACTIVITY ? SL_EV_ACTIVITY_SCHEDULED : SL_EV_TIMER_STARTED;
+}
+
+/* Check a replayed command against history; true when it matches. */
+static bool replay_matches(sl_wf *wf, int32_t seq, int kind, const char *name)
+{
+    const rs_cmd *c = &wf->rs->cmds[seq];
+    if (c->kind == kind && kind != CMD_ACTIVITY)
+        return true;
+    if (c->kind == kind && name == wf->last_type && c->name == wf->last_name)
+        return true;
+    if (c->kind == kind && sl_str_eq(c->name, name)) {
+        wf->last_type = name;
+        wf->last_name = c->name;
+        return true;
+    }
+    char want[160], got[160];
+    snprintf(want, sizeof(want), "%s(%s)", cmd_kind_event(c->kind), c->name ? c->name : "");
+    snprintf(got, sizeof(got), "%s(%s)", cmd_kind_event(kind), name ? name : "");
+    nondet(wf,
+           "non-deterministic workflow '%s': at event %lld (seq %d) history has %s but the code "
+           "asked for %s",
+           wf->rs->type, (long long)c->event_id, seq, want, got);
+    return false;
+}
+
+static wf_cmd *push_new(sl_wf *wf, int kind, int32_t seq)
+{
+    if (wf->n_new == wf->cap_new) {
+        wf->cap_new = wf->cap_new ? wf->cap_new * 2 : 4;
+        wf->new_cmds = sl_xrealloc(wf->new_cmds, (size_t)wf->cap_new * sizeof(*wf->new_cmds));
+    }
+    wf_cmd *c = &wf->new_cmds[wf->n_new++];
+    memset(c, 0, sizeof(*c));
+    c->kind = (uint8_t)kind;
+    c->seq = seq;
+    return c;
+}
+
+static sl_future *activity_cmd(sl_wf *wf, const char *type, json_t *input_take,
+                               const sl_activity_opts *opts, bool *is_new)
+{
+    int32_t seq = wf->cmd_count++;
+    *is_new = false;
+    if (seq < wf->rs->n_cmds) {
+        replay_matches(wf, seq, CMD_ACTIVITY, type);
+        json_decref(input_take);
+        return new_future(wf, seq);
+    }
+    wf_cmd *c = push_new(wf, CMD_ACTIVITY, seq);
+    c->name = sl_xstrdup(type);
+    c->input = input_take ? input_take : json_null();
+    if (opts) {
+        c->opts = *opts;
+    } else {
+        sl_activity_opts_init(&c->opts);
+    }
+    *is_new = true;
+    return new_future(wf, seq);
+}
+
+sl_future *sl_activity(sl_wf *wf, const char *type, json_t *input_take,
+                       const sl_activity_opts *opts)
+{
+    bool is_new;
+    return activity_cmd(wf, type, input_take, opts, &is_new);
+}
+
+sl_future *sl_activityf(sl_wf *wf, const char *type, const sl_activity_opts *opts,
+                        const char *fmt, ...)
+{
+    bool is_new;
+    sl_future *f = activity_cmd(wf, type, NULL, opts, &is_new);
+    if (is_new) {
+        va_list ap;
+        va_start(ap, fmt);
+        json_error_t je;
+        json_t *in = json_vpack_ex(&je, 0, fmt, ap);
+        va_end(ap);
+        if (!in) {
+            sl_wf_fail(wf, "WorkflowError", "activity %s input: %s", type, je.text);
+            in = json_null();
+        }
+        json_decref(wf->new_cmds[wf->n_new - 1].input);
+        wf->new_cmds[wf->n_new - 1].input = in;
+    }
+    return f;
+}
+
+sl_future *sl_wf_timer(sl_wf *wf, int64_t ms)
+{
+    int32_t seq = wf->cmd_count++;
+    if (seq < wf->rs->n_cmds) {
+        replay_matches(wf, seq, CMD_TIMER, NULL);
+        return new_future(wf, seq);
+    }
+    wf_cmd *c = push_new(wf, CMD_TIMER, seq);
+    c->timer_ms = ms < 0 ? 0 : ms;
+    return new_future(wf, seq);
+}
+
+/* The recorded outcome of seq if visible now, else NULL. */
+static const rs_cmd *visible_outcome(const sl_wf *wf, int32_t seq)
+{
+    if (seq >= wf->rs->n_cmds)
+        return NULL;
+    const rs_cmd *c = &wf->rs->cmds[seq];
+    if (c->res == RES_PENDING || c->res_cmds_before > wf->cmd_count)
+        return NULL;
+    return c;
+}
+
+bool sl_future_is_ready(sl_wf *wf, const sl_future *f)
+{
+    return f && visible_outcome(wf, future_seq(f)) != NULL;
+}
+
+static json_t *activity_failure(const rs_cmd *c)
+{
+    const json_t *cause = c->value;
+    const char *type = json_string_value(json_object_get(cause, "type"));
+    const char *msg = json_string_value(json_object_get(cause, "message"));
+    json_t *f = json_pack("{s:s,s:s,s:s,s:O?}", "type", type ? type : "ActivityError", "message",
+                          "", "activity_type", c->name ? c->name : "", "cause", cause);
+    char *m = sl_xasprintf("activity %s failed: %s", c->name ? c->name : "?", msg ? msg : "");
+    json_object_set_new(f, "message", json_string(m));
+    free(m);
+    return sl_json_check(f);
+}
+
+sl_wf_status sl_wf_await_try(sl_wf *wf, sl_future *f, const json_t **out, const json_t **failure)
+{
+    if (out)
+        *out = NULL;
+    if (failure)
+        *failure = NULL;
+    if (!f)
+        return SL_WF_BLOCKED;
+    const rs_cmd *c = visible_outcome(wf, future_seq(f));
+    if (!c)
+        return SL_WF_BLOCKED;
+    if (c->res == RES_OK) {
+        if (out)
+            *out = json_is_null(c->value) ? NULL : c->value;
+        return SL_WF_DONE;
+    }
+    if (failure)
+        *failure = sl_wf_keep(wf, c->kind == CMD_ACTIVITY ? activity_failure(c)
+                                                           : json_pack("{s:s,s:s}", "type",
+                                                                       "CanceledError", "message",
+                                                                       "timer canceled"));
+    return SL_WF_DONE;
+}
+
+sl_wf_status sl_wf_await(sl_wf *wf, sl_future *f, const json_t **out)
+{
+    const json_t *failure = NULL;
+    sl_wf_status s = sl_wf_await_try(wf, f, out, &failure);
+    if (s == SL_WF_DONE && failure)
+        return sl_wf_fail_with(wf, failure);
+    return s;
+}
+
+sl_wf_status sl_wf_fail(sl_wf *wf, const char *type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = sl_xvasprintf(fmt, ap);
+    va_end(ap);
+    json_decref(wf->failure);
+    wf->failure = sl_json_check(json_pack("{s:s,s:s}", "type", type, "message", msg));
+    free(msg);
+    return SL_WF_FAILED;
+}
+
+sl_wf_status sl_wf_fail_with(sl_wf *wf, const json_t *failure)
+{
+    json_decref(wf->failure);
+    wf->failure = json_deep_copy(failure);
+    if (!wf->failure)
+        wf->failure = sl_json_check(json_pack("{s:s,s:s}", "type", "WorkflowError", "message",
+                                              "workflow failed"));
+    return SL_WF_FAILED;
+}
+
+int64_t sl_wf_now(sl_wf *wf)
+{
+    int32_t k = wf->cmd_count;
+    return k < wf->rs->n_cmds ? wf->rs->cmds[k].time_before : wf->rs->last_event_ms;
+}
+
+uint64_t sl_wf_random(sl_wf *wf)
+{
+    /* splitmix64: the sequence restarts at every replay from the run id seed. */
+    uint64_t z = (wf->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void sl_wf_uuid(sl_wf *wf, char out[37])
+{
+    uint64_t hi = sl_wf_random(wf), lo = sl_wf_random(wf);
+    hi = (hi & ~0xF000ULL) | 0x4000ULL;                     /* version 4 */
+    lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL; /* variant */
+    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32),
+             (unsigned)((hi >> 16) & 0xFFFF), (unsigned)(hi & 0xFFFF), (unsigned)(lo >> 48),
+             (unsigned long long)(lo & 0xFFFFFFFFFFFFULL));
+    wf->uuid_counter++;
+}
+
+const char *sl_wf_id(const sl_wf *wf)
+{
+    return wf->rs->workflow_id;
+}
+
+const char *sl_wf_run_id(const sl_wf *wf)
+{
+    return wf->rs->run_id;
+}
+
+const char *sl_wf_type(const sl_wf *wf)
+{
+    return wf->rs->type;
+}
+
+const char *sl_wf_task_queue(const sl_wf *wf)
+{
+    return wf->rs->queue;
+}
+
+int sl_wf_attempt(const sl_wf *wf)
+{
+    return wf->rs->attempt;
+}
+
+bool sl_wf_is_replaying(const sl_wf *wf)
+{
+    return wf->cmd_count < wf->rs->n_cmds;
+}
+
+int64_t sl_wf_history_length(const sl_wf *wf)
+{
+    return wf->rs->next_event_id - 1;
+}
+
+int64_t sl_wf_history_bytes(const sl_wf *wf)
+{
+    return wf->rs->history_bytes;
+}
+
+const json_t *sl_wf_keep(sl_wf *wf, json_t *take)
+{
+    if (!take)
+        return NULL;
+    if (wf->n_kept == wf->cap_kept) {
+        wf->cap_kept = wf->cap_kept ? wf->cap_kept * 2 : 8;
+        wf->kept = sl_xrealloc(wf->kept, wf->cap_kept * sizeof(*wf->kept));
+    }
+    wf->kept[wf->n_kept++] = take;
+    return take;
+}
+
+void sl__wf_cleanup(sl_wf *wf)
+{
+    for (int32_t i = 0; i < wf->n_new; i++) {
+        free(wf->new_cmds[i].name);
+        json_decref(wf->new_cmds[i].input);
+    }
+    free(wf->new_cmds);
+    for (size_t i = 0; i < wf->n_kept; i++)
+        json_decref(wf->kept[i]);
+    free(wf->kept);
+    json_decref(wf->failure);
+    memset(wf, 0, sizeof(*wf));
+}
+
+static uint64_t seed_of(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+wft_outcome sl__wf_execute(sl_engine *e, run_state *rs, sl_wf *wf, json_t **result)
+{
+    memset(wf, 0, sizeof(*wf));
+    wf->e = e;
+    wf->rs = rs;
+    wf->rng = seed_of(rs->run_id);
+    *result = NULL;
+    sl_workflow_fn fn = sl_registry_workflow(e->reg, rs->type);
+    if (!fn) {
+        snprintf(wf->nondet, sizeof(wf->nondet),
+                 "unknown workflow type '%s': no worker code registered for it (known: %s)",
+                 rs->type, sl_registry_workflow_names(e->reg));
+        return WFT_TASK_FAILED;
+    }
+    json_t *out = NULL;
+    sl_wf_status st = fn(wf, rs->input, &out);
+    if (!wf->nondet[0] && st != SL_WF_BLOCKED && wf->cmd_count < rs->n_cmds) {
+        const rs_cmd *c = &rs->cmds[wf->cmd_count];
+        nondet(wf,
+               "non-deterministic workflow '%s': at event %lld (seq %d) history has %s(%s) but "
+               "the code %s without asking for it",
+               rs->type, (long long)c->event_id, wf->cmd_count, cmd_kind_event(c->kind),
+               c->name ? c->name : "", st == SL_WF_DONE ? "completed" : "failed");
+    }
+    if (wf->nondet[0]) {
+        json_decref(out);
+        return WFT_TASK_FAILED;
+    }
+    switch (st) {
+    case SL_WF_DONE:
+        *result = out ? out : json_null();
+        return WFT_COMPLETED;
+    case SL_WF_FAILED:
+        json_decref(out);
+        if (!wf->failure)
+            sl_wf_fail(wf, "WorkflowError", "workflow returned failure without a reason");
+        return WFT_FAILED;
+    case SL_WF_BLOCKED:
+    default:
+        json_decref(out);
+        return WFT_BLOCKED;
+    }
+}

@@ -1,0 +1,73 @@
+/* store_int.h - private to src/store: the connection, its prepared-statement cache. */
+#ifndef SLUICE_STORE_INT_H
+#define SLUICE_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "sluice/store.h"
+
+/* Every statement the store runs more than once, prepared on first use. */
+enum stmt_id {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
+    STMT_RUN_INSERT,
+    STMT_RUN_FIND_OPEN,
+    STMT_RUN_FIND_LATEST,
+    STMT_RUN_FIND_ID,
+    STMT_RUN_GET,
+    STMT_RUN_VERSION,
+    STMT_RUN_ADVANCE,
+    STMT_RUN_CLOSE,
+    STMT_RUNS_OF,
+    STMT_EVENT_INSERT,
+    STMT_EVENTS_SCAN,
+    STMT_WFT_ENSURE,
+    STMT_WFT_DELETE,
+    STMT_WFT_POSTPONE,
+    STMT_WFT_DUE,
+    STMT_WFT_NEXT,
+    STMT_ACT_INSERT,
+    STMT_ACT_LEASE,
+    STMT_ACT_TAKE,
+    STMT_ACT_TAKE_ANY,
+    STMT_ACT_RETRY,
+    STMT_ACT_RETRY_ANY,
+    STMT_ACT_HEARTBEAT,
+    STMT_ACT_RELEASE,
+    STMT_ACT_EXPIRED,
+    STMT_ACT_OF_RUN,
+    STMT_ACT_CANCEL,
+    STMT_ACT_DELETE_RUN,
+    STMT_TIMER_DELETE_RUN,
+    STMT_ACT_NEXT,
+    STMT_QUEUE_PENDING,
+    STMT_TIMER_INSERT,
+    STMT_TIMER_DELETE,
+    STMT_TIMERS_DUE,
+    STMT__COUNT
+};
+
+struct sl_store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *stmts[STMT__COUNT];
+    bool in_txn;
+};
+
+/* The prepared statement for id (reset, bindings cleared); NULL after setting err. */
+sqlite3_stmt *sl__store_stmt(sl_store *st, enum stmt_id id, sl_err *err);
+/* Map a SQLite result code to an sl_code with the connection's message. */
+sl_code sl__store_fail(sl_store *st, int rc, const char *what, sl_err *err);
+/* Step a statement that returns no rows; resets it. */
+sl_code sl__store_exec_stmt(sl_store *st, sqlite3_stmt *s, const char *what, sl_err *err);
+
+/* Column helpers: NULL-safe strdup of a text column. */
+char *sl__col_dup(sqlite3_stmt *s, int col);
+void sl__bind_text(sqlite3_stmt *s, int idx, const char *v);
+void sl__bind_opt_i64(sqlite3_stmt *s, int idx, int64_t v); /* 0 binds NULL */
+
+#endif
