@@ -2,8 +2,11 @@
  * examples.c - small workflows used by tests, the demo and the benchmark:
  * noop_chain (sequential no-op steps) and flaky (an activity that fails K times).
  */
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sluice/workflows.h"
 
@@ -46,8 +49,27 @@ static sl_wf_status noop_chain(sl_wf *wf, const json_t *in, json_t **out)
     return SL_WF_DONE;
 }
 
+/* Tests count executions: with SLUICE_EXAMPLES_LOG set, every activity execution appends
+ * "<type> <idempotency key> <attempt>" to that file (one write, O_APPEND: atomic). */
+static void log_execution(sl_act *act)
+{
+    const char *path = getenv("SLUICE_EXAMPLES_LOG");
+    if (!path || !*path)
+        return;
+    char line[256];
+    int n = snprintf(line, sizeof(line), "%s %s %d\n", sl_act_type(act),
+                     sl_act_idempotency_key(act), sl_act_attempt(act));
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    if (write(fd, line, (size_t)n) != n)
+        sl_warn("examples: cannot log execution to %s", path);
+    close(fd);
+}
+
 static json_t *noop(sl_act *act, const json_t *in)
 {
+    log_execution(act);
     json_int_t step = json_integer_value(json_object_get(in, "step"));
     json_int_t ms = json_integer_value(json_object_get(in, "ms"));
     if (ms > 0 && !sl_act_sleep_ms(act, ms))
@@ -81,6 +103,7 @@ static sl_wf_status flaky(sl_wf *wf, const json_t *in, json_t **out)
 
 static json_t *flaky_step(sl_act *act, const json_t *in)
 {
+    log_execution(act);
     json_int_t fail_times = json_integer_value(json_object_get(in, "fail_times"));
     const char *type = json_string_value(json_object_get(in, "error_type"));
     bool nr = json_is_true(json_object_get(in, "non_retryable"));

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# timeout: 60
+# Every bad input gets one clear stderr line and a non-zero exit (2 for usage errors), and
+# nothing already stored changes.
+. "$SLUICE_SRC/tests/lib/common.sh"
+S=$SLUICE_BIN
+
+$S workflow start --type noop_chain --id keep --input '{"steps":1}' >/dev/null
+it_start_bg worker "$S" worker --exit-when-idle
+wait "$IT_LAST_PID"
+before=$(sqlite3 "$SLUICE_DB" .dump | md5sum)
+
+it_expect_fail 2 "invalid JSON at line 1" $S workflow start --type noop_chain --input '{"steps":'
+it_expect_fail 2 "cannot read .*nope.json" $S workflow start --type noop_chain --input @"$T/nope.json"
+it_expect_fail 2 "unknown workflow type 'nosuch'.*noop_chain" $S workflow start --type nosuch
+it_expect_fail 2 "missing --type" $S workflow start
+it_expect_fail 2 "unknown option '--bogus'" $S workflow start --type noop_chain --bogus
+it_expect_fail 2 "retry policy has unknown field 'initial'" $S workflow start --type noop_chain --retry-policy '{"initial":"1s"}'
+it_expect_fail 2 "invalid duration '5x'" $S workflow start --type noop_chain --retry-policy '{"initial_interval":"5x"}'
+it_expect_fail 1 "no workflow with id 'ghost'" $S workflow describe ghost
+it_expect_fail 1 "no workflow with id 'ghost'" $S workflow show ghost
+it_expect_fail 2 "missing workflow id" $S workflow describe
+it_expect_fail 2 "unknown status 'done'" $S workflow list --status done
+it_expect_fail 2 "--concurrency must be an integer" $S worker --concurrency lots
+it_expect_fail 2 "unknown command 'wrkflow'" $S wrkflow start
+it_expect_fail 2 "unknown sub-command 'begin'" $S workflow begin
+
+# Databases that are not ours, or not usable.
+it_expect_fail 1 "cannot create database $T/missing/dir/x.db" $S --db "$T/missing/dir/x.db" workflow start --type noop_chain
+mkdir "$T/adir"
+it_expect_fail 1 "is a directory" $S --db "$T/adir" workflow start --type noop_chain
+echo "just some text, not a database at all........................................" >"$T/text.db"
+it_expect_fail 1 "not a Sluice database" $S --db "$T/text.db" workflow start --type noop_chain
+sqlite3 "$T/other.db" "CREATE TABLE customers(id INTEGER); INSERT INTO customers VALUES (1);"
+it_expect_fail 1 "not a Sluice database" $S --db "$T/other.db" workflow start --type noop_chain
+it_expect_eq "foreign db untouched" "$(sqlite3 "$T/other.db" 'SELECT count(*) FROM customers')" 1
+it_expect_fail 1 "does not exist" $S --db "$T/never.db" workflow list
+[ ! -e "$T/never.db" ] || it_fail "a read command created a database"
+
+# A database from a newer schema level is refused, for reads and writes.
+cp "$SLUICE_DB" "$T/newer.db"
+sqlite3 "$T/newer.db" "PRAGMA user_version=999"
+newer_before=$(sqlite3 "$T/newer.db" .dump | md5sum)
+it_expect_fail 1 "schema level 999, newer than this sluice" $S --db "$T/newer.db" workflow start --type noop_chain
+it_expect_fail 1 "schema level 999, newer than this sluice" $S --db "$T/newer.db" workflow list
+it_expect_eq "newer db untouched" "$(sqlite3 "$T/newer.db" .dump | md5sum)" "$newer_before"
+
+it_expect_eq "stored data unchanged" "$(sqlite3 "$SLUICE_DB" .dump | md5sum)" "$before"
+it_expect_eq "kept workflow" "$($S workflow describe keep -o json | jq -r .status)" completed
+echo PASS

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# timeout: 240
+# Kill -9 at many random points: 200 workflows, a worker killed again and again at random
+# moments, restarted each time. Every workflow completes exactly once (one run, one
+# WorkflowExecutionCompleted, each step completed once), and the database stays sound.
+. "$SLUICE_SRC/tests/lib/common.sh"
+S=$SLUICE_BIN
+export SLUICE_MAINTENANCE_INTERVAL=100ms
+opts='"activity_options":{"heartbeat_timeout":"400ms","start_to_close_timeout":"2s","retry_policy":{"initial_interval":"50ms"}}'
+N=200
+for i in $(seq 1 $N); do
+  $S workflow start --type noop_chain --id "r$i" --input "{\"steps\":3,\"activity_ms\":25,$opts}" >/dev/null
+done
+
+kills=0
+for round in $(seq 1 40); do
+  completed=$($S workflow count --status completed)
+  [ "$completed" -lt $N ] || break
+  it_start_bg "w$round" "$S" worker --concurrency 4
+  pid=$IT_LAST_PID
+  # fault injection: kill after a random 50-400 ms (this is the fault, not a synchronisation)
+  sleep "0.$(( (RANDOM % 35) + 5 ))"
+  kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
+  wait "$pid" 2>/dev/null || true
+done
+# Finish whatever is left with a worker that is allowed to live.
+it_start_bg final "$S" worker --concurrency 4 --exit-when-idle
+wait "$IT_LAST_PID" || it_fail "final worker failed"
+[ "$kills" -ge 5 ] || it_fail "only $kills kills happened"
+
+it_expect_eq completed "$($S workflow count --status completed)" $N
+it_expect_eq "runs" "$($S workflow count)" $N
+it_expect_eq integrity "$(sqlite3 "$SLUICE_DB" 'PRAGMA integrity_check')" ok
+q() { sqlite3 "$SLUICE_DB" "$1"; }
+it_expect_eq "completions per run" "$(q "SELECT count(*) FROM (SELECT run_pk FROM events WHERE type='WorkflowExecutionCompleted' GROUP BY run_pk HAVING count(*) <> 1)")" 0
+it_expect_eq "runs with a completion" "$(q "SELECT count(DISTINCT run_pk) FROM events WHERE type='WorkflowExecutionCompleted'")" $N
+it_expect_eq "steps completed twice" "$(q "SELECT count(*) FROM (SELECT run_pk, json_extract(attrs,'\$.seq') s FROM events WHERE type='ActivityTaskCompleted' GROUP BY 1,2 HAVING count(*) > 1)")" 0
+it_expect_eq "steps completed" "$(q "SELECT count(*) FROM events WHERE type='ActivityTaskCompleted'")" $((N * 3))
+it_expect_eq "dense histories" "$(q "SELECT count(*) FROM runs r WHERE next_event_id - 1 <> (SELECT count(*) FROM events e WHERE e.run_pk = r.run_pk)")" 0
+it_expect_eq "leftover tasks" "$(q "SELECT (SELECT count(*) FROM activity_tasks) + (SELECT count(*) FROM wf_tasks)")" 0
+echo "PASS ($kills kills)"

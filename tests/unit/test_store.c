@@ -1,0 +1,260 @@
+/* test_store.c - the engine database: migrations and refusals, conditional run versions,
+ * ordered history, and activity task leases (lease, take, retry, heartbeat, expiry). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "sluice/store.h"
+
+static char dir[64];
+static char path[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/sluice-test-store.XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static sl_store *open_db(void)
+{
+    sl_store_opts o;
+    sl_store_opts_init(&o);
+    o.path = path;
+    sl_store *st = NULL;
+    sl_err err;
+    sl_err_clear(&err);
+    assert_int_equal(sl_store_open(&o, &st, &err), SL_OK);
+    return st;
+}
+
+static void exec(const char *p, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void new_database_is_migrated_and_reopens(void **state)
+{
+    (void)state;
+    sl_store *st = open_db();
+    sl_store_close(st);
+    st = open_db();
+    assert_int_equal(sl_store_integrity_check(st, NULL), SL_OK);
+    sl_store_close(st);
+}
+
+static void newer_schema_and_foreign_files_are_refused(void **state)
+{
+    (void)state;
+    sl_store_close(open_db());
+    exec(path, "PRAGMA user_version=999");
+    sl_store_opts o;
+    sl_store_opts_init(&o);
+    o.path = path;
+    sl_store *st = NULL;
+    sl_err err;
+    sl_err_clear(&err);
+    assert_int_equal(sl_store_open(&o, &st, &err), SL_ESCHEMA);
+    assert_null(st);
+    assert_non_null(strstr(err.msg, "newer"));
+
+    char other[160];
+    snprintf(other, sizeof(other), "%s/other.db", dir);
+    exec(other, "CREATE TABLE t(x)");
+    o.path = other;
+    assert_int_equal(sl_store_open(&o, &st, &err), SL_ESCHEMA);
+    assert_non_null(strstr(err.msg, "not a Sluice database"));
+
+    snprintf(other, sizeof(other), "%s/text.db", dir);
+    FILE *f = fopen(other, "w");
+    fputs("this is plainly not an sqlite file, it is some text that goes on and on......", f);
+    fclose(f);
+    o.path = other;
+    assert_int_equal(sl_store_open(&o, &st, &err), SL_ESCHEMA);
+}
+
+static sl_store *with_run(int64_t *run_pk)
+{
+    sl_store *st = open_db();
+    sl_run_row r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.run_id, sizeof(r.run_id), "00000000-0000-4000-8000-000000000001");
+    r.workflow_id = "wf";
+    r.type = "t";
+    r.task_queue = "q";
+    r.start_ms = 1;
+    r.next_event_id = 1;
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    assert_int_equal(sl_store_run_insert(st, &r, NULL), SL_OK);
+    assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+    *run_pk = r.run_pk;
+    return st;
+}
+
+static bool count_cb(const sl_event_row *ev, void *arg)
+{
+    int64_t *n = arg;
+    assert_int_equal(ev->event_id, *n + 1);
+    (*n)++;
+    return true;
+}
+
+static void run_versions_are_conditional_and_history_ordered(void **state)
+{
+    (void)state;
+    int64_t pk;
+    sl_store *st = with_run(&pk);
+    bool ok;
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    assert_int_equal(sl_store_run_advance(st, pk, 1, 4, 10, &ok, NULL), SL_OK);
+    assert_true(ok);
+    for (int i = 1; i <= 3; i++) {
+        sl_event_row ev = {.event_id = i, .type = "X", .time_ms = i, .attrs = "{}", .attrs_len = 2};
+        assert_int_equal(sl_store_event_insert(st, pk, &ev, NULL), SL_OK);
+    }
+    /* a writer that read version 1 loses */
+    assert_int_equal(sl_store_run_advance(st, pk, 1, 2, 10, &ok, NULL), SL_OK);
+    assert_false(ok);
+    /* events are append-only: the same id cannot be written twice */
+    sl_event_row dup = {.event_id = 2, .type = "Y", .time_ms = 9, .attrs = "{}", .attrs_len = 2};
+    assert_int_not_equal(sl_store_event_insert(st, pk, &dup, NULL), SL_OK);
+    assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+    int64_t n = 0;
+    assert_int_equal(sl_store_events_scan(st, pk, 1, 0, count_cb, &n, NULL), SL_OK);
+    assert_int_equal(n, 3);
+    int64_t v;
+    int status;
+    assert_int_equal(sl_store_run_version(st, pk, &v, &status, NULL), SL_OK);
+    assert_int_equal(v, 4);
+    sl_store_close(st);
+}
+
+static int leased;
+static int64_t leased_id;
+static void lease_cb(const sl_act_task_row *t, void *arg)
+{
+    (void)arg;
+    leased++;
+    leased_id = t->task_id;
+    assert_string_equal(t->lease_owner, "A");
+    assert_int_equal(t->lease_expiry, 1000 + 500); /* heartbeat timeout wins over s2c */
+}
+
+static void leases_are_exclusive_and_checked(void **state)
+{
+    (void)state;
+    int64_t pk;
+    sl_store *st = with_run(&pk);
+    sl_act_task_row t;
+    memset(&t, 0, sizeof(t));
+    t.run_pk = pk;
+    t.queue = "q";
+    t.activity_type = "a";
+    t.start_to_close_ms = 60000;
+    t.heartbeat_ms = 500;
+    t.scheduled_ms = 900;
+    t.visible_at = 900;
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    assert_int_equal(sl_store_act_insert(st, &t, NULL), SL_OK);
+    leased = 0;
+    assert_int_equal(sl_store_act_lease(st, "q", 1000, "A", 10, lease_cb, NULL, NULL), SL_OK);
+    assert_int_equal(leased, 1);
+    assert_int_equal(leased_id, t.task_id);
+    /* nobody else gets it while it is leased */
+    assert_int_equal(sl_store_act_lease(st, "q", 1000, "B", 10, lease_cb, NULL, NULL), SL_OK);
+    assert_int_equal(leased, 1);
+    bool found, cancel;
+    assert_int_equal(sl_store_act_heartbeat(st, t.task_id, "B", 1, NULL, 2000, &found, &cancel,
+                                            NULL),
+                     SL_OK);
+    assert_false(found);
+    assert_int_equal(sl_store_act_take(st, t.task_id, "B", 1, &found, NULL), SL_OK);
+    assert_false(found);
+    /* the holder schedules a retry: attempt 2, visible later, lease cleared */
+    assert_int_equal(sl_store_act_retry(st, t.task_id, "A", 1, 5000, 0, "{}", &found, NULL),
+                     SL_OK);
+    assert_true(found);
+    assert_int_equal(sl_store_act_lease(st, "q", 4999, "B", 10, lease_cb, NULL, NULL), SL_OK);
+    assert_int_equal(leased, 1);
+    /* a stale completion of attempt 1 is refused */
+    assert_int_equal(sl_store_act_take(st, t.task_id, "A", 1, &found, NULL), SL_OK);
+    assert_false(found);
+    assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+    sl_store_close(st);
+}
+
+static int expired;
+static void expired_cb(const sl_act_task_row *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+    expired++;
+}
+
+static void expired_leases_and_deadlines_are_found(void **state)
+{
+    (void)state;
+    int64_t pk;
+    sl_store *st = with_run(&pk);
+    sl_act_task_row t;
+    memset(&t, 0, sizeof(t));
+    t.run_pk = pk;
+    t.queue = "q";
+    t.activity_type = "a";
+    t.start_to_close_ms = 100;
+    t.visible_at = 0;
+    t.lease_owner = "A";
+    t.lease_expiry = 100;
+    t.started_ms = 0;
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    assert_int_equal(sl_store_act_insert(st, &t, NULL), SL_OK);
+    t.lease_owner = NULL;
+    t.deadline = 300; /* schedule-to-start */
+    assert_int_equal(sl_store_act_insert(st, &t, NULL), SL_OK);
+    expired = 0;
+    assert_int_equal(sl_store_act_expired(st, 50, 10, expired_cb, NULL, NULL), SL_OK);
+    assert_int_equal(expired, 0);
+    assert_int_equal(sl_store_act_expired(st, 200, 10, expired_cb, NULL, NULL), SL_OK);
+    assert_int_equal(expired, 1);
+    expired = 0;
+    assert_int_equal(sl_store_act_expired(st, 400, 10, expired_cb, NULL, NULL), SL_OK);
+    assert_int_equal(expired, 2);
+    assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+    sl_store_close(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(new_database_is_migrated_and_reopens, setup, teardown),
+        cmocka_unit_test_setup_teardown(newer_schema_and_foreign_files_are_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(run_versions_are_conditional_and_history_ordered, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(leases_are_exclusive_and_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(expired_leases_and_deadlines_are_found, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
