@@ -51,6 +51,11 @@ typedef struct sl_engine_opts {
     int cache_runs;              /* replay cache size, default 4096 runs */
     int64_t maintenance_ms;      /* timers and lease reaping interval, default 1000 */
     const char *identity;        /* worker identity, default "<host>:<pid>" */
+    /* History size: a warning is logged past warn (default 10,000 events / 10 MiB); past
+     * limit (default 50,000 events / 50 MiB) the next workflow task fails the run with
+     * HistorySizeLimitExceeded. 0 disables. */
+    int64_t history_warn_events, history_warn_bytes;
+    int64_t history_limit_events, history_limit_bytes;
 } sl_engine_opts;
 
 void sl_engine_opts_init(sl_engine_opts *o);

@@ -141,6 +141,10 @@ typedef void (*sl_run_fn)(const sl_run_row *r, void *arg);
 SL_MUST_USE sl_code sl_store_runs_of(sl_store *st, const char *workflow_id, sl_run_fn fn,
                                      void *arg, sl_err *err);
 
+/* Runs whose parent_run_id is parent_run_id (child workflows). */
+SL_MUST_USE sl_code sl_store_runs_children(sl_store *st, const char *parent_run_id, sl_run_fn fn,
+                                           void *arg, sl_err *err);
+
 typedef struct sl_run_filter {
     int status;          /* -1: any */
     const char *type;    /* NULL: any */
@@ -276,6 +280,8 @@ SL_MUST_USE sl_code sl_store_timer_insert(sl_store *st, int64_t run_pk, int32_t 
                                           int64_t fire_at, const char *queue, sl_err *err);
 SL_MUST_USE sl_code sl_store_timer_delete(sl_store *st, int64_t run_pk, int32_t seq, bool *found,
                                           sl_err *err);
+/* Earliest fire time of any timer, or INT64_MAX. */
+SL_MUST_USE sl_code sl_store_timer_next(sl_store *st, int64_t *out, sl_err *err);
 typedef void (*sl_timer_fn)(int64_t run_pk, int32_t seq, int64_t fire_at, void *arg);
 SL_MUST_USE sl_code sl_store_timers_due(sl_store *st, int64_t now_ms, int limit, sl_timer_fn fn,
                                         void *arg, sl_err *err);

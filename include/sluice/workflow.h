@@ -39,6 +39,8 @@ typedef enum sl_wf_status {
     SL_WF_BLOCKED, /* waiting on a future; new commands were recorded */
     SL_WF_FAILED,  /* the workflow failed; the failure was set with sl_wf_fail or came
                       from an awaited future */
+    SL_WF_CANCELED,        /* the workflow accepts a cancel request and ends canceled */
+    SL_WF_CONTINUE_AS_NEW, /* close this run and start a new one (sl_wf_continue_as_new) */
 } sl_wf_status;
 
 typedef sl_wf_status (*sl_workflow_fn)(sl_wf *wf, const json_t *input, json_t **out);
@@ -73,6 +75,57 @@ sl_future *sl_activityf(sl_wf *wf, const char *type, const sl_activity_opts *opt
 
 /* Durable timer that fires after ms (0 fires at once). */
 sl_future *sl_wf_timer(sl_wf *wf, int64_t ms);
+/* Cancel a pending timer (TimerCanceled); awaiting it then fails with CanceledError. */
+void sl_wf_timer_cancel(sl_wf *wf, sl_future *timer);
+
+/*
+ * Wait for the next signal called `name` (signals are delivered in the order they were
+ * sent; one sent before the code waits is kept). The future yields the signal's input.
+ * With timeout_ms > 0 it fails with type "SignalTimeout" if none arrives in time
+ * (sl_wf_await_try tells the two apart); timeout_ms <= 0 waits for ever.
+ */
+sl_future *sl_wf_signal(sl_wf *wf, const char *name, int64_t timeout_ms);
+
+/*
+ * Has someone asked to cancel this run (`sluice workflow cancel`)? Calling this means the
+ * code handles cancellation itself: awaits keep working so it can clean up, and it
+ * should then return SL_WF_CANCELED. Code that never asks is canceled at its next await
+ * of a pending future (the await returns SL_WF_CANCELED, which SL_AWAIT passes on).
+ */
+bool sl_wf_cancel_requested(sl_wf *wf);
+
+/* Child workflows. */
+typedef enum sl_parent_close_policy {
+    SL_PARENT_CLOSE_TERMINATE = 0,      /* default: the child is terminated with the parent */
+    SL_PARENT_CLOSE_REQUEST_CANCEL = 1, /* the child gets a cancel request */
+    SL_PARENT_CLOSE_ABANDON = 2,        /* the child runs on */
+} sl_parent_close_policy;
+
+typedef struct sl_child_opts {
+    const char *workflow_id;            /* default "<parent id>-child-<seq>" */
+    const char *task_queue;             /* default: the parent's */
+    sl_parent_close_policy parent_close_policy;
+} sl_child_opts;
+
+/* Start child workflow `type`; the future yields its result (or fails with its failure). */
+sl_future *sl_wf_child(sl_wf *wf, const char *type, json_t *input_take, const sl_child_opts *o);
+
+/* A value computed once (fn runs only the first time) and replayed from history after. */
+typedef json_t *(*sl_side_effect_fn)(void *arg);
+const json_t *sl_wf_side_effect(sl_wf *wf, sl_side_effect_fn fn, void *arg);
+
+/*
+ * Versioning for code changes under running workflows: returns the version recorded for
+ * change_id; a run that reached this point before the change existed gets
+ * SL_WF_DEFAULT_VERSION; a new run records and returns max_supported. A recorded version
+ * outside [min, max] is a non-determinism error.
+ */
+#define SL_WF_DEFAULT_VERSION (-1)
+int sl_wf_version(sl_wf *wf, const char *change_id, int min_supported, int max_supported);
+
+/* End this run and start a new one of the same workflow id with `input_take`; return the
+ * result: `return sl_wf_continue_as_new(wf, input);` */
+sl_wf_status sl_wf_continue_as_new(sl_wf *wf, json_t *input_take);
 
 /*
  * Await a future. SL_WF_DONE with *out (borrowed, may be NULL) on success; SL_WF_BLOCKED

@@ -24,6 +24,10 @@ void sl_engine_opts_init(sl_engine_opts *o)
     o->durability = SL_DURABILITY_NORMAL;
     o->cache_runs = 4096;
     o->maintenance_ms = 1000;
+    o->history_warn_events = 10000;
+    o->history_warn_bytes = 10 * 1024 * 1024;
+    o->history_limit_events = 50000;
+    o->history_limit_bytes = 50 * 1024 * 1024;
 }
 
 static void *engine_main(void *arg);
@@ -63,6 +67,10 @@ sl_code sl_engine_open(const sl_engine_opts *o, sl_engine **out, sl_err *err)
     pthread_mutex_init(&e->aq_mu, NULL);
     pthread_cond_init(&e->aq_cv, NULL);
     e->poll_delay_ms = POLL_MIN_MS;
+    e->hist_warn_events = o->history_warn_events;
+    e->hist_warn_bytes = o->history_warn_bytes;
+    e->hist_limit_events = o->history_limit_events;
+    e->hist_limit_bytes = o->history_limit_bytes;
     if (e->threaded) {
         if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
             sl_engine_close(e);
@@ -205,8 +213,13 @@ void sl__cache_put(sl_engine *e, run_state *rs)
     e->buckets[b] = rs;
     lru_push_front(e, rs);
     e->cache_len++;
-    while (e->cache_len > e->cache_max && e->lru_tail && e->lru_tail != rs)
-        cache_remove(e, e->lru_tail);
+    run_state *victim = e->lru_tail;
+    while (e->cache_len > e->cache_max && victim) {
+        run_state *prev = victim->lru_prev;
+        if (victim != rs && victim->pins == 0)
+            cache_remove(e, victim);
+        victim = prev;
+    }
 }
 
 static bool apply_cb(const sl_event_row *ev, void *arg)
@@ -234,18 +247,7 @@ static run_state *rs_load(sl_engine *e, int64_t run_pk, sl_err *err, sl_code *rc
     if ((*rc = sl_store_run_get(e->st, run_pk, &row, err)) != SL_OK)
         return NULL;
     run_state *rs = sl_xcalloc(1, sizeof(*rs));
-    rs->run_pk = run_pk;
-    memcpy(rs->run_id, row.run_id, sizeof(rs->run_id));
-    rs->workflow_id = row.workflow_id;
-    rs->type = row.type;
-    rs->queue = row.task_queue;
-    row.workflow_id = row.type = row.task_queue = NULL;
-    json_error_t je;
-    rs->input = row.input ? json_loads(row.input, JSON_DECODE_ANY, &je) : NULL;
-    if (!rs->input)
-        rs->input = json_null();
-    rs->attempt = row.attempt;
-    rs->start_ms = row.start_ms;
+    sl__rs_from_row(rs, &row);
     rs->next_event_id = 1;
     rs->wft_row = true; /* unknown: another process may have scheduled one */
     sl_run_row_cleanup(&row);
@@ -463,6 +465,9 @@ static int local_room(sl_engine *e)
 /* Is there due work for our queues? A cheap read before taking the write lock. */
 static bool poll_has_work(sl_engine *e, int64_t now)
 {
+    int64_t next_timer;
+    if (sl_store_timer_next(e->st, &next_timer, NULL) == SL_OK && next_timer <= now)
+        return true;
     for (size_t i = 0; i < e->n_queues; i++) {
         int64_t next;
         if (sl_store_wft_next_visible(e->st, e->queues[i], &next, NULL) == SL_OK && next <= now)
@@ -474,9 +479,14 @@ static bool poll_has_work(sl_engine *e, int64_t now)
     return false;
 }
 
+static sl_code fire_timers(sl_engine *e, int64_t now, int *found, sl_err *err);
+
 static sl_code poll_queues(sl_engine *e, int64_t now, int *found, sl_err *err)
 {
     struct poll_ctx p = {.e = e, .err = err, .rc = SL_OK};
+    sl_code trc = fire_timers(e, now, &p.found, err);
+    if (trc != SL_OK)
+        return trc;
     for (size_t i = 0; i < e->n_queues && p.rc == SL_OK; i++) {
         sl_code rc = sl_store_wft_due(e->st, e->queues[i], now, POLL_BATCH, wft_due_cb, &p, err);
         if (rc != SL_OK)
@@ -517,13 +527,22 @@ static void timer_cb(int64_t run_pk, int32_t seq, int64_t fire_at, void *arg)
         m->rc = sl__op_timer_fired(m->e, run_pk, seq, m->err);
 }
 
+static sl_code fire_timers(sl_engine *e, int64_t now, int *found, sl_err *err)
+{
+    int64_t next;
+    sl_code rc = sl_store_timer_next(e->st, &next, err);
+    if (rc != SL_OK || next > now)
+        return rc;
+    struct maint_ctx m = {.e = e, .now = now, .err = err, .rc = SL_OK};
+    rc = sl_store_timers_due(e->st, now, 256, timer_cb, &m, err);
+    (*found)++;
+    return rc != SL_OK ? rc : m.rc;
+}
+
 static sl_code maintain(sl_engine *e, int64_t now, sl_err *err)
 {
     struct maint_ctx m = {.e = e, .now = now, .err = err, .rc = SL_OK};
     sl_code rc = sl_store_act_expired(e->st, now, 256, expired_cb, &m, err);
-    if (rc != SL_OK || m.rc != SL_OK)
-        return rc != SL_OK ? rc : m.rc;
-    rc = sl_store_timers_due(e->st, now, 256, timer_cb, &m, err);
     return rc != SL_OK ? rc : m.rc;
 }
 
@@ -552,11 +571,21 @@ static bool run_batch(sl_engine *e, item *list, bool do_poll, bool do_maint, int
             rc = it->rc;
             goto rollback;
         }
+        sl_code drc = sl__engine_run_deferred(e, &err);
+        if (drc == SL_EIO || drc == SL_EBUSY) {
+            rc = drc;
+            goto rollback;
+        }
+        if (drc != SL_OK)
+            sl_warn("engine: follow-up work failed: %s", err.msg);
     }
     int64_t now = sl_now_ms();
     if (do_poll && (rc = poll_queues(e, now, found, &err)) != SL_OK)
         goto rollback;
     if (do_maint && (rc = maintain(e, now, &err)) != SL_OK)
+        goto rollback;
+    if ((rc = sl__engine_run_deferred(e, &err)) != SL_OK &&
+        (rc == SL_EIO || rc == SL_EBUSY))
         goto rollback;
     if ((rc = sl_store_commit(e->st, &err)) != SL_OK)
         goto rollback;
@@ -569,6 +598,7 @@ static bool run_batch(sl_engine *e, item *list, bool do_poll, bool do_maint, int
 rollback:
     sl_store_rollback(e->st);
     sl__cache_clear(e);
+    sl__engine_clear_deferred(e);
     txn_scratch_reset(e, false);
     sl_warn("engine: transaction rolled back: %s", err.msg);
     return false;

@@ -25,7 +25,15 @@
 
 /* ---- decoded history ------------------------------------------------------------ */
 
-enum cmd_kind { CMD_ACTIVITY = 1, CMD_TIMER = 2 };
+/* Commands take a sequence number; pseudo-commands (P_*) do not. */
+enum cmd_kind {
+    CMD_ACTIVITY = 1,
+    CMD_TIMER = 2,
+    CMD_SIDE_EFFECT = 3,
+    CMD_CHILD = 4,
+    P_CANCEL_TIMER = 10,
+    P_VERSION = 11,
+};
 enum res_state { RES_PENDING = 0, RES_OK, RES_FAILED, RES_CANCELED };
 
 typedef struct rs_cmd {
@@ -39,6 +47,20 @@ typedef struct rs_cmd {
     json_t *value;           /* result or failure (owned) */
 } rs_cmd;
 
+typedef struct rs_signal {
+    char *name;
+    json_t *payload;         /* owned */
+    int64_t event_id;
+    int32_t cmds_before;
+} rs_signal;
+
+typedef struct rs_version {
+    char *change_id;
+    int version;
+} rs_version;
+
+enum parent_close_policy { PCP_TERMINATE = 0, PCP_REQUEST_CANCEL = 1, PCP_ABANDON = 2 };
+
 typedef struct run_state {
     int64_t run_pk;
     char run_id[37];
@@ -47,6 +69,20 @@ typedef struct run_state {
     char *queue;
     json_t *input;
     int attempt;
+    char *first_run_id;
+    char *parent_run_id;     /* child workflows */
+    int32_t parent_seq;
+    int parent_close_policy; /* enum parent_close_policy, applied to this run's children */
+    bool has_retry;          /* workflow-level retry policy */
+    sl_retry_policy retry;
+    rs_signal *signals;
+    int n_signals;
+    int64_t cancel_event_id; /* WorkflowExecutionCancelRequested, 0: none */
+    int32_t cancel_cmds_before;
+    rs_version *versions;
+    int n_versions;
+    int pins;                /* in use by an op: never evicted */
+    bool size_warned;
     int status;              /* sl_run_status */
     int64_t start_ms;
     int64_t next_event_id;   /* version */
@@ -63,8 +99,13 @@ typedef struct run_state {
     struct run_state *lru_prev, *lru_next;
 } run_state;
 
-/* Apply one stored event to a run state (decode). SL_EIO on a malformed event. */
+/* Apply one stored event to a run state (decode, then account for it). SL_EIO on a
+ * malformed or out-of-order event. sl__rs_decode only updates commands, outcomes,
+ * signals and status. */
 sl_code sl__rs_apply(run_state *rs, const sl_event_row *ev, sl_err *err);
+sl_code sl__rs_decode(run_state *rs, const sl_event_row *ev, sl_err *err);
+/* Fill a run state's identity fields from a run row (moves strings out of row). */
+void sl__rs_from_row(run_state *rs, sl_run_row *row);
 void sl__rs_free(run_state *rs);
 /* Building blocks shared by decoding and by the engine when it writes new events. */
 sl_code sl__rs_push_cmd(run_state *rs, int kind, int32_t seq, const char *name,
@@ -73,17 +114,31 @@ sl_code sl__rs_resolve(run_state *rs, int32_t seq, int state, json_t *value_take
                        int64_t event_id, sl_err *err);
 void sl__rs_note_event(run_state *rs, int64_t event_id, int64_t time_ms, size_t bytes,
                        bool is_wft_failed);
+void sl__rs_add_signal(run_state *rs, const char *name, json_t *payload_take, int64_t event_id);
+void sl__rs_set_version(run_state *rs, const char *change_id, int version);
 
 /* ---- workflow context and commands ----------------------------------------------- */
 
 typedef struct wf_cmd {
     uint8_t kind;       /* enum cmd_kind */
-    int32_t seq;
-    char *name;         /* activity type */
-    json_t *input;      /* owned */
+    int32_t seq;        /* the command's seq, or the target of P_CANCEL_TIMER */
+    char *name;         /* activity / child workflow type, version change id */
+    json_t *input;      /* owned: activity or child input, side-effect value */
     sl_activity_opts opts;
     int64_t timer_ms;
+    char *child_id;     /* CMD_CHILD */
+    char *child_queue;
+    int child_policy;
+    int version;        /* P_VERSION */
 } wf_cmd;
+
+typedef struct sig_slot {
+    const char *name;   /* borrowed from the code (string literal) */
+    int32_t timer_seq;  /* -1: no timeout */
+    bool done;
+    bool timed_out;
+    int sig_index;      /* index into rs->signals once received */
+} sig_slot;
 
 struct sl_wf {
     sl_engine *e;
@@ -96,6 +151,15 @@ struct sl_wf {
     size_t n_kept, cap_kept;
     const char *last_type;      /* replay fast path: the code's last type pointer ... */
     const char *last_name;      /* ... and the interned name it matched */
+    sig_slot *slots;
+    int n_slots, cap_slots;
+    struct {
+        const char *name;
+        int consumed;
+    } sig_consumed[16];
+    int n_sig_consumed;
+    bool cancel_handled;        /* the code asked sl_wf_cancel_requested */
+    json_t *continue_input;     /* SL_WF_CONTINUE_AS_NEW: owned */
     char nondet[512];   /* first non-determinism found, or "" */
     uint64_t rng;
     uint32_t uuid_counter;
@@ -105,6 +169,8 @@ typedef enum wft_outcome {
     WFT_BLOCKED,
     WFT_COMPLETED,
     WFT_FAILED,
+    WFT_CANCELED,
+    WFT_CONTINUE_AS_NEW,
     WFT_TASK_FAILED, /* non-determinism, unknown type: the run stays open */
 } wft_outcome;
 
@@ -205,6 +271,13 @@ struct sl_engine {
     run_state *lru_head, *lru_tail;
     int cache_len, cache_max;
 
+    /* work that follows a change (start a run, notify a parent, close children), drained
+     * in the same transaction after each item (engine thread only) */
+    struct deferred *deferred_head, *deferred_tail;
+
+    /* history size limits */
+    int64_t hist_warn_events, hist_warn_bytes, hist_limit_events, hist_limit_bytes;
+
     /* per-transaction scratch (engine thread only) */
     act_task *dispatch_head, *dispatch_tail; /* leased in this txn, handed out at commit */
     int dispatch_len;
@@ -242,7 +315,16 @@ sl_code sl__op_workflow_task(sl_engine *e, int64_t run_pk, sl_err *err);
 sl_code sl__op_reap(sl_engine *e, const sl_act_task_row *row, int64_t now, sl_err *err);
 sl_code sl__op_timer_fired(sl_engine *e, int64_t run_pk, int32_t seq, sl_err *err);
 
-/* Event attributes as compact JSON text. */
-char *sl__failure_json_text(const json_t *failure);
+sl_code sl__op_signal(sl_engine *e, const char *workflow_id, const char *name,
+                      const json_t *input, sl_err *err);
+sl_code sl__op_cancel(sl_engine *e, const char *workflow_id, const char *reason, bool *already,
+                      sl_err *err);
+sl_code sl__op_terminate(sl_engine *e, const char *workflow_id, const char *reason,
+                         bool *already, sl_err *err);
+sl_code sl__op_retry(sl_engine *e, const char *workflow_id, const char *reason,
+                     sl_start_result *res, sl_err *err);
+/* Drain deferred work (inside the transaction). */
+sl_code sl__engine_run_deferred(sl_engine *e, sl_err *err);
+void sl__engine_clear_deferred(sl_engine *e);
 
 #endif

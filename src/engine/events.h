@@ -19,6 +19,18 @@
 #define SL_EV_TIMER_STARTED        "TimerStarted"
 #define SL_EV_TIMER_FIRED          "TimerFired"
 #define SL_EV_TIMER_CANCELED       "TimerCanceled"
+#define SL_EV_WF_SIGNALED          "WorkflowExecutionSignaled"
+#define SL_EV_WF_CANCEL_REQUESTED  "WorkflowExecutionCancelRequested"
+#define SL_EV_WF_CANCELED          "WorkflowExecutionCanceled"
+#define SL_EV_WF_TERMINATED        "WorkflowExecutionTerminated"
+#define SL_EV_WF_CONTINUED_AS_NEW  "WorkflowExecutionContinuedAsNew"
+#define SL_EV_MARKER               "MarkerRecorded"
+#define SL_EV_CHILD_INITIATED      "StartChildWorkflowExecutionInitiated"
+#define SL_EV_CHILD_START_FAILED   "StartChildWorkflowExecutionFailed"
+#define SL_EV_CHILD_COMPLETED      "ChildWorkflowExecutionCompleted"
+#define SL_EV_CHILD_FAILED         "ChildWorkflowExecutionFailed"
+#define SL_EV_CHILD_CANCELED       "ChildWorkflowExecutionCanceled"
+#define SL_EV_CHILD_TERMINATED     "ChildWorkflowExecutionTerminated"
 
 /* Bytes an event adds to a run's history size (attributes, type, fixed overhead). */
 static inline int64_t sl__event_bytes(const char *type, size_t attrs_len)

@@ -1,13 +1,16 @@
 /*
  * ops.c - state changes, run inside the engine's write transaction: start a run, record
- * an activity's outcome, run a workflow task, time out an attempt, fire a timer.
+ * an activity's outcome, run a workflow task, time out an attempt, fire a timer, signal,
+ * cancel, terminate, retry a failed run from its failed step.
  *
  * A change to a run is built against its cached state (events are applied to the
  * cache as they are added, so workflow code sees them) and written only at the end,
  * conditional on the run's version. If another process appended events first the
  * change reports SL_ESTALE; the caller drops the cached run, reloads it and builds the
  * change again. Side effects that need event ids (activity task rows) are deferred to
- * the commit, when the ids are final.
+ * the commit, when the ids are final. Work that follows a change on *other* runs
+ * (starting the next run of a retry chain, telling a parent its child closed, closing
+ * children) is queued as `deferred` and drained in the same transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,111 @@
 #define DEFAULT_START_TO_CLOSE_MS (10 * 60 * 1000)
 #define WFT_BACKOFF_MAX_MS        (10 * 60 * 1000)
 
+/* ---- deferred work -------------------------------------------------------------------- */
+
+enum deferred_kind { D_START_RUN, D_NOTIFY_PARENT, D_CLOSE_CHILDREN };
+
+/* Everything needed to start a run that is not the caller's own first run. */
+typedef struct new_run {
+    char *workflow_id;
+    char *type;
+    char *queue;
+    json_t *input;
+    int attempt;
+    char *first_run_id;
+    char *prev_run_id;
+    char *parent_run_id;
+    int32_t parent_seq;
+    int parent_close_policy;
+    json_t *retry;          /* retry policy JSON or NULL */
+    int64_t visible_at;     /* 0: now */
+    json_t *started_extra;  /* merged into the Started event's attributes */
+    json_t *carry;          /* events copied from an earlier run: [{type, attrs, from_event_id}] */
+    char run_id[37];        /* chosen up front (continue-as-new and children name it) */
+} new_run;
+
+struct deferred {
+    enum deferred_kind kind;
+    struct deferred *next;
+    new_run *nr;            /* D_START_RUN */
+    char *run_id;           /* D_NOTIFY_PARENT: the child; D_CLOSE_CHILDREN: the parent */
+    char *workflow_id;
+    char *parent_run_id;
+    int32_t parent_seq;
+    int status;
+    char *result;           /* JSON text */
+    char *failure;          /* JSON text */
+};
+
+static void new_run_free(new_run *nr)
+{
+    if (!nr)
+        return;
+    free(nr->workflow_id);
+    free(nr->type);
+    free(nr->queue);
+    json_decref(nr->input);
+    free(nr->first_run_id);
+    free(nr->prev_run_id);
+    free(nr->parent_run_id);
+    json_decref(nr->retry);
+    json_decref(nr->started_extra);
+    json_decref(nr->carry);
+    free(nr);
+}
+
+static void deferred_free(struct deferred *d)
+{
+    new_run_free(d->nr);
+    free(d->run_id);
+    free(d->workflow_id);
+    free(d->parent_run_id);
+    free(d->result);
+    free(d->failure);
+    free(d);
+}
+
+static void defer(sl_engine *e, struct deferred *d)
+{
+    d->next = NULL;
+    if (e->deferred_tail)
+        e->deferred_tail->next = d;
+    else
+        e->deferred_head = d;
+    e->deferred_tail = d;
+}
+
+/* Deferred work added after `mark` (NULL: all) is dropped when a change is recomputed. */
+static struct deferred *deferred_mark(sl_engine *e)
+{
+    return e->deferred_tail;
+}
+
+static void deferred_truncate(sl_engine *e, struct deferred *mark)
+{
+    struct deferred *d = mark ? mark->next : e->deferred_head;
+    if (mark)
+        mark->next = NULL;
+    else
+        e->deferred_head = NULL;
+    e->deferred_tail = mark;
+    while (d) {
+        struct deferred *n = d->next;
+        deferred_free(d);
+        d = n;
+    }
+}
+
+void sl__engine_clear_deferred(sl_engine *e)
+{
+    while (e->deferred_head) {
+        struct deferred *d = e->deferred_head;
+        e->deferred_head = d->next;
+        deferred_free(d);
+    }
+    e->deferred_tail = NULL;
+}
+
 /* ---- the change ---------------------------------------------------------------------- */
 
 typedef struct pend_ev {
@@ -28,13 +136,13 @@ typedef struct pend_ev {
     size_t len;
 } pend_ev;
 
-enum fx_kind { FX_ACT, FX_TIMER };
+enum fx_kind { FX_ACT, FX_TIMER, FX_TIMER_DELETE };
 
 typedef struct pend_fx {
     enum fx_kind kind;
     int ev_index;        /* index in change.evs of the command event */
     sl_act_task_row row; /* FX_ACT (owned strings) */
-    int32_t seq;         /* FX_TIMER */
+    int32_t seq;         /* FX_TIMER, FX_TIMER_DELETE */
     int64_t fire_at;
 } pend_fx;
 
@@ -49,7 +157,9 @@ typedef struct change {
     int64_t bytes;
     bool delete_wft;
     bool ensure_wft;
+    int64_t wft_visible_at; /* 0: now */
     bool postpone_wft;
+    bool cancel_activities; /* mark the run's activity tasks cancel-requested */
     bool close;
     int close_status;
     char *close_result;
@@ -142,6 +252,33 @@ static void dispatch_local(sl_engine *e, const run_state *rs, const sl_act_task_
     e->dispatch_len++;
 }
 
+/* After a run closed: tell its parent, and apply its children's parent-close policy. */
+static void defer_close_followups(sl_engine *e, const run_state *rs, int status,
+                                  const char *result, const char *failure)
+{
+    if (rs->parent_run_id && status != SL_RUN_CONTINUED_AS_NEW) {
+        struct deferred *d = sl_xcalloc(1, sizeof(*d));
+        d->kind = D_NOTIFY_PARENT;
+        d->run_id = sl_xstrdup(rs->run_id);
+        d->workflow_id = sl_xstrdup(rs->workflow_id);
+        d->parent_run_id = sl_xstrdup(rs->parent_run_id);
+        d->parent_seq = rs->parent_seq;
+        d->status = status;
+        d->result = result ? sl_xstrdup(result) : NULL;
+        d->failure = failure ? sl_xstrdup(failure) : NULL;
+        defer(e, d);
+    }
+    bool has_child = false;
+    for (int32_t i = 0; i < rs->n_cmds && !has_child; i++)
+        has_child = rs->cmds[i].kind == CMD_CHILD;
+    if (has_child) {
+        struct deferred *d = sl_xcalloc(1, sizeof(*d));
+        d->kind = D_CLOSE_CHILDREN;
+        d->run_id = sl_xstrdup(rs->run_id);
+        defer(e, d);
+    }
+}
+
 static sl_code change_commit(sl_engine *e, change *ch, sl_err *err)
 {
     run_state *rs = ch->rs;
@@ -185,6 +322,7 @@ static sl_code change_commit(sl_engine *e, change *ch, sl_err *err)
         c->status = ch->close_status;
         c->next = e->closed_head;
         e->closed_head = c;
+        defer_close_followups(e, rs, ch->close_status, ch->close_result, ch->close_failure);
         return SL_OK;
     }
     for (int i = 0; i < ch->n_fx; i++) {
@@ -209,19 +347,29 @@ static sl_code change_commit(sl_engine *e, change *ch, sl_err *err)
                 return rc;
             if (local)
                 dispatch_local(e, rs, row);
-        } else {
+        } else if (fx->kind == FX_TIMER) {
             if ((rc = sl_store_timer_insert(e->st, rs->run_pk, fx->seq, fx->fire_at, rs->queue,
                                             err)) != SL_OK)
                 return rc;
+            if (sl__engine_serves(e, rs->queue) && fx->fire_at < e->next_poll_ms)
+                e->next_poll_ms = fx->fire_at;
+        } else {
+            bool found;
+            if ((rc = sl_store_timer_delete(e->st, rs->run_pk, fx->seq, &found, err)) != SL_OK)
+                return rc;
         }
     }
+    if (ch->cancel_activities &&
+        (rc = sl_store_act_request_cancel(e->st, rs->run_pk, err)) != SL_OK)
+        return rc;
     if (ch->delete_wft && rs->wft_row) {
         if ((rc = sl_store_wft_delete(e->st, rs->run_pk, err)) != SL_OK)
             return rc;
         rs->wft_row = false;
     }
     if (ch->ensure_wft) {
-        if ((rc = sl_store_wft_ensure(e->st, rs->run_pk, rs->queue, now, err)) != SL_OK)
+        int64_t at = ch->wft_visible_at ? ch->wft_visible_at : now;
+        if ((rc = sl_store_wft_ensure(e->st, rs->run_pk, rs->queue, at, err)) != SL_OK)
             return rc;
         rs->wft_row = true;
         if (ch->postpone_wft) {
@@ -236,9 +384,8 @@ static sl_code change_commit(sl_engine *e, change *ch, sl_err *err)
 
 /* ---- commands from workflow code --------------------------------------------------------- */
 
-static void emit_activity(sl_engine *e, run_state *rs, change *ch, const wf_cmd *c, int64_t now)
+static void emit_activity(run_state *rs, change *ch, const wf_cmd *c, int64_t now)
 {
-    (void)e;
     const sl_activity_opts *o = &c->opts;
     const char *queue = o->task_queue ? o->task_queue : rs->queue;
     int64_t s2c = o->start_to_close_ms      ? o->start_to_close_ms
@@ -250,8 +397,7 @@ static void emit_activity(sl_engine *e, run_state *rs, change *ch, const wf_cmd 
     char *attrs = dumps_take(sl_json_check(
         json_pack("{s:i,s:s,s:s,s:O,s:o}", "seq", c->seq, "activity_type", c->name, "task_queue",
                   queue, "input", c->input, "options", opts)));
-    int64_t id = next_id(ch);
-    (void)sl__rs_push_cmd(rs, CMD_ACTIVITY, c->seq, c->name, id, NULL);
+    (void)sl__rs_push_cmd(rs, CMD_ACTIVITY, c->seq, c->name, next_id(ch), NULL);
     int idx = change_event(ch, SL_EV_ACTIVITY_SCHEDULED, now, attrs);
     pend_fx *fx = change_fx(ch, FX_ACT, idx);
     sl_act_task_row *row = &fx->row;
@@ -279,12 +425,167 @@ static void emit_timer(run_state *rs, change *ch, const wf_cmd *c, int64_t now)
         json_pack("{s:i,s:s,s:s}", "seq", c->seq, "duration",
                   sl_duration_format(c->timer_ms, dur, sizeof(dur)), "fire_at",
                   sl_time_format(fire_at, when, sizeof(when)))));
-    int64_t id = next_id(ch);
-    (void)sl__rs_push_cmd(rs, CMD_TIMER, c->seq, NULL, id, NULL);
+    (void)sl__rs_push_cmd(rs, CMD_TIMER, c->seq, NULL, next_id(ch), NULL);
     int idx = change_event(ch, SL_EV_TIMER_STARTED, now, attrs);
     pend_fx *fx = change_fx(ch, FX_TIMER, idx);
     fx->seq = c->seq;
     fx->fire_at = fire_at;
+}
+
+static void emit_timer_cancel(run_state *rs, change *ch, int32_t seq, int64_t now)
+{
+    if (seq < 0 || seq >= rs->n_cmds || rs->cmds[seq].res != RES_PENDING)
+        return;
+    (void)sl__rs_resolve(rs, seq, RES_CANCELED, json_null(), next_id(ch), NULL);
+    change_event(ch, SL_EV_TIMER_CANCELED, now, sl_xasprintf("{\"seq\":%d}", seq));
+    change_fx(ch, FX_TIMER_DELETE, -1)->seq = seq;
+}
+
+static void emit_side_effect(run_state *rs, change *ch, const wf_cmd *c, int64_t now)
+{
+    char *attrs = dumps_take(sl_json_check(json_pack(
+        "{s:s,s:i,s:O}", "marker_name", "side_effect", "seq", c->seq, "value", c->input)));
+    (void)sl__rs_push_cmd(rs, CMD_SIDE_EFFECT, c->seq, "side_effect", next_id(ch), NULL);
+    (void)sl__rs_resolve(rs, c->seq, RES_OK, json_incref(c->input), next_id(ch), NULL);
+    change_event(ch, SL_EV_MARKER, now, attrs);
+}
+
+static void emit_version(run_state *rs, change *ch, const wf_cmd *c, int64_t now)
+{
+    sl__rs_set_version(rs, c->name, c->version);
+    change_event(ch, SL_EV_MARKER, now,
+                 dumps_take(sl_json_check(json_pack("{s:s,s:s,s:i}", "marker_name", "version",
+                                                    "change_id", c->name, "version",
+                                                    c->version))));
+}
+
+static const char *policy_name(int p)
+{
+    return p == PCP_REQUEST_CANCEL ? "request_cancel" : p == PCP_ABANDON ? "abandon" : "terminate";
+}
+
+static int policy_parse(const char *s)
+{
+    if (s && strcmp(s, "request_cancel") == 0)
+        return PCP_REQUEST_CANCEL;
+    if (s && strcmp(s, "abandon") == 0)
+        return PCP_ABANDON;
+    return PCP_TERMINATE;
+}
+
+static void emit_child(sl_engine *e, run_state *rs, change *ch, const wf_cmd *c, int64_t now)
+{
+    const char *queue = c->child_queue ? c->child_queue : rs->queue;
+    new_run *nr = sl_xcalloc(1, sizeof(*nr));
+    sl_uuid_new(nr->run_id);
+    json_t *attrs = sl_json_check(json_pack(
+        "{s:i,s:s,s:s,s:s,s:s,s:O,s:s}", "seq", c->seq, "workflow_type", c->name, "workflow_id",
+        c->child_id, "run_id", nr->run_id, "task_queue", queue, "input", c->input,
+        "parent_close_policy", policy_name(c->child_policy)));
+    (void)sl__rs_push_cmd(rs, CMD_CHILD, c->seq, c->name, next_id(ch), NULL);
+    change_event(ch, SL_EV_CHILD_INITIATED, now, dumps_take(attrs));
+
+    sl_run_row open;
+    sl_err err;
+    sl_err_clear(&err);
+    bool exists = sl_store_run_find_open(e->st, c->child_id, &open, &err) == SL_OK;
+    if (exists)
+        sl_run_row_cleanup(&open);
+    for (struct deferred *d = e->deferred_head; d && !exists; d = d->next)
+        exists = d->kind == D_START_RUN && strcmp(d->nr->workflow_id, c->child_id) == 0;
+    if (exists || !sl_registry_workflow(e->reg, c->name)) {
+        json_t *failure = sl_json_check(json_pack(
+            "{s:s,s:s}", "type",
+            exists ? "WorkflowExecutionAlreadyStarted" : "UnknownWorkflowType", "message",
+            exists ? "a run with this workflow id is already open" : "unknown workflow type"));
+        (void)sl__rs_resolve(rs, c->seq, RES_FAILED, json_incref(failure), next_id(ch), NULL);
+        change_event(ch, SL_EV_CHILD_START_FAILED, now,
+                     dumps_take(sl_json_check(json_pack("{s:i,s:s,s:o}", "seq", c->seq,
+                                                        "workflow_id", c->child_id, "failure",
+                                                        failure))));
+        new_run_free(nr);
+        return;
+    }
+    nr->workflow_id = sl_xstrdup(c->child_id);
+    nr->type = sl_xstrdup(c->name);
+    nr->queue = sl_xstrdup(queue);
+    nr->input = json_incref(c->input);
+    nr->attempt = 1;
+    nr->parent_run_id = sl_xstrdup(rs->run_id);
+    nr->parent_seq = c->seq;
+    nr->parent_close_policy = c->child_policy;
+    nr->started_extra = sl_json_check(json_pack("{s:s,s:s,s:i}", "parent_workflow_id",
+                                                rs->workflow_id, "parent_run_id", rs->run_id,
+                                                "parent_seq", c->seq));
+    struct deferred *d = sl_xcalloc(1, sizeof(*d));
+    d->kind = D_START_RUN;
+    d->nr = nr;
+    defer(e, d);
+}
+
+/* Run the workflow code now if this process serves the run's queue, else leave a task. */
+static void wft_into_change(sl_engine *e, run_state *rs, change *ch, int64_t now);
+
+static void schedule_wft(sl_engine *e, run_state *rs, change *ch, int64_t now)
+{
+    if (sl__engine_serves(e, rs->queue))
+        wft_into_change(e, rs, ch, now);
+    else
+        ch->ensure_wft = true;
+}
+
+/* Events for what a closing run leaves behind: activities asked to cancel, timers canceled. */
+static void emit_close_pending(run_state *rs, change *ch, int64_t now)
+{
+    for (int32_t i = 0; i < rs->n_cmds; i++) {
+        rs_cmd *c = &rs->cmds[i];
+        if (c->res != RES_PENDING)
+            continue;
+        if (c->kind == CMD_ACTIVITY)
+            change_event(ch, SL_EV_ACTIVITY_CANCEL_REQ, now,
+                         sl_xasprintf("{\"seq\":%d,\"scheduled_event_id\":%lld}", i,
+                                      (long long)c->event_id));
+        else if (c->kind == CMD_TIMER)
+            emit_timer_cancel(rs, ch, i, now);
+    }
+}
+
+/* A new run of the same workflow id (retry, continue-as-new, retry from a failed step). */
+static new_run *next_run_of(const run_state *rs, json_t *input_take)
+{
+    new_run *nr = sl_xcalloc(1, sizeof(*nr));
+    sl_uuid_new(nr->run_id);
+    nr->workflow_id = sl_xstrdup(rs->workflow_id);
+    nr->type = sl_xstrdup(rs->type);
+    nr->queue = sl_xstrdup(rs->queue);
+    nr->input = input_take ? input_take : json_incref(rs->input);
+    nr->attempt = 1;
+    nr->first_run_id = sl_xstrdup(rs->first_run_id ? rs->first_run_id : rs->run_id);
+    nr->prev_run_id = sl_xstrdup(rs->run_id);
+    if (rs->parent_run_id) {
+        nr->parent_run_id = sl_xstrdup(rs->parent_run_id);
+        nr->parent_seq = rs->parent_seq;
+    }
+    nr->parent_close_policy = rs->parent_close_policy;
+    if (rs->has_retry)
+        nr->retry = sl_retry_policy_to_json(&rs->retry);
+    return nr;
+}
+
+static void defer_start(sl_engine *e, new_run *nr)
+{
+    struct deferred *d = sl_xcalloc(1, sizeof(*d));
+    d->kind = D_START_RUN;
+    d->nr = nr;
+    defer(e, d);
+}
+
+static void close_run(change *ch, int status, char *result_take, char *failure_take)
+{
+    ch->close = true;
+    ch->close_status = status;
+    ch->close_result = result_take;
+    ch->close_failure = failure_take;
 }
 
 /* Run the workflow code on rs and add what it decided to ch. */
@@ -310,31 +611,162 @@ static void wft_into_change(sl_engine *e, run_state *rs, change *ch, int64_t now
         sl__wf_cleanup(&wf);
         return;
     }
-    for (int32_t i = 0; i < wf.n_new; i++) {
-        if (wf.new_cmds[i].kind == CMD_ACTIVITY)
-            emit_activity(e, rs, ch, &wf.new_cmds[i], now);
-        else
-            emit_timer(rs, ch, &wf.new_cmds[i], now);
+
+    /* Hard limit on history size: fail the run clearly rather than grow without bound. */
+    int64_t events_after = rs->next_event_id - 1 + wf.n_new + 2;
+    if ((e->hist_limit_events && events_after > e->hist_limit_events) ||
+        (e->hist_limit_bytes && rs->history_bytes > e->hist_limit_bytes)) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "history of %lld events / %lld bytes exceeds the limit (%lld events / %lld "
+                 "bytes); use continue-as-new to keep histories bounded",
+                 (long long)(rs->next_event_id - 1), (long long)rs->history_bytes,
+                 (long long)e->hist_limit_events, (long long)e->hist_limit_bytes);
+        sl_warn("workflow %s run %s: %s", rs->workflow_id, rs->run_id, msg);
+        change_event(ch, SL_EV_WFT_FAILED, now,
+                     dumps_take(sl_json_check(json_pack("{s:s,s:s}", "cause",
+                                                        "history_size_limit", "message", msg))));
+        json_t *failure = sl_json_check(
+            json_pack("{s:s,s:s}", "type", "HistorySizeLimitExceeded", "message", msg));
+        emit_close_pending(rs, ch, now);
+        close_run(ch, SL_RUN_FAILED, NULL, sl_json_dumps(failure));
+        change_event(ch, SL_EV_WF_FAILED, now,
+                     dumps_take(sl_json_check(json_pack("{s:o}", "failure", failure))));
+        json_decref(result);
+        sl__wf_cleanup(&wf);
+        return;
     }
-    if (out == WFT_COMPLETED) {
-        ch->close_result = sl_json_dumps(result);
+    if (!rs->size_warned && ((e->hist_warn_events && events_after > e->hist_warn_events) ||
+                             (e->hist_warn_bytes && rs->history_bytes > e->hist_warn_bytes))) {
+        rs->size_warned = true;
+        sl_warn("workflow %s run %s: history has %lld events / %lld bytes, past the warning "
+                "level (%lld events / %lld bytes); consider continue-as-new",
+                rs->workflow_id, rs->run_id, (long long)(rs->next_event_id - 1),
+                (long long)rs->history_bytes, (long long)e->hist_warn_events,
+                (long long)e->hist_warn_bytes);
+    }
+
+    for (int32_t i = 0; i < wf.n_new; i++) {
+        const wf_cmd *c = &wf.new_cmds[i];
+        switch (c->kind) {
+        case CMD_ACTIVITY:
+            emit_activity(rs, ch, c, now);
+            break;
+        case CMD_TIMER:
+            emit_timer(rs, ch, c, now);
+            break;
+        case CMD_SIDE_EFFECT:
+            emit_side_effect(rs, ch, c, now);
+            break;
+        case CMD_CHILD:
+            emit_child(e, rs, ch, c, now);
+            break;
+        case P_CANCEL_TIMER:
+            emit_timer_cancel(rs, ch, c->seq, now);
+            break;
+        case P_VERSION:
+            emit_version(rs, ch, c, now);
+            break;
+        }
+    }
+    switch (out) {
+    case WFT_COMPLETED:
+        emit_close_pending(rs, ch, now);
+        close_run(ch, SL_RUN_COMPLETED, sl_json_dumps(result), NULL);
         change_event(ch, SL_EV_WF_COMPLETED, now,
                      dumps_take(sl_json_check(json_pack("{s:O}", "result", result))));
-        ch->close = true;
-        ch->close_status = SL_RUN_COMPLETED;
-    } else if (out == WFT_FAILED) {
-        ch->close_failure = sl_json_dumps(wf.failure);
-        change_event(ch, SL_EV_WF_FAILED, now,
-                     dumps_take(sl_json_check(json_pack("{s:O}", "failure", wf.failure))));
-        ch->close = true;
-        ch->close_status = SL_RUN_FAILED;
+        break;
+    case WFT_FAILED: {
+        emit_close_pending(rs, ch, now);
+        json_t *attrs = sl_json_check(json_pack("{s:O}", "failure", wf.failure));
+        if (rs->has_retry && !rs->cancel_event_id) {
+            const char *type = json_string_value(json_object_get(wf.failure, "type"));
+            sl_retry_decision d = sl_retry_decide(&rs->retry, rs->attempt, type, false, -1, now,
+                                                  0, sl_rand_unit());
+            json_object_set_new(attrs, "retry_state", json_string(sl_retry_state_name(d.state)));
+            if (d.state == SL_RETRY_IN_PROGRESS) {
+                new_run *nr = next_run_of(rs, NULL);
+                nr->attempt = rs->attempt + 1;
+                nr->visible_at = d.next_attempt_ms;
+                nr->started_extra = sl_json_check(json_pack(
+                    "{s:s,s:s}", "continued_from_run_id", rs->run_id, "initiator", "retry_policy"));
+                char when[40];
+                json_object_set_new(attrs, "new_run_id", json_string(nr->run_id));
+                json_object_set_new(attrs, "next_attempt_time",
+                                    json_string(sl_time_format(d.next_attempt_ms, when,
+                                                               sizeof(when))));
+                defer_start(e, nr);
+            }
+        }
+        close_run(ch, SL_RUN_FAILED, NULL, sl_json_dumps(wf.failure));
+        change_event(ch, SL_EV_WF_FAILED, now, dumps_take(attrs));
+        break;
+    }
+    case WFT_CANCELED:
+        emit_close_pending(rs, ch, now);
+        close_run(ch, SL_RUN_CANCELED, NULL, NULL);
+        change_event(ch, SL_EV_WF_CANCELED, now, sl_xstrdup("{}"));
+        break;
+    case WFT_CONTINUE_AS_NEW: {
+        emit_close_pending(rs, ch, now);
+        new_run *nr = next_run_of(rs, json_incref(wf.continue_input));
+        nr->started_extra = sl_json_check(json_pack("{s:s,s:s}", "continued_from_run_id",
+                                                    rs->run_id, "initiator", "continue_as_new"));
+        change_event(ch, SL_EV_WF_CONTINUED_AS_NEW, now,
+                     dumps_take(sl_json_check(json_pack("{s:s,s:O}", "new_run_id", nr->run_id,
+                                                        "input", wf.continue_input))));
+        close_run(ch, SL_RUN_CONTINUED_AS_NEW, NULL, NULL);
+        defer_start(e, nr);
+        break;
+    }
+    default:
+        break;
     }
     ch->delete_wft = true;
     json_decref(result);
     sl__wf_cleanup(&wf);
 }
 
-/* ---- start ----------------------------------------------------------------------------- */
+/* ---- runs ------------------------------------------------------------------------------- */
+
+void sl__rs_from_row(run_state *rs, sl_run_row *row)
+{
+    rs->run_pk = row->run_pk;
+    memcpy(rs->run_id, row->run_id, sizeof(rs->run_id));
+    rs->workflow_id = row->workflow_id;
+    rs->type = row->type;
+    rs->queue = row->task_queue;
+    rs->first_run_id = row->first_run_id;
+    rs->parent_run_id = row->parent_run_id;
+    row->workflow_id = row->type = row->task_queue = row->first_run_id = row->parent_run_id = NULL;
+    json_error_t je;
+    rs->input = row->input ? json_loads(row->input, JSON_DECODE_ANY, &je) : NULL;
+    if (!rs->input)
+        rs->input = json_null();
+    rs->attempt = row->attempt;
+    rs->start_ms = row->start_ms;
+    json_t *o = row->opts ? json_loads(row->opts, 0, &je) : NULL;
+    json_t *rp = json_object_get(o, "retry_policy");
+    if (rp) {
+        sl_retry_policy_init(&rs->retry);
+        rs->has_retry = sl_retry_policy_from_json(rp, &rs->retry, NULL) == SL_OK;
+    }
+    rs->parent_seq = (int32_t)json_integer_value(json_object_get(o, "parent_seq"));
+    rs->parent_close_policy =
+        policy_parse(json_string_value(json_object_get(o, "parent_close_policy")));
+    json_decref(o);
+}
+
+/* The constant for an event type name that may be carried into a new run, or NULL. */
+static const char *event_type_const(const char *t)
+{
+    static const char *const carried[] = {SL_EV_ACTIVITY_SCHEDULED, SL_EV_ACTIVITY_COMPLETED,
+                                          SL_EV_TIMER_STARTED, SL_EV_TIMER_FIRED, SL_EV_MARKER};
+    for (size_t i = 0; t && i < sizeof(carried) / sizeof(carried[0]); i++)
+        if (strcmp(t, carried[i]) == 0)
+            return carried[i];
+    return NULL;
+}
 
 static bool valid_id(const char *s)
 {
@@ -345,6 +777,118 @@ static bool valid_id(const char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return false;
     return true;
+}
+
+/* Insert a new run (its id must have no open run) with its Started event, carried-over
+ * events, and either its first workflow task inline or a task row. */
+static sl_code start_run(sl_engine *e, new_run *nr, sl_err *err)
+{
+    int64_t now = sl_now_ms();
+    run_state *rs = sl_xcalloc(1, sizeof(*rs));
+    memcpy(rs->run_id, nr->run_id, sizeof(rs->run_id));
+    rs->workflow_id = sl_xstrdup(nr->workflow_id);
+    rs->type = sl_xstrdup(nr->type);
+    rs->queue = sl_xstrdup(nr->queue);
+    rs->input = nr->input ? json_incref(nr->input) : json_null();
+    rs->attempt = nr->attempt > 0 ? nr->attempt : 1;
+    rs->status = SL_RUN_RUNNING;
+    rs->start_ms = now;
+    rs->next_event_id = 1;
+    rs->first_run_id = sl_xstrdup(nr->first_run_id ? nr->first_run_id : nr->run_id);
+    if (nr->parent_run_id) {
+        rs->parent_run_id = sl_xstrdup(nr->parent_run_id);
+        rs->parent_seq = nr->parent_seq;
+    }
+    rs->parent_close_policy = nr->parent_close_policy;
+    if (nr->retry) {
+        sl_retry_policy_init(&rs->retry);
+        rs->has_retry = sl_retry_policy_from_json(nr->retry, &rs->retry, NULL) == SL_OK;
+    }
+
+    json_t *opts = sl_json_check(json_object());
+    if (nr->retry)
+        json_object_set(opts, "retry_policy", nr->retry);
+    if (nr->parent_run_id) {
+        json_object_set_new(opts, "parent_seq", json_integer(nr->parent_seq));
+        json_object_set_new(opts, "parent_close_policy",
+                            json_string(policy_name(nr->parent_close_policy)));
+    }
+    sl_run_row row;
+    memset(&row, 0, sizeof(row));
+    memcpy(row.run_id, rs->run_id, sizeof(row.run_id));
+    row.workflow_id = rs->workflow_id;
+    row.type = rs->type;
+    row.task_queue = rs->queue;
+    row.status = SL_RUN_RUNNING;
+    row.input = sl_json_dumps(rs->input);
+    row.start_ms = now;
+    row.attempt = rs->attempt;
+    row.first_run_id = rs->first_run_id;
+    row.prev_run_id = nr->prev_run_id;
+    row.parent_run_id = nr->parent_run_id;
+    row.opts = json_object_size(opts) ? sl_json_dumps(opts) : NULL;
+    json_decref(opts);
+
+    change ch;
+    change_init(&ch, rs);
+    ch.new_run = &row;
+    json_t *attrs = sl_json_check(json_pack("{s:s,s:s,s:s,s:O,s:i}", "workflow_type", rs->type,
+                                            "workflow_id", rs->workflow_id, "task_queue",
+                                            rs->queue, "input", rs->input, "attempt",
+                                            rs->attempt));
+    if (nr->retry)
+        json_object_set(attrs, "retry_policy", nr->retry);
+    if (nr->first_run_id)
+        json_object_set_new(attrs, "first_run_id", json_string(nr->first_run_id));
+    if (nr->started_extra)
+        json_object_update(attrs, nr->started_extra);
+    change_event(&ch, SL_EV_WF_STARTED, now, dumps_take(attrs));
+
+    /* Carry over recorded outcomes (retry from the failed step). */
+    sl_code rc = SL_OK;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(nr->carry, i, ev)
+    {
+        const char *type = event_type_const(json_string_value(json_object_get(ev, "type")));
+        char *text = sl_json_dumps(json_object_get(ev, "attributes"));
+        sl_event_row row_ev = {.event_id = next_id(&ch),
+                               .type = type,
+                               .time_ms = now,
+                               .attrs = text,
+                               .attrs_len = strlen(text)};
+        if (!type) {
+            free(text);
+            rc = sl_err_set(err, SL_EINVAL, "cannot carry over an event of this type");
+            break;
+        }
+        if ((rc = sl__rs_decode(rs, &row_ev, err)) != SL_OK) {
+            free(text);
+            break;
+        }
+        change_event(&ch, type, now, text);
+    }
+    if (rc == SL_OK) {
+        if (nr->visible_at > now) {
+            ch.ensure_wft = true;
+            ch.wft_visible_at = nr->visible_at;
+        } else {
+            schedule_wft(e, rs, &ch, now);
+        }
+        rc = change_commit(e, &ch, err);
+    }
+    change_free(&ch);
+    free(row.input);
+    free(row.opts);
+    if (rc != SL_OK) {
+        sl__rs_free(rs);
+        return rc;
+    }
+    if (rs->status == SL_RUN_RUNNING)
+        sl__cache_put(e, rs);
+    else
+        sl__rs_free(rs);
+    return SL_OK;
 }
 
 sl_code sl__op_start(sl_engine *e, const char *type, const json_t *input, const sl_start_opts *o,
@@ -382,61 +926,22 @@ sl_code sl__op_start(sl_engine *e, const char *type, const json_t *input, const 
         snprintf(gen_id, sizeof(gen_id), "%.200s-%s", type, u);
         wid = gen_id;
     }
-    int64_t now = sl_now_ms();
-    run_state *rs = sl_xcalloc(1, sizeof(*rs));
-    sl_uuid_new(rs->run_id);
-    rs->workflow_id = sl_xstrdup(wid);
-    rs->type = sl_xstrdup(type);
-    rs->queue = sl_xstrdup(queue);
-    rs->input = input ? json_deep_copy(input) : json_null();
-    rs->attempt = 1;
-    rs->status = SL_RUN_RUNNING;
-    rs->start_ms = now;
-    rs->next_event_id = 1;
-
-    json_t *retry = o && o->retry ? sl_retry_policy_to_json(o->retry) : NULL;
-    sl_run_row row;
-    memset(&row, 0, sizeof(row));
-    memcpy(row.run_id, rs->run_id, sizeof(row.run_id));
-    row.workflow_id = rs->workflow_id;
-    row.type = rs->type;
-    row.task_queue = rs->queue;
-    row.status = SL_RUN_RUNNING;
-    row.input = sl_json_dumps(rs->input);
-    row.start_ms = now;
-    row.attempt = 1;
-    row.first_run_id = rs->run_id;
-    row.opts = retry ? dumps_take(json_pack("{s:O}", "retry_policy", retry)) : NULL;
-
-    change ch;
-    change_init(&ch, rs);
-    ch.new_run = &row;
-    json_t *attrs = sl_json_check(json_pack("{s:s,s:s,s:s,s:O,s:i}", "workflow_type", type,
-                                            "workflow_id", wid, "task_queue", queue, "input",
-                                            rs->input, "attempt", 1));
-    if (retry)
-        json_object_set(attrs, "retry_policy", retry);
-    change_event(&ch, SL_EV_WF_STARTED, now, dumps_take(attrs));
-    if (sl__engine_serves(e, queue))
-        wft_into_change(e, rs, &ch, now);
-    else
-        ch.ensure_wft = true;
-    sl_code rc = change_commit(e, &ch, err);
-    change_free(&ch);
-    free(row.input);
-    free(row.opts);
-    json_decref(retry);
-    if (rc != SL_OK) {
-        sl__rs_free(rs);
-        return rc;
+    new_run *nr = sl_xcalloc(1, sizeof(*nr));
+    sl_uuid_new(nr->run_id);
+    nr->workflow_id = sl_xstrdup(wid);
+    nr->type = sl_xstrdup(type);
+    nr->queue = sl_xstrdup(queue);
+    nr->input = input ? json_deep_copy(input) : json_null();
+    nr->attempt = 1;
+    if (o && o->retry)
+        nr->retry = sl_retry_policy_to_json(o->retry);
+    sl_code rc = start_run(e, nr, err);
+    if (rc == SL_OK) {
+        snprintf(res->workflow_id, sizeof(res->workflow_id), "%s", wid);
+        memcpy(res->run_id, nr->run_id, sizeof(res->run_id));
     }
-    snprintf(res->workflow_id, sizeof(res->workflow_id), "%s", wid);
-    memcpy(res->run_id, rs->run_id, sizeof(res->run_id));
-    if (rs->status == SL_RUN_RUNNING)
-        sl__cache_put(e, rs);
-    else
-        sl__rs_free(rs);
-    return SL_OK;
+    new_run_free(nr);
+    return rc;
 }
 
 /* ---- recording outcomes on a run ---------------------------------------------------------- */
@@ -451,7 +956,7 @@ typedef struct run_op_args {
     int32_t resolve_seq;
     int resolve_state;
     json_t *resolve_value; /* borrowed */
-    bool wft;              /* run a workflow task after the events */
+    bool wft;              /* run (or schedule) a workflow task after the events */
 } run_op_args;
 
 static sl_code run_op(sl_engine *e, const run_op_args *a, sl_err *err)
@@ -463,6 +968,8 @@ static sl_code run_op(sl_engine *e, const run_op_args *a, sl_err *err)
             return rc == SL_ENOTFOUND ? SL_OK : rc;
         if (rs->status != SL_RUN_RUNNING)
             return SL_OK; /* a closed run records nothing more */
+        rs->pins++;
+        struct deferred *mark = deferred_mark(e);
         change ch;
         change_init(&ch, rs);
         int64_t now = sl_now_ms();
@@ -471,6 +978,7 @@ static sl_code run_op(sl_engine *e, const run_op_args *a, sl_err *err)
                 (rc = sl__rs_resolve(rs, a->resolve_seq, a->resolve_state,
                                      json_incref(a->resolve_value), next_id(&ch), err)) != SL_OK) {
                 change_free(&ch);
+                rs->pins--;
                 sl__cache_evict(e, a->run_pk);
                 return rc;
             }
@@ -478,12 +986,14 @@ static sl_code run_op(sl_engine *e, const run_op_args *a, sl_err *err)
                          sl_xstrdup(a->attrs[i]));
         }
         if (a->wft)
-            wft_into_change(e, rs, &ch, now);
+            schedule_wft(e, rs, &ch, now);
         rc = change_commit(e, &ch, err);
         bool closed = ch.close;
         change_free(&ch);
+        rs->pins--;
         if (rc == SL_ESTALE) {
             sl__cache_evict(e, a->run_pk);
+            deferred_truncate(e, mark);
             continue;
         }
         if (rc != SL_OK || closed)
@@ -501,9 +1011,10 @@ static char *started_attrs(const sl_act_task_row *t, const char *identity)
                                               identity ? identity : "")));
 }
 
-static void policy_of(const sl_act_task_row *t, sl_retry_policy *p)
+static void policy_of(const sl_act_task_row *t, sl_retry_policy *p, int64_t *s2s)
 {
     sl_retry_policy_init(p);
+    *s2s = 0;
     if (!t->opts)
         return;
     json_error_t je;
@@ -511,6 +1022,9 @@ static void policy_of(const sl_act_task_row *t, sl_retry_policy *p)
     json_t *rp = json_object_get(o, "retry_policy");
     if (rp && sl_retry_policy_from_json(rp, p, NULL) != SL_OK)
         sl_retry_policy_init(p);
+    json_t *s2sj = json_object_get(o, "schedule_to_start_timeout");
+    if (s2sj && sl_duration_from_json(s2sj, s2s, NULL) != SL_OK)
+        *s2s = 0;
     json_decref(o);
 }
 
@@ -522,28 +1036,23 @@ static sl_code attempt_failed(sl_engine *e, const sl_act_task_row *t, const char
 {
     int64_t now = sl_now_ms();
     sl_retry_policy p;
-    policy_of(t, &p);
+    int64_t s2s;
+    policy_of(t, &p, &s2s);
     const char *etype = json_string_value(json_object_get(failure, "type"));
     bool non_retryable = json_is_true(json_object_get(failure, "non_retryable"));
     sl_retry_decision d = sl_retry_decide(&p, t->attempt, etype, non_retryable, retry_after_ms,
                                           now, t->close_deadline, sl_rand_unit());
     if (final_anyway && d.state == SL_RETRY_IN_PROGRESS)
         d.state = SL_RETRY_TIMEOUT;
-    if (t->cancel_requested && d.state == SL_RETRY_IN_PROGRESS)
-        d.state = SL_RETRY_CANCEL_REQUESTED;
+    if (t->cancel_requested)
+        d.state = SL_RETRY_CANCEL_REQUESTED; /* cancel always wins over retry */
     bool found;
     sl_code rc;
     char *failure_text = sl_json_dumps(failure);
     if (d.state == SL_RETRY_IN_PROGRESS) {
         int64_t deadline = t->close_deadline;
-        json_error_t je;
-        json_t *o = t->opts ? json_loads(t->opts, 0, &je) : NULL;
-        int64_t s2s = 0;
-        json_t *s2sj = json_object_get(o, "schedule_to_start_timeout");
-        if (s2sj && sl_duration_from_json(s2sj, &s2s, NULL) == SL_OK && s2s > 0 &&
-            (!deadline || d.next_attempt_ms + s2s < deadline))
+        if (s2s > 0 && (!deadline || d.next_attempt_ms + s2s < deadline))
             deadline = d.next_attempt_ms + s2s;
-        json_decref(o);
         rc = sl_store_act_retry(e->st, t->task_id, owner, t->attempt, d.next_attempt_ms, deadline,
                                 failure_text, &found, err);
         /* Poll again when the retry is due rather than at the idle backoff. */
@@ -557,6 +1066,7 @@ static sl_code attempt_failed(sl_engine *e, const sl_act_task_row *t, const char
         return rc != SL_OK ? rc : SL_ELEASE;
 
     bool final = d.state != SL_RETRY_IN_PROGRESS;
+    bool canceled = d.state == SL_RETRY_CANCEL_REQUESTED;
     json_t *attrs = sl_json_check(json_pack(
         "{s:I,s:i,s:i,s:O,s:b,s:s}", "scheduled_event_id", (json_int_t)t->sched_event_id, "seq",
         t->seq, "attempt", t->attempt, "failure", failure, "will_retry", !final, "retry_state",
@@ -577,16 +1087,18 @@ static sl_code attempt_failed(sl_engine *e, const sl_act_task_row *t, const char
         a.times[a.n_evs] = t->started_ms;
         a.attrs[a.n_evs++] = a0;
     }
-    a.types[a.n_evs] = event_type;
+    a.types[a.n_evs] = canceled ? SL_EV_ACTIVITY_CANCELED : event_type;
     a.times[a.n_evs] = now;
     a.attrs[a.n_evs++] = a1;
     if (final) {
         value = json_deep_copy(failure);
         json_object_set_new(value, "attempt", json_integer(t->attempt));
         json_object_set_new(value, "retry_state", json_string(sl_retry_state_name(d.state)));
+        if (canceled)
+            json_object_set_new(value, "type", json_string("CanceledError"));
         a.resolve_at = a.n_evs - 1;
         a.resolve_seq = t->seq;
-        a.resolve_state = RES_FAILED;
+        a.resolve_state = canceled ? RES_CANCELED : RES_FAILED;
         a.resolve_value = value;
     }
     rc = run_op(e, &a, err);
@@ -649,8 +1161,18 @@ sl_code sl__op_act_result(sl_engine *e, item *it, sl_err *err)
 sl_code sl__op_heartbeat(sl_engine *e, item *it, sl_err *err)
 {
     const sl_act_task_row *t = &it->task->row;
-    return sl_store_act_heartbeat(e->st, t->task_id, t->lease_owner, t->attempt, it->hb_details,
-                                  it->hb_lease_expiry, &it->hb_found, &it->hb_cancel, err);
+    sl_code rc = sl_store_act_heartbeat(e->st, t->task_id, t->lease_owner, t->attempt,
+                                        it->hb_details, it->hb_lease_expiry, &it->hb_found,
+                                        &it->hb_cancel, err);
+    if (rc == SL_OK && !it->hb_found) {
+        /* The task is gone: was its run canceled or terminated? Then say so. */
+        int64_t v;
+        int status;
+        if (sl_store_run_version(e->st, t->run_pk, &v, &status, NULL) == SL_OK &&
+            (status == SL_RUN_CANCELED || status == SL_RUN_TERMINATED))
+            it->hb_cancel = true;
+    }
+    return rc;
 }
 
 sl_code sl__op_reap(sl_engine *e, const sl_act_task_row *t, int64_t now, sl_err *err)
@@ -723,14 +1245,18 @@ sl_code sl__op_workflow_task(sl_engine *e, int64_t run_pk, sl_err *err)
             return sl_store_wft_delete(e->st, run_pk, err);
         }
         rs->wft_row = true;
+        rs->pins++;
+        struct deferred *mark = deferred_mark(e);
         change ch;
         change_init(&ch, rs);
         wft_into_change(e, rs, &ch, sl_now_ms());
         rc = change_commit(e, &ch, err);
         bool closed = ch.close;
         change_free(&ch);
+        rs->pins--;
         if (rc == SL_ESTALE) {
             sl__cache_evict(e, run_pk);
+            deferred_truncate(e, mark);
             continue;
         }
         if (rc != SL_OK || closed)
@@ -738,4 +1264,433 @@ sl_code sl__op_workflow_task(sl_engine *e, int64_t run_pk, sl_err *err)
         return rc;
     }
     return sl_err_set(err, SL_EBUSY, "run %lld kept changing under us", (long long)run_pk);
+}
+
+/* ---- operator actions: signal, cancel, terminate, retry ----------------------------------- */
+
+/* The open run of workflow_id, fresh from the database, pinned; or an error naming it. */
+static run_state *open_run(sl_engine *e, const char *workflow_id, int *closed_status,
+                           sl_err *err, sl_code *rc)
+{
+    sl_run_row r;
+    *closed_status = -1;
+    *rc = sl_store_run_find(e->st, workflow_id, NULL, &r, err);
+    if (*rc == SL_ENOTFOUND) {
+        *rc = sl_err_set(err, SL_ENOTFOUND, "no workflow with id '%s'", workflow_id);
+        return NULL;
+    }
+    if (*rc != SL_OK)
+        return NULL;
+    if (r.status != SL_RUN_RUNNING) {
+        *closed_status = r.status;
+        *rc = sl_err_set(err, SL_ECLOSED, "workflow '%s' is not running (it is %s)", workflow_id,
+                         sl_run_status_name(r.status));
+        sl_run_row_cleanup(&r);
+        return NULL;
+    }
+    int64_t pk = r.run_pk;
+    sl_run_row_cleanup(&r);
+    run_state *rs = sl__cache_get_fresh(e, pk, err, rc);
+    if (rs)
+        rs->pins++;
+    return rs;
+}
+
+/* Commit a change built by `build` on the open run of workflow_id, retrying if stale. */
+typedef sl_code (*build_fn)(sl_engine *e, run_state *rs, change *ch, void *arg, sl_err *err);
+
+static sl_code on_open_run(sl_engine *e, const char *workflow_id, build_fn build, void *arg,
+                           int *closed_status, sl_err *err)
+{
+    for (int tries = 0; tries < 3; tries++) {
+        sl_code rc;
+        run_state *rs = open_run(e, workflow_id, closed_status, err, &rc);
+        if (!rs)
+            return rc;
+        struct deferred *mark = deferred_mark(e);
+        change ch;
+        change_init(&ch, rs);
+        rc = build(e, rs, &ch, arg, err);
+        if (rc == SL_OK)
+            rc = change_commit(e, &ch, err);
+        bool closed = ch.close;
+        change_free(&ch);
+        rs->pins--;
+        if (rc == SL_ESTALE) {
+            sl__cache_evict(e, rs->run_pk);
+            deferred_truncate(e, mark);
+            continue;
+        }
+        if (rc != SL_OK || closed)
+            sl__cache_evict(e, rs->run_pk);
+        return rc;
+    }
+    return sl_err_set(err, SL_EBUSY, "workflow '%s' kept changing under us", workflow_id);
+}
+
+struct signal_arg {
+    const char *name;
+    const json_t *input;
+};
+
+static sl_code build_signal(sl_engine *e, run_state *rs, change *ch, void *arg, sl_err *err)
+{
+    (void)err;
+    struct signal_arg *a = arg;
+    int64_t now = sl_now_ms();
+    json_t *input = a->input ? json_deep_copy(a->input) : json_null();
+    sl__rs_add_signal(rs, a->name, json_incref(input), next_id(ch));
+    change_event(ch, SL_EV_WF_SIGNALED, now,
+                 dumps_take(sl_json_check(json_pack("{s:s,s:o}", "signal_name", a->name, "input",
+                                                    input))));
+    schedule_wft(e, rs, ch, now);
+    return SL_OK;
+}
+
+sl_code sl__op_signal(sl_engine *e, const char *workflow_id, const char *name,
+                      const json_t *input, sl_err *err)
+{
+    if (!name || !*name || strlen(name) > 255)
+        return sl_err_set(err, SL_EINVAL, "signal name must be 1-255 characters");
+    struct signal_arg a = {.name = name, .input = input};
+    int closed;
+    return on_open_run(e, workflow_id, build_signal, &a, &closed, err);
+}
+
+struct reason_arg {
+    const char *reason;
+    const char *identity;
+    bool already;
+};
+
+static sl_code build_cancel(sl_engine *e, run_state *rs, change *ch, void *arg, sl_err *err)
+{
+    (void)err;
+    struct reason_arg *a = arg;
+    if (rs->cancel_event_id) {
+        a->already = true;
+        return SL_OK;
+    }
+    int64_t now = sl_now_ms();
+    rs->cancel_event_id = next_id(ch);
+    rs->cancel_cmds_before = rs->n_cmds;
+    change_event(ch, SL_EV_WF_CANCEL_REQUESTED, now,
+                 dumps_take(sl_json_check(json_pack("{s:s,s:s}", "reason",
+                                                    a->reason ? a->reason : "", "identity",
+                                                    a->identity))));
+    ch->cancel_activities = true;
+    schedule_wft(e, rs, ch, now);
+    return SL_OK;
+}
+
+sl_code sl__op_cancel(sl_engine *e, const char *workflow_id, const char *reason, bool *already,
+                      sl_err *err)
+{
+    struct reason_arg a = {.reason = reason, .identity = e->identity};
+    int closed;
+    sl_code rc = on_open_run(e, workflow_id, build_cancel, &a, &closed, err);
+    *already = a.already || closed == SL_RUN_CANCELED;
+    if (closed == SL_RUN_CANCELED) {
+        sl_err_clear(err);
+        return SL_OK;
+    }
+    return rc;
+}
+
+static sl_code build_terminate(sl_engine *e, run_state *rs, change *ch, void *arg, sl_err *err)
+{
+    (void)e;
+    (void)err;
+    struct reason_arg *a = arg;
+    int64_t now = sl_now_ms();
+    emit_close_pending(rs, ch, now);
+    json_t *failure = sl_json_check(json_pack("{s:s,s:s}", "type", "Terminated", "message",
+                                              a->reason ? a->reason : ""));
+    close_run(ch, SL_RUN_TERMINATED, NULL, sl_json_dumps(failure));
+    json_decref(failure);
+    change_event(ch, SL_EV_WF_TERMINATED, now,
+                 dumps_take(sl_json_check(json_pack("{s:s,s:s}", "reason",
+                                                    a->reason ? a->reason : "", "identity",
+                                                    a->identity))));
+    return SL_OK;
+}
+
+sl_code sl__op_terminate(sl_engine *e, const char *workflow_id, const char *reason,
+                         bool *already, sl_err *err)
+{
+    struct reason_arg a = {.reason = reason, .identity = e->identity};
+    int closed;
+    sl_code rc = on_open_run(e, workflow_id, build_terminate, &a, &closed, err);
+    *already = closed == SL_RUN_TERMINATED;
+    if (*already) {
+        sl_err_clear(err);
+        return SL_OK;
+    }
+    return rc;
+}
+
+struct carry_ctx {
+    json_t *events;      /* the old run's events, in order */
+};
+
+static bool collect_cb(const sl_event_row *ev, void *arg)
+{
+    struct carry_ctx *c = arg;
+    json_error_t je;
+    json_t *a = json_loadb(ev->attrs, ev->attrs_len, 0, &je);
+    json_array_append_new(c->events,
+                          sl_json_check(json_pack("{s:I,s:s,s:o}", "event_id",
+                                                  (json_int_t)ev->event_id, "type", ev->type,
+                                                  "attributes", a ? a : json_object())));
+    return true;
+}
+
+/*
+ * Which events of a closed run to carry into a retry: the Scheduled+Completed pairs (and
+ * fired timers, side-effect markers, version markers) of the longest prefix of commands that
+ * all succeeded. A parallel command that failed ends the prefix even if later ones succeeded,
+ * because replay needs the recorded commands to be a prefix of what the code issues.
+ */
+static json_t *carry_prefix(const json_t *events, const char *old_run_id, json_t **carried_ids)
+{
+    json_t *carry = sl_json_check(json_array());
+    *carried_ids = sl_json_check(json_array());
+    /* seq -> outcome ok? first pass */
+    int32_t max_seq = -1;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        json_t *s = json_object_get(json_object_get(ev, "attributes"), "seq");
+        if (json_is_integer(s) && json_integer_value(s) > max_seq)
+            max_seq = (int32_t)json_integer_value(s);
+    }
+    int32_t n = max_seq + 1;
+    bool *ok = sl_xcalloc((size_t)(n > 0 ? n : 1), sizeof(bool));
+    json_array_foreach(events, i, ev)
+    {
+        const char *t = json_string_value(json_object_get(ev, "type"));
+        json_t *a = json_object_get(ev, "attributes");
+        json_t *s = json_object_get(a, "seq");
+        if (!json_is_integer(s))
+            continue;
+        int32_t seq = (int32_t)json_integer_value(s);
+        if (seq < 0 || seq >= n)
+            continue;
+        if (strcmp(t, SL_EV_ACTIVITY_COMPLETED) == 0 || strcmp(t, SL_EV_TIMER_FIRED) == 0 ||
+            strcmp(t, SL_EV_MARKER) == 0)
+            ok[seq] = true;
+    }
+    int32_t prefix = 0;
+    while (prefix < n && ok[prefix])
+        prefix++;
+    json_array_foreach(events, i, ev)
+    {
+        const char *t = json_string_value(json_object_get(ev, "type"));
+        json_t *a = json_object_get(ev, "attributes");
+        json_t *s = json_object_get(a, "seq");
+        bool keep = false;
+        if (strcmp(t, SL_EV_MARKER) == 0 &&
+            sl_str_eq(json_string_value(json_object_get(a, "marker_name")), "version"))
+            keep = true;
+        else if (json_is_integer(s) && json_integer_value(s) < prefix &&
+                 (strcmp(t, SL_EV_ACTIVITY_SCHEDULED) == 0 ||
+                  strcmp(t, SL_EV_ACTIVITY_COMPLETED) == 0 || strcmp(t, SL_EV_TIMER_STARTED) == 0 ||
+                  strcmp(t, SL_EV_TIMER_FIRED) == 0 || strcmp(t, SL_EV_MARKER) == 0))
+            keep = true;
+        if (!keep)
+            continue;
+        json_t *copy = json_deep_copy(a);
+        json_object_set_new(copy, "carried_over_from",
+                            json_pack("{s:s,s:O}", "run_id", old_run_id, "event_id",
+                                      json_object_get(ev, "event_id")));
+        json_array_append_new(carry, sl_json_check(json_pack("{s:s,s:o}", "type", t,
+                                                             "attributes", copy)));
+        json_array_append(*carried_ids, json_object_get(ev, "event_id"));
+    }
+    free(ok);
+    return carry;
+}
+
+sl_code sl__op_retry(sl_engine *e, const char *workflow_id, const char *reason,
+                     sl_start_result *res, sl_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    sl_run_row r;
+    sl_code rc = sl_store_run_find(e->st, workflow_id, NULL, &r, err);
+    if (rc == SL_ENOTFOUND)
+        return sl_err_set(err, SL_ENOTFOUND, "no workflow with id '%s'", workflow_id);
+    if (rc != SL_OK)
+        return rc;
+    if (r.status == SL_RUN_RUNNING || r.status == SL_RUN_COMPLETED ||
+        r.status == SL_RUN_CONTINUED_AS_NEW) {
+        rc = sl_err_set(err, SL_ECONFLICT,
+                        "workflow '%s' is %s; only failed, canceled, terminated or timed-out runs "
+                        "can be retried",
+                        workflow_id, sl_run_status_name(r.status));
+        sl_run_row_cleanup(&r);
+        return rc;
+    }
+    struct carry_ctx c = {.events = sl_json_check(json_array())};
+    rc = sl_store_events_scan(e->st, r.run_pk, 1, 0, collect_cb, &c, err);
+    if (rc != SL_OK) {
+        json_decref(c.events);
+        sl_run_row_cleanup(&r);
+        return rc;
+    }
+    run_state tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    sl__rs_from_row(&tmp, &r);
+    new_run *nr = next_run_of(&tmp, NULL);
+    nr->attempt = 1;
+    json_t *ids;
+    nr->carry = carry_prefix(c.events, r.run_id, &ids);
+    nr->started_extra = sl_json_check(json_pack(
+        "{s:s,s:s,s:s,s:o}", "continued_from_run_id", r.run_id, "initiator", "retry",
+        "reason", reason ? reason : "", "carried_over_events", ids));
+    rc = start_run(e, nr, err);
+    if (rc == SL_OK) {
+        snprintf(res->workflow_id, sizeof(res->workflow_id), "%s", workflow_id);
+        memcpy(res->run_id, nr->run_id, sizeof(res->run_id));
+    }
+    new_run_free(nr);
+    /* tmp owns what sl__rs_from_row moved out of r */
+    json_decref(tmp.input);
+    free(tmp.workflow_id);
+    free(tmp.type);
+    free(tmp.queue);
+    free(tmp.first_run_id);
+    free(tmp.parent_run_id);
+    json_decref(c.events);
+    sl_run_row_cleanup(&r);
+    return rc;
+}
+
+/* ---- deferred work ---------------------------------------------------------------------- */
+
+static const char *child_event_for(int status)
+{
+    switch (status) {
+    case SL_RUN_COMPLETED:
+        return SL_EV_CHILD_COMPLETED;
+    case SL_RUN_CANCELED:
+        return SL_EV_CHILD_CANCELED;
+    case SL_RUN_TERMINATED:
+        return SL_EV_CHILD_TERMINATED;
+    default:
+        return SL_EV_CHILD_FAILED;
+    }
+}
+
+static sl_code notify_parent(sl_engine *e, struct deferred *d, sl_err *err)
+{
+    sl_run_row p;
+    sl_code rc = sl_store_run_find(e->st, NULL, d->parent_run_id, &p, err);
+    if (rc == SL_ENOTFOUND) {
+        sl_err_clear(err);
+        return SL_OK; /* parent gone: abandoned */
+    }
+    if (rc != SL_OK)
+        return rc;
+    int64_t pk = p.run_pk;
+    sl_run_row_cleanup(&p);
+    json_error_t je;
+    json_t *result = d->result ? json_loads(d->result, JSON_DECODE_ANY, &je) : NULL;
+    json_t *failure = d->failure ? json_loads(d->failure, 0, &je) : NULL;
+    if (d->status != SL_RUN_COMPLETED && !failure)
+        failure = sl_json_check(json_pack("{s:s,s:s}", "type",
+                                          d->status == SL_RUN_CANCELED ? "CanceledError"
+                                                                       : "ChildWorkflowFailure",
+                                          "message", sl_run_status_name(d->status)));
+    json_t *attrs = sl_json_check(json_pack("{s:i,s:s,s:s}", "seq", d->parent_seq, "workflow_id",
+                                            d->workflow_id, "run_id", d->run_id));
+    if (d->status == SL_RUN_COMPLETED)
+        json_object_set(attrs, "result", result ? result : json_null());
+    else
+        json_object_set(attrs, "failure", failure);
+    char *text = dumps_take(attrs);
+    json_t *value = d->status == SL_RUN_COMPLETED ? (result ? json_incref(result) : json_null())
+                                                  : json_incref(failure);
+    run_op_args a = {.run_pk = pk,
+                     .n_evs = 1,
+                     .types = {child_event_for(d->status)},
+                     .attrs = {text},
+                     .resolve_at = 0,
+                     .resolve_seq = d->parent_seq,
+                     .resolve_state = d->status == SL_RUN_COMPLETED  ? RES_OK
+                                      : d->status == SL_RUN_CANCELED ? RES_CANCELED
+                                                                     : RES_FAILED,
+                     .resolve_value = value,
+                     .wft = true};
+    rc = run_op(e, &a, err);
+    free(text);
+    json_decref(value);
+    json_decref(result);
+    json_decref(failure);
+    return rc;
+}
+
+struct children_ctx {
+    char **ids;
+    int *policies;
+    int n;
+};
+
+static void child_cb(const sl_run_row *r, void *arg)
+{
+    struct children_ctx *c = arg;
+    if (r->status != SL_RUN_RUNNING)
+        return;
+    c->ids = sl_xrealloc(c->ids, (size_t)(c->n + 1) * sizeof(char *));
+    c->policies = sl_xrealloc(c->policies, (size_t)(c->n + 1) * sizeof(int));
+    json_error_t je;
+    json_t *o = r->opts ? json_loads(r->opts, 0, &je) : NULL;
+    c->policies[c->n] = policy_parse(json_string_value(json_object_get(o, "parent_close_policy")));
+    json_decref(o);
+    c->ids[c->n++] = sl_xstrdup(r->workflow_id);
+}
+
+static sl_code close_children(sl_engine *e, struct deferred *d, sl_err *err)
+{
+    struct children_ctx c = {0};
+    sl_code rc = sl_store_runs_children(e->st, d->run_id, child_cb, &c, err);
+    for (int i = 0; i < c.n; i++) {
+        bool already;
+        if (rc == SL_OK && c.policies[i] == PCP_TERMINATE)
+            rc = sl__op_terminate(e, c.ids[i], "parent workflow closed", &already, err);
+        else if (rc == SL_OK && c.policies[i] == PCP_REQUEST_CANCEL)
+            rc = sl__op_cancel(e, c.ids[i], "parent workflow closed", &already, err);
+        if (rc == SL_ECLOSED) {
+            sl_err_clear(err);
+            rc = SL_OK;
+        }
+        free(c.ids[i]);
+    }
+    free(c.ids);
+    free(c.policies);
+    return rc;
+}
+
+sl_code sl__engine_run_deferred(sl_engine *e, sl_err *err)
+{
+    sl_code rc = SL_OK;
+    while (e->deferred_head && rc == SL_OK) {
+        struct deferred *d = e->deferred_head;
+        e->deferred_head = d->next;
+        if (!e->deferred_head)
+            e->deferred_tail = NULL;
+        switch (d->kind) {
+        case D_START_RUN:
+            rc = start_run(e, d->nr, err);
+            break;
+        case D_NOTIFY_PARENT:
+            rc = notify_parent(e, d, err);
+            break;
+        case D_CLOSE_CHILDREN:
+            rc = close_children(e, d, err);
+            break;
+        }
+        deferred_free(d);
+    }
+    return rc;
 }

@@ -27,6 +27,16 @@ void sl__rs_free(run_state *rs)
     for (int i = 0; i < rs->n_names; i++)
         free(rs->names[i]);
     free(rs->names);
+    for (int i = 0; i < rs->n_signals; i++) {
+        free(rs->signals[i].name);
+        json_decref(rs->signals[i].payload);
+    }
+    free(rs->signals);
+    for (int i = 0; i < rs->n_versions; i++)
+        free(rs->versions[i].change_id);
+    free(rs->versions);
+    free(rs->first_run_id);
+    free(rs->parent_run_id);
     free(rs->workflow_id);
     free(rs->type);
     free(rs->queue);
@@ -93,57 +103,125 @@ static int32_t attr_seq(const json_t *a)
     return json_is_integer(s) ? (int32_t)json_integer_value(s) : -1;
 }
 
+void sl__rs_add_signal(run_state *rs, const char *name, json_t *payload_take, int64_t event_id)
+{
+    rs->signals = sl_xrealloc(rs->signals, (size_t)(rs->n_signals + 1) * sizeof(*rs->signals));
+    rs_signal *g = &rs->signals[rs->n_signals++];
+    g->name = sl_xstrdup(name ? name : "");
+    g->payload = payload_take ? payload_take : json_null();
+    g->event_id = event_id;
+    g->cmds_before = rs->n_cmds;
+}
+
+void sl__rs_set_version(run_state *rs, const char *change_id, int version)
+{
+    for (int i = 0; i < rs->n_versions; i++)
+        if (strcmp(rs->versions[i].change_id, change_id) == 0) {
+            rs->versions[i].version = version;
+            return;
+        }
+    rs->versions = sl_xrealloc(rs->versions, (size_t)(rs->n_versions + 1) * sizeof(*rs->versions));
+    rs->versions[rs->n_versions].change_id = sl_xstrdup(change_id);
+    rs->versions[rs->n_versions++].version = version;
+}
+
+static json_t *incref_or(json_t *v, json_t *fallback)
+{
+    return v ? json_incref(v) : fallback;
+}
+
+static bool type_is(const char *t, const char *want)
+{
+    return strcmp(t, want) == 0;
+}
+
+static const char *status_events[] = {
+    [SL_RUN_COMPLETED] = SL_EV_WF_COMPLETED,       [SL_RUN_FAILED] = SL_EV_WF_FAILED,
+    [SL_RUN_CANCELED] = SL_EV_WF_CANCELED,         [SL_RUN_TERMINATED] = SL_EV_WF_TERMINATED,
+    [SL_RUN_CONTINUED_AS_NEW] = SL_EV_WF_CONTINUED_AS_NEW,
+};
+
 sl_code sl__rs_apply(run_state *rs, const sl_event_row *ev, sl_err *err)
 {
     if (ev->event_id != rs->next_event_id)
         return sl_err_set(err, SL_EIO, "history of run %s: event %lld where %lld was expected",
                           rs->run_id, (long long)ev->event_id, (long long)rs->next_event_id);
-    const char *t = ev->type;
-    json_t *a = NULL;
-    sl_code rc = SL_OK;
-    bool need = strncmp(t, "Activity", 8) == 0 || strncmp(t, "Timer", 5) == 0;
-    if (need) {
-        json_error_t je;
-        a = json_loadb(ev->attrs, ev->attrs_len, 0, &je);
-        if (!a)
-            return sl_err_set(err, SL_EIO, "history of run %s: event %lld has invalid attributes",
-                              rs->run_id, (long long)ev->event_id);
-    }
-    if (strcmp(t, SL_EV_ACTIVITY_SCHEDULED) == 0) {
-        rc = sl__rs_push_cmd(rs, CMD_ACTIVITY, attr_seq(a),
-                             json_string_value(json_object_get(a, "activity_type")), ev->event_id,
-                             err);
-    } else if (strcmp(t, SL_EV_ACTIVITY_COMPLETED) == 0) {
-        json_t *v = json_object_get(a, "result");
-        rc = sl__rs_resolve(rs, attr_seq(a), RES_OK, v ? json_incref(v) : json_null(),
-                            ev->event_id, err);
-    } else if (strcmp(t, SL_EV_ACTIVITY_FAILED) == 0 || strcmp(t, SL_EV_ACTIVITY_TIMED_OUT) == 0) {
-        if (!json_is_true(json_object_get(a, "will_retry"))) {
-            json_t *f = json_object_get(a, "failure");
-            rc = sl__rs_resolve(rs, attr_seq(a), RES_FAILED, f ? json_incref(f) : json_object(),
-                                ev->event_id, err);
-        }
-    } else if (strcmp(t, SL_EV_ACTIVITY_CANCELED) == 0) {
-        json_t *f = json_object_get(a, "failure");
-        rc = sl__rs_resolve(rs, attr_seq(a), RES_CANCELED, f ? json_incref(f) : json_object(),
-                            ev->event_id, err);
-    } else if (strcmp(t, SL_EV_TIMER_STARTED) == 0) {
-        rc = sl__rs_push_cmd(rs, CMD_TIMER, attr_seq(a), NULL, ev->event_id, err);
-    } else if (strcmp(t, SL_EV_TIMER_FIRED) == 0) {
-        rc = sl__rs_resolve(rs, attr_seq(a), RES_OK, json_null(), ev->event_id, err);
-    } else if (strcmp(t, SL_EV_TIMER_CANCELED) == 0) {
-        rc = sl__rs_resolve(rs, attr_seq(a), RES_CANCELED, json_null(), ev->event_id, err);
-    } else if (strcmp(t, SL_EV_WF_COMPLETED) == 0) {
-        rs->status = SL_RUN_COMPLETED;
-    } else if (strcmp(t, SL_EV_WF_FAILED) == 0) {
-        rs->status = SL_RUN_FAILED;
-    }
-    json_decref(a);
+    sl_code rc = sl__rs_decode(rs, ev, err);
     if (rc != SL_OK)
         return rc;
-    sl__rs_note_event(rs, ev->event_id, ev->time_ms, sl__event_bytes(ev->type, ev->attrs_len),
-                      strcmp(t, SL_EV_WFT_FAILED) == 0);
+    sl__rs_note_event(rs, ev->event_id, ev->time_ms,
+                      (size_t)sl__event_bytes(ev->type, ev->attrs_len),
+                      type_is(ev->type, SL_EV_WFT_FAILED));
     return SL_OK;
+}
+
+sl_code sl__rs_decode(run_state *rs, const sl_event_row *ev, sl_err *err)
+{
+    const char *t = ev->type;
+    json_error_t je;
+    json_t *a = json_loadb(ev->attrs, ev->attrs_len, 0, &je);
+    if (!a)
+        return sl_err_set(err, SL_EIO, "history of run %s: event %lld has invalid attributes",
+                          rs->run_id, (long long)ev->event_id);
+    sl_code rc = SL_OK;
+    int32_t seq = attr_seq(a);
+    int64_t id = ev->event_id;
+    if (type_is(t, SL_EV_ACTIVITY_SCHEDULED)) {
+        rc = sl__rs_push_cmd(rs, CMD_ACTIVITY, seq,
+                             json_string_value(json_object_get(a, "activity_type")), id, err);
+    } else if (type_is(t, SL_EV_ACTIVITY_COMPLETED)) {
+        rc = sl__rs_resolve(rs, seq, RES_OK, incref_or(json_object_get(a, "result"), json_null()),
+                            id, err);
+    } else if (type_is(t, SL_EV_ACTIVITY_FAILED) || type_is(t, SL_EV_ACTIVITY_TIMED_OUT)) {
+        if (!json_is_true(json_object_get(a, "will_retry")))
+            rc = sl__rs_resolve(rs, seq, RES_FAILED,
+                                incref_or(json_object_get(a, "failure"), json_object()), id, err);
+    } else if (type_is(t, SL_EV_ACTIVITY_CANCELED)) {
+        rc = sl__rs_resolve(rs, seq, RES_CANCELED,
+                            incref_or(json_object_get(a, "failure"), json_object()), id, err);
+    } else if (type_is(t, SL_EV_TIMER_STARTED)) {
+        rc = sl__rs_push_cmd(rs, CMD_TIMER, seq, NULL, id, err);
+    } else if (type_is(t, SL_EV_TIMER_FIRED)) {
+        rc = sl__rs_resolve(rs, seq, RES_OK, json_null(), id, err);
+    } else if (type_is(t, SL_EV_TIMER_CANCELED)) {
+        rc = sl__rs_resolve(rs, seq, RES_CANCELED, json_null(), id, err);
+    } else if (type_is(t, SL_EV_MARKER)) {
+        const char *mname = json_string_value(json_object_get(a, "marker_name"));
+        if (mname && strcmp(mname, "version") == 0) {
+            sl__rs_set_version(rs, json_string_value(json_object_get(a, "change_id")),
+                               (int)json_integer_value(json_object_get(a, "version")));
+        } else if ((rc = sl__rs_push_cmd(rs, CMD_SIDE_EFFECT, seq, mname, id, err)) == SL_OK) {
+            rc = sl__rs_resolve(rs, seq, RES_OK,
+                                incref_or(json_object_get(a, "value"), json_null()), id, err);
+        }
+    } else if (type_is(t, SL_EV_CHILD_INITIATED)) {
+        rc = sl__rs_push_cmd(rs, CMD_CHILD, seq,
+                             json_string_value(json_object_get(a, "workflow_type")), id, err);
+    } else if (type_is(t, SL_EV_CHILD_COMPLETED)) {
+        rc = sl__rs_resolve(rs, seq, RES_OK, incref_or(json_object_get(a, "result"), json_null()),
+                            id, err);
+    } else if (type_is(t, SL_EV_CHILD_FAILED) || type_is(t, SL_EV_CHILD_START_FAILED) ||
+               type_is(t, SL_EV_CHILD_TERMINATED)) {
+        rc = sl__rs_resolve(rs, seq, RES_FAILED,
+                            incref_or(json_object_get(a, "failure"), json_object()), id, err);
+    } else if (type_is(t, SL_EV_CHILD_CANCELED)) {
+        rc = sl__rs_resolve(rs, seq, RES_CANCELED,
+                            incref_or(json_object_get(a, "failure"), json_object()), id, err);
+    } else if (type_is(t, SL_EV_WF_SIGNALED)) {
+        sl__rs_add_signal(rs, json_string_value(json_object_get(a, "signal_name")),
+                          incref_or(json_object_get(a, "input"), NULL), id);
+    } else if (type_is(t, SL_EV_WF_CANCEL_REQUESTED)) {
+        if (!rs->cancel_event_id) {
+            rs->cancel_event_id = id;
+            rs->cancel_cmds_before = rs->n_cmds;
+        }
+    } else {
+        for (int st = 1; st < (int)(sizeof(status_events) / sizeof(status_events[0])); st++)
+            if (status_events[st] && type_is(t, status_events[st]))
+                rs->status = st;
+    }
+    json_decref(a);
+    return rc;
 }
 
 /* ---- the workflow context ---------------------------------------------------------- */
@@ -159,28 +237,46 @@ static void nondet(sl_wf *wf, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A future is its sequence number in disguise: nothing to allocate or free. */
+/* A future is a number in disguise: nothing to allocate or free. Commands are their
+ * sequence number; signal waits are a slot index with FUT_SIGNAL set. */
+#define FUT_SIGNAL ((uintptr_t)1 << 30)
+
 static sl_future *new_future(sl_wf *wf, int32_t seq)
 {
     (void)wf;
     return (sl_future *)(uintptr_t)((uint32_t)seq + 1);
 }
 
+static bool future_is_signal(const sl_future *f)
+{
+    return ((uintptr_t)f & FUT_SIGNAL) != 0;
+}
+
 static int32_t future_seq(const sl_future *f)
 {
-    return (int32_t)((uintptr_t)f - 1);
+    return (int32_t)(((uintptr_t)f & (FUT_SIGNAL - 1)) - 1);
 }
 
 static const char *cmd_kind_event(int kind)
 {
-    return kind == CMD_ACTIVITY ? SL_EV_ACTIVITY_SCHEDULED : SL_EV_TIMER_STARTED;
+    switch (kind) {
+    case CMD_ACTIVITY:
+        return SL_EV_ACTIVITY_SCHEDULED;
+    case CMD_TIMER:
+        return SL_EV_TIMER_STARTED;
+    case CMD_SIDE_EFFECT:
+        return SL_EV_MARKER;
+    case CMD_CHILD:
+        return SL_EV_CHILD_INITIATED;
+    }
+    return "?";
 }
 
 /* Check a replayed command against history; true when it matches. */
 static bool replay_matches(sl_wf *wf, int32_t seq, int kind, const char *name)
 {
     const rs_cmd *c = &wf->rs->cmds[seq];
-    if (c->kind == kind && kind != CMD_ACTIVITY)
+    if (c->kind == kind && (kind == CMD_TIMER || kind == CMD_SIDE_EFFECT))
         return true;
     if (c->kind == kind && name == wf->last_type && c->name == wf->last_name)
         return true;
@@ -274,10 +370,31 @@ sl_future *sl_wf_timer(sl_wf *wf, int64_t ms)
     return new_future(wf, seq);
 }
 
+void sl_wf_timer_cancel(sl_wf *wf, sl_future *timer)
+{
+    if (!timer || future_is_signal(timer))
+        return;
+    int32_t seq = future_seq(timer);
+    /* Already resolved in history (fired or canceled): nothing to do. A timer created in
+     * this very task, or one still pending, gets a TimerCanceled. */
+    if (seq < wf->rs->n_cmds && wf->rs->cmds[seq].res != RES_PENDING)
+        return;
+    for (int32_t i = 0; i < wf->n_new; i++)
+        if (wf->new_cmds[i].kind == P_CANCEL_TIMER && wf->new_cmds[i].seq == seq)
+            return;
+    bool is_timer = seq < wf->rs->n_cmds ? wf->rs->cmds[seq].kind == CMD_TIMER : false;
+    for (int32_t i = 0; i < wf->n_new && !is_timer; i++)
+        is_timer = wf->new_cmds[i].kind == CMD_TIMER && wf->new_cmds[i].seq == seq;
+    if (!is_timer)
+        return;
+    wf_cmd *c = push_new(wf, P_CANCEL_TIMER, seq);
+    (void)c;
+}
+
 /* The recorded outcome of seq if visible now, else NULL. */
 static const rs_cmd *visible_outcome(const sl_wf *wf, int32_t seq)
 {
-    if (seq >= wf->rs->n_cmds)
+    if (seq < 0 || seq >= wf->rs->n_cmds)
         return NULL;
     const rs_cmd *c = &wf->rs->cmds[seq];
     if (c->res == RES_PENDING || c->res_cmds_before > wf->cmd_count)
@@ -285,22 +402,132 @@ static const rs_cmd *visible_outcome(const sl_wf *wf, int32_t seq)
     return c;
 }
 
-bool sl_future_is_ready(sl_wf *wf, const sl_future *f)
+/* ---- signals ---------------------------------------------------------------------- */
+
+static int *consumed_of(sl_wf *wf, const char *name)
 {
-    return f && visible_outcome(wf, future_seq(f)) != NULL;
+    for (int i = 0; i < wf->n_sig_consumed; i++)
+        if (strcmp(wf->sig_consumed[i].name, name) == 0)
+            return &wf->sig_consumed[i].consumed;
+    if (wf->n_sig_consumed == (int)(sizeof(wf->sig_consumed) / sizeof(wf->sig_consumed[0])))
+        return NULL;
+    wf->sig_consumed[wf->n_sig_consumed].name = name;
+    wf->sig_consumed[wf->n_sig_consumed].consumed = 0;
+    return &wf->sig_consumed[wf->n_sig_consumed++].consumed;
 }
 
-static json_t *activity_failure(const rs_cmd *c)
+/* Index in rs->signals of the k-th signal named `name` visible now, or -1. */
+static int visible_signal(const sl_wf *wf, const char *name, int k)
+{
+    const run_state *rs = wf->rs;
+    for (int i = 0; i < rs->n_signals; i++) {
+        const rs_signal *g = &rs->signals[i];
+        if (g->cmds_before > wf->cmd_count)
+            break; /* later signals are not visible either */
+        if (strcmp(g->name, name) == 0 && k-- == 0)
+            return i;
+    }
+    return -1;
+}
+
+sl_future *sl_wf_signal(sl_wf *wf, const char *name, int64_t timeout_ms)
+{
+    int32_t timer_seq = -1;
+    if (timeout_ms > 0)
+        timer_seq = future_seq(sl_wf_timer(wf, timeout_ms));
+    if (wf->n_slots == wf->cap_slots) {
+        wf->cap_slots = wf->cap_slots ? wf->cap_slots * 2 : 4;
+        wf->slots = sl_xrealloc(wf->slots, (size_t)wf->cap_slots * sizeof(*wf->slots));
+    }
+    sig_slot *slot = &wf->slots[wf->n_slots];
+    memset(slot, 0, sizeof(*slot));
+    slot->name = name;
+    slot->timer_seq = timer_seq;
+    slot->sig_index = -1;
+    return (sl_future *)(FUT_SIGNAL | (uintptr_t)(++wf->n_slots));
+}
+
+/* Try to complete a signal wait; true when it is done (received or timed out). */
+static bool signal_ready(sl_wf *wf, sig_slot *slot)
+{
+    if (slot->done)
+        return true;
+    int *consumed = consumed_of(wf, slot->name);
+    if (!consumed)
+        return false;
+    int idx = visible_signal(wf, slot->name, *consumed);
+    const rs_cmd *t = slot->timer_seq >= 0 ? visible_outcome(wf, slot->timer_seq) : NULL;
+    if (t && t->res != RES_OK)
+        t = NULL; /* a canceled timer is no timeout */
+    if (idx >= 0 && (!t || wf->rs->signals[idx].event_id < t->res_event_id)) {
+        (*consumed)++;
+        slot->done = true;
+        slot->sig_index = idx;
+        if (slot->timer_seq >= 0)
+            sl_wf_timer_cancel(wf, new_future(wf, slot->timer_seq));
+        return true;
+    }
+    if (t) {
+        slot->done = true;
+        slot->timed_out = true;
+        return true;
+    }
+    return false;
+}
+
+/* ---- awaiting ------------------------------------------------------------------------ */
+
+static bool cancel_visible(const sl_wf *wf)
+{
+    return wf->rs->cancel_event_id && wf->rs->cancel_cmds_before <= wf->cmd_count;
+}
+
+bool sl_wf_cancel_requested(sl_wf *wf)
+{
+    if (!cancel_visible(wf))
+        return false;
+    wf->cancel_handled = true;
+    return true;
+}
+
+bool sl_future_is_ready(sl_wf *wf, const sl_future *f)
+{
+    if (!f)
+        return false;
+    if (future_is_signal(f)) {
+        int32_t i = future_seq(f);
+        return i >= 0 && i < wf->n_slots && signal_ready(wf, &wf->slots[i]);
+    }
+    return visible_outcome(wf, future_seq(f)) != NULL;
+}
+
+static json_t *command_failure(const rs_cmd *c)
 {
     const json_t *cause = c->value;
     const char *type = json_string_value(json_object_get(cause, "type"));
     const char *msg = json_string_value(json_object_get(cause, "message"));
-    json_t *f = json_pack("{s:s,s:s,s:s,s:O?}", "type", type ? type : "ActivityError", "message",
-                          "", "activity_type", c->name ? c->name : "", "cause", cause);
-    char *m = sl_xasprintf("activity %s failed: %s", c->name ? c->name : "?", msg ? msg : "");
+    if (c->kind == CMD_TIMER)
+        return sl_json_check(
+            json_pack("{s:s,s:s}", "type", "CanceledError", "message", "timer canceled"));
+    const char *what = c->kind == CMD_CHILD ? "child workflow" : "activity";
+    json_t *f = sl_json_check(json_pack("{s:s,s:s,s:s,s:O?}", "type",
+                                        type ? type
+                                        : c->res == RES_CANCELED ? "CanceledError"
+                                                                 : "ActivityError",
+                                        "message", "", c->kind == CMD_CHILD ? "workflow_type"
+                                                                            : "activity_type",
+                                        c->name ? c->name : "", "cause", cause));
+    json_t *attempt = json_object_get(cause, "attempt");
+    const char *state = json_string_value(json_object_get(cause, "retry_state"));
+    char *m;
+    if (attempt && json_integer_value(attempt) > 1)
+        m = sl_xasprintf("%s %s failed after %lld attempts (%s): %s", what, c->name ? c->name : "?",
+                         json_integer_value(attempt), state ? state : "", msg ? msg : "");
+    else
+        m = sl_xasprintf("%s %s failed: %s", what, c->name ? c->name : "?", msg ? msg : "");
     json_object_set_new(f, "message", json_string(m));
     free(m);
-    return sl_json_check(f);
+    return f;
 }
 
 sl_wf_status sl_wf_await_try(sl_wf *wf, sl_future *f, const json_t **out, const json_t **failure)
@@ -311,19 +538,41 @@ sl_wf_status sl_wf_await_try(sl_wf *wf, sl_future *f, const json_t **out, const 
         *failure = NULL;
     if (!f)
         return SL_WF_BLOCKED;
+    if (future_is_signal(f)) {
+        int32_t i = future_seq(f);
+        if (i < 0 || i >= wf->n_slots)
+            return SL_WF_BLOCKED;
+        sig_slot *slot = &wf->slots[i];
+        if (!signal_ready(wf, slot))
+            return !wf->cancel_handled && cancel_visible(wf) ? SL_WF_CANCELED : SL_WF_BLOCKED;
+        if (slot->timed_out) {
+            if (failure)
+                *failure = sl_wf_keep(wf, sl_json_check(json_pack(
+                                              "{s:s,s:s}", "type", "SignalTimeout", "message",
+                                              "")));
+            json_t *fj = (json_t *)(failure ? *failure : NULL);
+            if (fj) {
+                char *m = sl_xasprintf("no signal '%s' arrived in time", slot->name);
+                json_object_set_new(fj, "message", json_string(m));
+                free(m);
+            }
+            return SL_WF_DONE;
+        }
+        const json_t *p = wf->rs->signals[slot->sig_index].payload;
+        if (out)
+            *out = json_is_null(p) ? NULL : p;
+        return SL_WF_DONE;
+    }
     const rs_cmd *c = visible_outcome(wf, future_seq(f));
     if (!c)
-        return SL_WF_BLOCKED;
+        return !wf->cancel_handled && cancel_visible(wf) ? SL_WF_CANCELED : SL_WF_BLOCKED;
     if (c->res == RES_OK) {
         if (out)
             *out = json_is_null(c->value) ? NULL : c->value;
         return SL_WF_DONE;
     }
     if (failure)
-        *failure = sl_wf_keep(wf, c->kind == CMD_ACTIVITY ? activity_failure(c)
-                                                           : json_pack("{s:s,s:s}", "type",
-                                                                       "CanceledError", "message",
-                                                                       "timer canceled"));
+        *failure = sl_wf_keep(wf, command_failure(c));
     return SL_WF_DONE;
 }
 
@@ -334,6 +583,76 @@ sl_wf_status sl_wf_await(sl_wf *wf, sl_future *f, const json_t **out)
     if (s == SL_WF_DONE && failure)
         return sl_wf_fail_with(wf, failure);
     return s;
+}
+
+/* ---- children, side effects, versions, continue-as-new -------------------------------- */
+
+sl_future *sl_wf_child(sl_wf *wf, const char *type, json_t *input_take, const sl_child_opts *o)
+{
+    int32_t seq = wf->cmd_count++;
+    if (seq < wf->rs->n_cmds) {
+        replay_matches(wf, seq, CMD_CHILD, type);
+        json_decref(input_take);
+        return new_future(wf, seq);
+    }
+    wf_cmd *c = push_new(wf, CMD_CHILD, seq);
+    c->name = sl_xstrdup(type);
+    c->input = input_take ? input_take : json_null();
+    c->child_id = o && o->workflow_id ? sl_xstrdup(o->workflow_id)
+                                      : sl_xasprintf("%s-child-%d", wf->rs->workflow_id, seq);
+    c->child_queue = o && o->task_queue ? sl_xstrdup(o->task_queue) : NULL;
+    c->child_policy = o ? (int)o->parent_close_policy : PCP_TERMINATE;
+    return new_future(wf, seq);
+}
+
+const json_t *sl_wf_side_effect(sl_wf *wf, sl_side_effect_fn fn, void *arg)
+{
+    int32_t seq = wf->cmd_count++;
+    if (seq < wf->rs->n_cmds) {
+        if (!replay_matches(wf, seq, CMD_SIDE_EFFECT, NULL))
+            return NULL;
+        const json_t *v = wf->rs->cmds[seq].value;
+        return json_is_null(v) ? NULL : v;
+    }
+    wf_cmd *c = push_new(wf, CMD_SIDE_EFFECT, seq);
+    json_t *v = fn ? fn(arg) : NULL;
+    c->input = v ? v : json_null();
+    return v;
+}
+
+int sl_wf_version(sl_wf *wf, const char *change_id, int min_supported, int max_supported)
+{
+    int v = SL_WF_DEFAULT_VERSION;
+    bool found = false;
+    for (int i = 0; i < wf->rs->n_versions && !found; i++)
+        if (strcmp(wf->rs->versions[i].change_id, change_id) == 0) {
+            v = wf->rs->versions[i].version;
+            found = true;
+        }
+    for (int32_t i = 0; i < wf->n_new && !found; i++)
+        if (wf->new_cmds[i].kind == P_VERSION && strcmp(wf->new_cmds[i].name, change_id) == 0) {
+            v = wf->new_cmds[i].version;
+            found = true;
+        }
+    if (!found && !sl_wf_is_replaying(wf)) {
+        wf_cmd *c = push_new(wf, P_VERSION, -1);
+        c->name = sl_xstrdup(change_id);
+        c->version = max_supported;
+        return max_supported;
+    }
+    if (v < min_supported || v > max_supported)
+        nondet(wf,
+               "non-deterministic workflow '%s': change '%s' is at version %d in history but the "
+               "code supports %d..%d",
+               wf->rs->type, change_id, v, min_supported, max_supported);
+    return v;
+}
+
+sl_wf_status sl_wf_continue_as_new(sl_wf *wf, json_t *input_take)
+{
+    json_decref(wf->continue_input);
+    wf->continue_input = input_take ? input_take : json_null();
+    return SL_WF_CONTINUE_AS_NEW;
 }
 
 sl_wf_status sl_wf_fail(sl_wf *wf, const char *type, const char *fmt, ...)
@@ -441,7 +760,11 @@ void sl__wf_cleanup(sl_wf *wf)
     for (int32_t i = 0; i < wf->n_new; i++) {
         free(wf->new_cmds[i].name);
         json_decref(wf->new_cmds[i].input);
+        free(wf->new_cmds[i].child_id);
+        free(wf->new_cmds[i].child_queue);
     }
+    free(wf->slots);
+    json_decref(wf->continue_input);
     free(wf->new_cmds);
     for (size_t i = 0; i < wf->n_kept; i++)
         json_decref(wf->kept[i]);
@@ -480,7 +803,7 @@ wft_outcome sl__wf_execute(sl_engine *e, run_state *rs, sl_wf *wf, json_t **resu
                "non-deterministic workflow '%s': at event %lld (seq %d) history has %s(%s) but "
                "the code %s without asking for it",
                rs->type, (long long)c->event_id, wf->cmd_count, cmd_kind_event(c->kind),
-               c->name ? c->name : "", st == SL_WF_DONE ? "completed" : "failed");
+               c->name ? c->name : "", st == SL_WF_DONE ? "completed" : "ended");
     }
     if (wf->nondet[0]) {
         json_decref(out);
@@ -490,6 +813,14 @@ wft_outcome sl__wf_execute(sl_engine *e, run_state *rs, sl_wf *wf, json_t **resu
     case SL_WF_DONE:
         *result = out ? out : json_null();
         return WFT_COMPLETED;
+    case SL_WF_CANCELED:
+        json_decref(out);
+        return WFT_CANCELED;
+    case SL_WF_CONTINUE_AS_NEW:
+        json_decref(out);
+        if (!wf->continue_input)
+            wf->continue_input = json_incref(rs->input);
+        return WFT_CONTINUE_AS_NEW;
     case SL_WF_FAILED:
         json_decref(out);
         if (!wf->failure)

@@ -208,6 +208,16 @@ sl_code sl_store_runs_of(sl_store *st, const char *workflow_id, sl_run_fn fn, vo
     return each_run(st, s, fn, arg, "list runs", err);
 }
 
+sl_code sl_store_runs_children(sl_store *st, const char *parent_run_id, sl_run_fn fn, void *arg,
+                               sl_err *err)
+{
+    sqlite3_stmt *s = sl__store_stmt(st, STMT_RUNS_CHILDREN, err);
+    if (!s)
+        return err ? err->code : SL_EIO;
+    sl__bind_text(s, 1, parent_run_id);
+    return each_run(st, s, fn, arg, "list child runs", err);
+}
+
 void sl_run_filter_init(sl_run_filter *f)
 {
     memset(f, 0, sizeof(*f));

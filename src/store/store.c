@@ -106,6 +106,8 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_TIMER_DELETE] = "DELETE FROM timers WHERE run_pk=?1 AND seq=?2",
     [STMT_TIMERS_DUE] = "SELECT run_pk, seq, fire_at FROM timers WHERE fire_at<=?1 "
                         "ORDER BY fire_at LIMIT ?2",
+    [STMT_TIMER_NEXT] = "SELECT min(fire_at) FROM timers",
+    [STMT_RUNS_CHILDREN] = "SELECT " RUN_COLS " FROM runs WHERE parent_run_id=?1 ORDER BY run_pk",
 };
 
 bool sl_durability_parse(const char *s, sl_durability *out)

@@ -344,6 +344,19 @@ sl_code sl_store_timer_delete(sl_store *st, int64_t run_pk, int32_t seq, bool *f
     return rc;
 }
 
+sl_code sl_store_timer_next(sl_store *st, int64_t *out, sl_err *err)
+{
+    STMT_OR_FAIL(s, STMT_TIMER_NEXT);
+    int rc = sqlite3_step(s);
+    *out = INT64_MAX;
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sl__store_fail(st, rc, "next timer", err);
+    return SL_OK;
+}
+
 sl_code sl_store_timers_due(sl_store *st, int64_t now_ms, int limit, sl_timer_fn fn, void *arg,
                             sl_err *err)
 {
