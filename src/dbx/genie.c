@@ -211,6 +211,7 @@ sl_code sl_dbx_genie_message_error(const json_t *message, sl_err *err)
         sl_err_set(err, SL_EREMOTE, "genie message %s failed: %s%s%s", id, type ? type : "",
                    type ? ": " : "", text ? text : "(no message)");
         if (err) {
+            sl_dbx_redact_buf(err->msg, sizeof(err->msg), NULL); /* server text */
             err->retryable = retryable_genie_error(type);
             if (type && strncmp(type, "RATE_LIMIT", 10) == 0)
                 err->code = SL_ELIMIT;

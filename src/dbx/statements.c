@@ -63,6 +63,9 @@ sl_code sl_dbx_statement_error(const json_t *resp, sl_err *err)
         sl_err_set(err, SL_EREMOTE, "statement %s failed: %s%s%s%s%s%s", id, code ? code : "",
                    code ? ": " : "", msg ? msg : "(no message)", sqlstate ? " (SQLSTATE " : "",
                    sqlstate ? sqlstate : "", sqlstate ? ")" : "");
+        /* the message is server text: scrub it like any other */
+        if (err)
+            sl_dbx_redact_buf(err->msg, sizeof(err->msg), NULL);
         if (err) {
             sl_dbx_error_code_classify(code, err);
             snprintf(err->error_code, sizeof(err->error_code), "%s", code ? code : "");
@@ -377,7 +380,14 @@ static sl_code run_to_success(sl_dbx_client *c, const sl_dbx_statement_req *req,
                               const sl_dbx_call *call, json_t **out, sl_err *err)
 {
     json_t *resp = NULL;
-    sl_code rc = sl_dbx_statement_execute(c, req, call, &resp, err);
+    /* With a deadline closer than the server-side wait, submit asynchronously: a POST cut
+     * off by our own timeout would lose the statement id (and the chance to cancel). */
+    sl_dbx_statement_req r = *req;
+    bool cont = !r.on_wait_timeout || strcmp(r.on_wait_timeout, "CONTINUE") == 0;
+    if (cont && call && call->deadline_ms > 0 &&
+        call->deadline_ms - sl_now_ms() < (int64_t)r.wait_timeout_s * 1000 + 5000)
+        r.wait_timeout_s = 0;
+    sl_code rc = sl_dbx_statement_execute(c, &r, call, &resp, err);
     if (rc != SL_OK)
         return rc;
     const char *state = state_of(resp);

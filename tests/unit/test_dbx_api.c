@@ -477,6 +477,8 @@ static void deadline_cancels_a_running_statement(void **state)
     assert_true(err.retryable);
     assert_non_null(strstr(err.msg, "wait for statement st-slow: deadline reached (state RUNNING after"));
     assert_int_equal(F.cancels, 1);
+    /* a deadline shorter than the server-side wait makes the submit asynchronous */
+    assert_string_equal(json_string_value(json_object_get(F.last_stmt, "wait_timeout")), "0s");
     sl_dbx_client_free(c);
 }
 
