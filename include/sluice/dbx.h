@@ -175,7 +175,7 @@ typedef enum sl_dbx_auth_kind {
 
 /* Resolved settings. Strings are owned (release with sl_dbx_settings_cleanup). */
 typedef struct sl_dbx_settings {
-    char *host;           /* "https://adb-1.azuredatabricks.net" or "http://127.0.0.1:8080" */
+    char *host; /* "https://adb-1.azuredatabricks.net" or "http://127.0.0.1:8080" */
     sl_dbx_auth_kind auth;
     char *token;          /* PAT when auth == SL_DBX_AUTH_PAT, else NULL */
     char *client_id;      /* OAuth M2M, else NULL */
@@ -217,8 +217,8 @@ SL_MUST_USE sl_code sl_dbx_config_resolve(const sl_dbx_config *cfg, sl_dbx_env_f
                                           sl_err *err);
 
 /* sl_dbx_config_resolve with getenv(), the default config path and "./.env". */
-SL_MUST_USE sl_code sl_dbx_config_resolve_default(const sl_dbx_config *cfg,
-                                                  sl_dbx_settings *out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_config_resolve_default(const sl_dbx_config *cfg, sl_dbx_settings *out,
+                                                  sl_err *err);
 
 /*
  * Normalise a host: trim, add "https://" when there is no scheme, keep http/https,
@@ -236,8 +236,7 @@ SL_MUST_USE sl_code sl_dbx_host_normalize(const char *host, char **out, sl_err *
  * Does no I/O: an OAuth token is fetched on first use. SL_EINVAL for settings without
  * a host or credentials. Free with sl_dbx_client_free.
  */
-SL_MUST_USE sl_code sl_dbx_client_new(const sl_dbx_settings *s, sl_dbx_client **out,
-                                      sl_err *err);
+SL_MUST_USE sl_code sl_dbx_client_new(const sl_dbx_settings *s, sl_dbx_client **out, sl_err *err);
 /* Accepts NULL. Only when no other thread uses the client. */
 void sl_dbx_client_free(sl_dbx_client *c);
 /* Borrowed; valid for the client's life. Never log the credential fields. */
@@ -250,11 +249,11 @@ void sl_dbx_thread_cleanup(void);
 typedef bool (*sl_dbx_cancel_fn)(void *arg);
 
 typedef struct sl_dbx_progress {
-    const char *op;     /* "statement", "genie message", "upload", "download" */
-    const char *id;     /* statement id, message id or remote path */
-    const char *state;  /* statement state / message status; NULL for transfers */
-    int polls;          /* polls so far (waits) */
-    int64_t bytes_done; /* transfers */
+    const char *op;      /* "statement", "genie message", "upload", "download" */
+    const char *id;      /* statement id, message id or remote path */
+    const char *state;   /* statement state / message status; NULL for transfers */
+    int polls;           /* polls so far (waits) */
+    int64_t bytes_done;  /* transfers */
     int64_t bytes_total; /* transfers; -1 when unknown */
 } sl_dbx_progress;
 
@@ -263,9 +262,9 @@ typedef void (*sl_dbx_progress_fn)(void *arg, const sl_dbx_progress *p);
 
 /* Per-call options; pass NULL for "no deadline, no hooks, default polling". */
 typedef struct sl_dbx_call {
-    int64_t deadline_ms;  /* Unix ms (sl_now_ms clock) after which the call gives up
-                             with SL_ETIMEOUT (retryable); 0 = none. Bounds retry sleeps,
-                             polls and each request's timeout. */
+    int64_t deadline_ms; /* Unix ms (sl_now_ms clock) after which the call gives up
+                            with SL_ETIMEOUT (retryable); 0 = none. Bounds retry sleeps,
+                            polls and each request's timeout. */
     sl_dbx_cancel_fn cancel;
     void *cancel_arg;
     sl_dbx_progress_fn progress;
@@ -304,11 +303,11 @@ SL_MUST_USE sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const 
  * ---------------------------------------------------------------------------------- */
 
 /* All warehouses: *out is an owned array of warehouse objects (id, name, state, ...). */
-SL_MUST_USE sl_code sl_dbx_warehouse_list(sl_dbx_client *c, const sl_dbx_call *call,
-                                          json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_warehouse_list(sl_dbx_client *c, const sl_dbx_call *call, json_t **out,
+                                          sl_err *err);
 /* One warehouse object (owned). SL_ENOTFOUND when it does not exist. */
-SL_MUST_USE sl_code sl_dbx_warehouse_get(sl_dbx_client *c, const char *id,
-                                         const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_warehouse_get(sl_dbx_client *c, const char *id, const sl_dbx_call *call,
+                                         json_t **out, sl_err *err);
 /*
  * Pick the warehouse to use: `explicit_id` when given, else the configured
  * warehouse_id, else the first RUNNING warehouse in the list (else the first one),
@@ -316,8 +315,7 @@ SL_MUST_USE sl_code sl_dbx_warehouse_get(sl_dbx_client *c, const char *id,
  * workspace has no warehouse.
  */
 SL_MUST_USE sl_code sl_dbx_warehouse_resolve(sl_dbx_client *c, const char *explicit_id,
-                                             const sl_dbx_call *call, char **out_id,
-                                             sl_err *err);
+                                             const sl_dbx_call *call, char **out_id, sl_err *err);
 
 /* ------------------------------------------------------------------------------------
  * SQL statements (/api/2.0/sql/statements)
@@ -330,15 +328,15 @@ typedef struct sl_dbx_sql_param {
 } sl_dbx_sql_param;
 
 typedef struct sl_dbx_statement_req {
-    const char *statement;     /* required; named markers :name */
-    const char *warehouse_id;  /* NULL: sl_dbx_warehouse_resolve(c, NULL) */
-    const char *catalog;       /* NULL: the warehouse default */
-    const char *schema;        /* NULL: the warehouse default */
+    const char *statement;    /* required; named markers :name */
+    const char *warehouse_id; /* NULL: sl_dbx_warehouse_resolve(c, NULL) */
+    const char *catalog;      /* NULL: the warehouse default */
+    const char *schema;       /* NULL: the warehouse default */
     const sl_dbx_sql_param *params;
     size_t n_params;
-    int wait_timeout_s;        /* 0 (return at once) or 5..50; default 10 */
+    int wait_timeout_s;          /* 0 (return at once) or 5..50; default 10 */
     const char *on_wait_timeout; /* "CONTINUE" (default) or "CANCEL" */
-    int64_t row_limit;         /* 0 = no limit */
+    int64_t row_limit;           /* 0 = no limit */
 } sl_dbx_statement_req;
 
 void sl_dbx_statement_req_init(sl_dbx_statement_req *r);
@@ -350,8 +348,7 @@ void sl_dbx_statement_req_init(sl_dbx_statement_req *r);
  * wait_timeout_s plus transport retries.
  */
 SL_MUST_USE sl_code sl_dbx_statement_execute(sl_dbx_client *c, const sl_dbx_statement_req *req,
-                                             const sl_dbx_call *call, json_t **out,
-                                             sl_err *err);
+                                             const sl_dbx_call *call, json_t **out, sl_err *err);
 /* One status poll: the owned StatementResponse. SL_ENOTFOUND once it has expired. */
 SL_MUST_USE sl_code sl_dbx_statement_get(sl_dbx_client *c, const char *statement_id,
                                          const sl_dbx_call *call, json_t **out, sl_err *err);
@@ -391,15 +388,15 @@ typedef bool (*sl_dbx_row_fn)(void *arg, const json_t *columns, const json_t *ro
  * bounded by one chunk. SL_EINVAL if resp has not SUCCEEDED or uses EXTERNAL_LINKS.
  */
 SL_MUST_USE sl_code sl_dbx_statement_fetch(sl_dbx_client *c, const json_t *resp,
-                                           const sl_dbx_call *call, sl_dbx_row_fn fn,
-                                           void *arg, sl_err *err);
+                                           const sl_dbx_call *call, sl_dbx_row_fn fn, void *arg,
+                                           sl_err *err);
 
 /* A collected result. Release with sl_dbx_result_free. */
 typedef struct sl_dbx_result {
     char *statement_id;
-    json_t *columns;   /* array of ColumnInfo (name, type_name, position, ...) */
-    json_t *rows;      /* array of rows; each an array of string-or-null */
-    bool truncated;    /* manifest.truncated (row_limit/byte_limit hit) */
+    json_t *columns; /* array of ColumnInfo (name, type_name, position, ...) */
+    json_t *rows;    /* array of rows; each an array of string-or-null */
+    bool truncated;  /* manifest.truncated (row_limit/byte_limit hit) */
 } sl_dbx_result;
 
 void sl_dbx_result_free(sl_dbx_result *r);
@@ -410,8 +407,7 @@ void sl_dbx_result_free(sl_dbx_result *r);
  * sl_dbx_statement_wait, prefixed with "statement <id>" where known. *out is owned.
  */
 SL_MUST_USE sl_code sl_dbx_sql_query(sl_dbx_client *c, const sl_dbx_statement_req *req,
-                                     const sl_dbx_call *call, sl_dbx_result **out,
-                                     sl_err *err);
+                                     const sl_dbx_call *call, sl_dbx_result **out, sl_err *err);
 /* Same, but streams rows to fn (for results too large to hold). */
 SL_MUST_USE sl_code sl_dbx_sql_stream(sl_dbx_client *c, const sl_dbx_statement_req *req,
                                       const sl_dbx_call *call, sl_dbx_row_fn fn, void *arg,
@@ -440,15 +436,14 @@ SL_MUST_USE sl_code sl_dbx_file_download(sl_dbx_client *c, const char *remote_pa
                                          sl_err *err);
 
 typedef struct sl_dbx_file_info {
-    int64_t size;              /* Content-Length, or -1 */
-    char content_type[128];    /* "" when absent */
-    int64_t last_modified_ms;  /* Unix ms from Last-Modified, or -1 */
+    int64_t size;             /* Content-Length, or -1 */
+    char content_type[128];   /* "" when absent */
+    int64_t last_modified_ms; /* Unix ms from Last-Modified, or -1 */
 } sl_dbx_file_info;
 
 /* HEAD a file. SL_ENOTFOUND when it does not exist. */
 SL_MUST_USE sl_code sl_dbx_file_head(sl_dbx_client *c, const char *remote_path,
-                                     const sl_dbx_call *call, sl_dbx_file_info *out,
-                                     sl_err *err);
+                                     const sl_dbx_call *call, sl_dbx_file_info *out, sl_err *err);
 SL_MUST_USE sl_code sl_dbx_file_delete(sl_dbx_client *c, const char *remote_path,
                                        const sl_dbx_call *call, sl_err *err);
 /* mkdir -p (idempotent). */
@@ -459,47 +454,42 @@ SL_MUST_USE sl_code sl_dbx_dir_create(sl_dbx_client *c, const char *remote_path,
  * (0 = all). *out is an owned array of DirectoryEntry (path, name, is_directory,
  * file_size, last_modified).
  */
-SL_MUST_USE sl_code sl_dbx_dir_list(sl_dbx_client *c, const char *remote_path,
-                                    size_t max_items, const sl_dbx_call *call, json_t **out,
-                                    sl_err *err);
+SL_MUST_USE sl_code sl_dbx_dir_list(sl_dbx_client *c, const char *remote_path, size_t max_items,
+                                    const sl_dbx_call *call, json_t **out, sl_err *err);
 
 /* ------------------------------------------------------------------------------------
  * Unity Catalog (/api/2.1/unity-catalog). Names are checked with sl_dbx_uc_name_check.
  * `out` may be NULL when the caller does not want the info object.
  * ---------------------------------------------------------------------------------- */
 
-SL_MUST_USE sl_code sl_dbx_catalog_create(sl_dbx_client *c, const char *name,
-                                          const char *comment, const sl_dbx_call *call,
-                                          json_t **out, sl_err *err);
-SL_MUST_USE sl_code sl_dbx_catalog_get(sl_dbx_client *c, const char *name,
-                                       const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_catalog_create(sl_dbx_client *c, const char *name, const char *comment,
+                                          const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_catalog_get(sl_dbx_client *c, const char *name, const sl_dbx_call *call,
+                                       json_t **out, sl_err *err);
 /* Create, treating 409 / *ALREADY_EXISTS as success (then *out is the existing info). */
-SL_MUST_USE sl_code sl_dbx_catalog_ensure(sl_dbx_client *c, const char *name,
-                                          const char *comment, const sl_dbx_call *call,
-                                          json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_catalog_ensure(sl_dbx_client *c, const char *name, const char *comment,
+                                          const sl_dbx_call *call, json_t **out, sl_err *err);
 
-SL_MUST_USE sl_code sl_dbx_schema_create(sl_dbx_client *c, const char *catalog,
-                                         const char *name, const char *comment,
-                                         const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_schema_create(sl_dbx_client *c, const char *catalog, const char *name,
+                                         const char *comment, const sl_dbx_call *call, json_t **out,
+                                         sl_err *err);
 /* full_name = "catalog.schema" */
 SL_MUST_USE sl_code sl_dbx_schema_get(sl_dbx_client *c, const char *full_name,
                                       const sl_dbx_call *call, json_t **out, sl_err *err);
-SL_MUST_USE sl_code sl_dbx_schema_ensure(sl_dbx_client *c, const char *catalog,
-                                         const char *name, const char *comment,
-                                         const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_schema_ensure(sl_dbx_client *c, const char *catalog, const char *name,
+                                         const char *comment, const sl_dbx_call *call, json_t **out,
+                                         sl_err *err);
 
 /* MANAGED volumes. */
-SL_MUST_USE sl_code sl_dbx_volume_create(sl_dbx_client *c, const char *catalog,
-                                         const char *schema, const char *name,
-                                         const char *comment, const sl_dbx_call *call,
-                                         json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_volume_create(sl_dbx_client *c, const char *catalog, const char *schema,
+                                         const char *name, const char *comment,
+                                         const sl_dbx_call *call, json_t **out, sl_err *err);
 /* full_name = "catalog.schema.volume" */
 SL_MUST_USE sl_code sl_dbx_volume_get(sl_dbx_client *c, const char *full_name,
                                       const sl_dbx_call *call, json_t **out, sl_err *err);
-SL_MUST_USE sl_code sl_dbx_volume_ensure(sl_dbx_client *c, const char *catalog,
-                                         const char *schema, const char *name,
-                                         const char *comment, const sl_dbx_call *call,
-                                         json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_volume_ensure(sl_dbx_client *c, const char *catalog, const char *schema,
+                                         const char *name, const char *comment,
+                                         const sl_dbx_call *call, json_t **out, sl_err *err);
 
 /* full_name = "catalog.schema.table". SL_ENOTFOUND when absent. */
 SL_MUST_USE sl_code sl_dbx_table_get(sl_dbx_client *c, const char *full_name,
@@ -514,8 +504,7 @@ SL_MUST_USE sl_code sl_dbx_table_exists(sl_dbx_client *c, const char *full_name,
 
 /* All visible spaces (paging followed; max_items 0 = all): owned array of GenieSpace. */
 SL_MUST_USE sl_code sl_dbx_genie_space_list(sl_dbx_client *c, size_t max_items,
-                                            const sl_dbx_call *call, json_t **out,
-                                            sl_err *err);
+                                            const sl_dbx_call *call, json_t **out, sl_err *err);
 SL_MUST_USE sl_code sl_dbx_genie_space_get(sl_dbx_client *c, const char *space_id,
                                            const sl_dbx_call *call, json_t **out, sl_err *err);
 /*
@@ -523,22 +512,18 @@ SL_MUST_USE sl_code sl_dbx_genie_space_get(sl_dbx_client *c, const char *space_i
  * space (its title logged at INFO). *out_id is owned. SL_ENOTFOUND when there is none.
  */
 SL_MUST_USE sl_code sl_dbx_genie_space_resolve(sl_dbx_client *c, const char *explicit_id,
-                                               const sl_dbx_call *call, char **out_id,
-                                               sl_err *err);
+                                               const sl_dbx_call *call, char **out_id, sl_err *err);
 /* POST start-conversation: {conversation_id, message_id, conversation, message}. */
 SL_MUST_USE sl_code sl_dbx_genie_conversation_start(sl_dbx_client *c, const char *space_id,
-                                                    const char *content,
-                                                    const sl_dbx_call *call, json_t **out,
-                                                    sl_err *err);
+                                                    const char *content, const sl_dbx_call *call,
+                                                    json_t **out, sl_err *err);
 /* Follow-up question in a conversation: the new GenieMessage. */
 SL_MUST_USE sl_code sl_dbx_genie_message_create(sl_dbx_client *c, const char *space_id,
-                                                const char *conversation_id,
-                                                const char *content, const sl_dbx_call *call,
-                                                json_t **out, sl_err *err);
+                                                const char *conversation_id, const char *content,
+                                                const sl_dbx_call *call, json_t **out, sl_err *err);
 SL_MUST_USE sl_code sl_dbx_genie_message_get(sl_dbx_client *c, const char *space_id,
-                                             const char *conversation_id,
-                                             const char *message_id, const sl_dbx_call *call,
-                                             json_t **out, sl_err *err);
+                                             const char *conversation_id, const char *message_id,
+                                             const sl_dbx_call *call, json_t **out, sl_err *err);
 /* True for COMPLETED, FAILED, CANCELLED and QUERY_RESULT_EXPIRED. */
 bool sl_dbx_genie_status_is_terminal(const char *status);
 /*
@@ -554,21 +539,16 @@ sl_code sl_dbx_genie_message_error(const json_t *message, sl_err *err);
  * for FAILED/CANCELLED; SL_ETIMEOUT at the deadline. Blocks.
  */
 SL_MUST_USE sl_code sl_dbx_genie_message_wait(sl_dbx_client *c, const char *space_id,
-                                              const char *conversation_id,
-                                              const char *message_id, const sl_dbx_call *call,
-                                              json_t **out, sl_err *err);
+                                              const char *conversation_id, const char *message_id,
+                                              const sl_dbx_call *call, json_t **out, sl_err *err);
 /* GET .../attachments/{id}/query-result: {statement_response: StatementResponse}. */
-SL_MUST_USE sl_code sl_dbx_genie_attachment_query_result(sl_dbx_client *c, const char *space_id,
-                                                         const char *conversation_id,
-                                                         const char *message_id,
-                                                         const char *attachment_id,
-                                                         const sl_dbx_call *call, json_t **out,
-                                                         sl_err *err);
+SL_MUST_USE sl_code sl_dbx_genie_attachment_query_result(
+    sl_dbx_client *c, const char *space_id, const char *conversation_id, const char *message_id,
+    const char *attachment_id, const sl_dbx_call *call, json_t **out, sl_err *err);
 /* POST .../attachments/{id}/execute-query (re-run an expired query): same shape. */
 SL_MUST_USE sl_code sl_dbx_genie_attachment_execute_query(
-    sl_dbx_client *c, const char *space_id, const char *conversation_id,
-    const char *message_id, const char *attachment_id, const sl_dbx_call *call, json_t **out,
-    sl_err *err);
+    sl_dbx_client *c, const char *space_id, const char *conversation_id, const char *message_id,
+    const char *attachment_id, const sl_dbx_call *call, json_t **out, sl_err *err);
 /* Conversations of a space (all users' with include_all): owned array of summaries. */
 SL_MUST_USE sl_code sl_dbx_genie_conversation_list(sl_dbx_client *c, const char *space_id,
                                                    bool include_all, size_t max_items,
@@ -577,8 +557,7 @@ SL_MUST_USE sl_code sl_dbx_genie_conversation_list(sl_dbx_client *c, const char 
 /* Messages of a conversation: owned array of GenieMessage. */
 SL_MUST_USE sl_code sl_dbx_genie_message_list(sl_dbx_client *c, const char *space_id,
                                               const char *conversation_id, size_t max_items,
-                                              const sl_dbx_call *call, json_t **out,
-                                              sl_err *err);
+                                              const sl_dbx_call *call, json_t **out, sl_err *err);
 SL_MUST_USE sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const char *space_id,
                                                      const char *conversation_id,
                                                      const sl_dbx_call *call, sl_err *err);
@@ -588,9 +567,9 @@ SL_MUST_USE sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const cha
  * ---------------------------------------------------------------------------------- */
 
 typedef struct sl_dbx_vectors {
-    size_t n;     /* number of vectors (= inputs) */
-    size_t dim;   /* floats per vector */
-    float *data;  /* n * dim, row-major, vector i at data + i * dim */
+    size_t n;    /* number of vectors (= inputs) */
+    size_t dim;  /* floats per vector */
+    float *data; /* n * dim, row-major, vector i at data + i * dim */
 } sl_dbx_vectors;
 
 void sl_dbx_vectors_free(sl_dbx_vectors *v);
@@ -613,8 +592,8 @@ SL_MUST_USE sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint,
 #define SL_DBX_MLFLOW_MAX_PARAMS   100
 #define SL_DBX_MLFLOW_MAX_TAGS     100
 #define SL_DBX_MLFLOW_MAX_ENTITIES 1000
-#define SL_DBX_MLFLOW_MAX_KEY      250  /* bytes */
-#define SL_DBX_MLFLOW_MAX_VALUE    250  /* bytes, params and tags */
+#define SL_DBX_MLFLOW_MAX_KEY      250 /* bytes */
+#define SL_DBX_MLFLOW_MAX_VALUE    250 /* bytes, params and tags */
 
 /* Experiment id by name (workspace path), creating it when absent. *out_id is owned. */
 SL_MUST_USE sl_code sl_dbx_mlflow_experiment_ensure(sl_dbx_client *c, const char *name,

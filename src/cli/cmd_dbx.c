@@ -27,8 +27,10 @@ enum {
 };
 
 #define CONN_OPTS                                                                                  \
-    {"host", required_argument, NULL, OPT_HOST}, {"token", required_argument, NULL, OPT_TOKEN},   \
-        {"profile", required_argument, NULL, OPT_PROFILE}
+    {"host", required_argument, NULL, OPT_HOST}, {"token", required_argument, NULL, OPT_TOKEN},    \
+    {                                                                                              \
+        "profile", required_argument, NULL, OPT_PROFILE                                            \
+    }
 
 #define CONN_USAGE "[--host URL] [--token PAT] [--profile NAME]"
 
@@ -93,8 +95,8 @@ static int finish(sl_dbx_client *c, int rc)
 
 static int warehouses_run(sl_cli *cli, int argc, char **argv)
 {
-    static const struct option longopts[] = {CONN_OPTS, {"output", required_argument, NULL, 'o'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        CONN_OPTS, {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
     conn_flags f = {0};
     sl_out_fmt fmt = SL_OUT_TABLE;
     int c;
@@ -148,9 +150,9 @@ static int warehouses_run(sl_cli *cli, int argc, char **argv)
 static bool is_sql_type(const char *t)
 {
     static const char *const types[] = {
-        "STRING",   "INT",     "INTEGER", "BIGINT",        "LONG",   "SMALLINT", "SHORT",
-        "TINYINT",  "BYTE",    "FLOAT",   "DOUBLE",        "REAL",   "BOOLEAN",  "DATE",
-        "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "BINARY", "DECIMAL", "VOID", "INTERVAL",
+        "STRING",    "INT",           "INTEGER",       "BIGINT", "LONG",    "SMALLINT", "SHORT",
+        "TINYINT",   "BYTE",          "FLOAT",         "DOUBLE", "REAL",    "BOOLEAN",  "DATE",
+        "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "BINARY", "DECIMAL", "VOID",     "INTERVAL",
     };
     size_t n = strcspn(t, "(");
     if (n == 0)
@@ -461,8 +463,7 @@ static int files_run(sl_cli *cli, int argc, char **argv)
         } else if (c == 'o') {
             if (which != 2)
                 return sl_cli_usage(cli, "-o only applies to files ls");
-            if (!sl_cli_parse_output(cli, optarg, (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON),
-                                     &fmt))
+            if (!sl_cli_parse_output(cli, optarg, (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), &fmt))
                 return SL_EXIT_USAGE;
         }
     }

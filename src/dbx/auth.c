@@ -41,8 +41,8 @@ static sl_code fetch_token(sl_dbx_client *c, const sl_dbx_call *call, char **out
     sl_code rc = sl__dbx_request(c, &req, &resp, err);
     if (rc != SL_OK) {
         /* a rejected client is an authentication failure whatever the status */
-        if (err && (err->http_status == 400 || err->http_status == 401 ||
-                    err->http_status == 403) &&
+        if (err &&
+            (err->http_status == 400 || err->http_status == 401 || err->http_status == 403) &&
             err->code != SL_EAUTH) {
             char prev[sizeof(err->msg)];
             snprintf(prev, sizeof(prev), "%s", err->msg);
@@ -60,8 +60,9 @@ static sl_code fetch_token(sl_dbx_client *c, const sl_dbx_call *call, char **out
     const char *tok = sl__dbx_jstr(j, "access_token");
     if (!tok || !*tok) {
         json_decref(j);
-        rc = sl_err_set(err, SL_EAUTH, "authentication failed: OAuth token response has no "
-                                       "access_token");
+        rc = sl_err_set(err, SL_EAUTH,
+                        "authentication failed: OAuth token response has no "
+                        "access_token");
         if (err)
             err->retryable = false;
         return rc;

@@ -13,8 +13,7 @@
 
 /* Split "a.b[.c]" into exactly `n` checked parts and build the encoded path. */
 static sl_code full_name_path(const char *kind, const char *full_name, int n,
-                              const char *collection, const char *suffix, char **out,
-                              sl_err *err)
+                              const char *collection, const char *suffix, char **out, sl_err *err)
 {
     *out = NULL;
     static const char *const part_names[] = {"catalog", "schema", "object"};
@@ -35,13 +34,12 @@ static sl_code full_name_path(const char *kind, const char *full_name, int n,
     }
     sl_code rc = SL_OK;
     if (k != n) {
-        rc = sl_err_set(err, SL_EINVAL, "%s name '%.100s' must have %d dot-separated parts",
-                        kind, full_name, n);
+        rc = sl_err_set(err, SL_EINVAL, "%s name '%.100s' must have %d dot-separated parts", kind,
+                        full_name, n);
         goto out;
     }
     for (int i = 0; i < n; i++)
-        if ((rc = sl_dbx_uc_name_check(i == n - 1 ? kind : part_names[i], parts[i], err)) !=
-            SL_OK)
+        if ((rc = sl_dbx_uc_name_check(i == n - 1 ? kind : part_names[i], parts[i], err)) != SL_OK)
             goto out;
     char *enc = sl__dbx_pct(full_name); /* '.' is unreserved, so the name stays readable */
     *out = sl_xasprintf(UC "/%s/%s%s", collection, enc, suffix ? suffix : "");
@@ -52,8 +50,7 @@ out:
 }
 
 static sl_code get_named(sl_dbx_client *c, const char *kind, const char *full_name, int parts,
-                         const char *collection, const sl_dbx_call *call, json_t **out,
-                         sl_err *err)
+                         const char *collection, const sl_dbx_call *call, json_t **out, sl_err *err)
 {
     json_t *tmp = NULL;
     if (out)

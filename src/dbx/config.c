@@ -269,8 +269,8 @@ typedef struct {
     void *env_arg;
     section dotenv;
     const char *dotenv_path;
-    const section *prof;     /* selected profile, or NULL */
-    const section *defsec;   /* [DEFAULT], or NULL */
+    const section *prof;   /* selected profile, or NULL */
+    const section *defsec; /* [DEFAULT], or NULL */
     const char *profile;
     const char *config_path;
 } ctx;
@@ -278,7 +278,7 @@ typedef struct {
 typedef struct {
     const char *val; /* borrowed */
     int rank;
-    char src[160];   /* "environment", ".env", "profile DEFAULT in /x", "option" */
+    char src[160]; /* "environment", ".env", "profile DEFAULT in /x", "option" */
 } got;
 
 static bool set(const char *s)
@@ -586,8 +586,7 @@ sl_code sl_dbx_config_resolve(const sl_dbx_config *cfg_in, sl_dbx_env_fn env, vo
         s.client_id = sl_xstrdup(cid.val);
         s.client_secret = sl_xstrdup(csec.val);
     } else if (cid.val || csec.val) {
-        rc = sl_err_set(err, SL_EINVAL,
-                        "incomplete OAuth credentials: %s is set but %s is missing",
+        rc = sl_err_set(err, SL_EINVAL, "incomplete OAuth credentials: %s is set but %s is missing",
                         cid.val ? "DATABRICKS_CLIENT_ID" : "DATABRICKS_CLIENT_SECRET",
                         cid.val ? "DATABRICKS_CLIENT_SECRET" : "DATABRICKS_CLIENT_ID");
         goto out;
@@ -626,8 +625,8 @@ sl_code sl_dbx_config_resolve(const sl_dbx_config *cfg_in, sl_dbx_env_fn env, vo
         goto out;
     g = lookup(&x, cfg->backoff_multiplier >= 0 ? numbuf[3] : NULL, "BACKOFF_MULTIPLIER",
                "backoff_multiplier");
-    if (g.val && (rc = parse_double(&g, "BACKOFF_MULTIPLIER", 1, 100,
-                                    &s.retry.backoff_multiplier, err)) != SL_OK)
+    if (g.val && (rc = parse_double(&g, "BACKOFF_MULTIPLIER", 1, 100, &s.retry.backoff_multiplier,
+                                    err)) != SL_OK)
         goto out;
 
     /* Timeouts and TLS. */

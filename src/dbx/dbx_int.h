@@ -11,8 +11,8 @@
 #include "sluice/dbx.h"
 
 struct sl_dbx_client {
-    sl_dbx_settings s;   /* owned copy */
-    char *user_agent;    /* "sluice/0.1.0" */
+    sl_dbx_settings s;      /* owned copy */
+    char *user_agent;       /* "sluice/0.1.0" */
     const char *secrets[4]; /* known secret literals for redaction, NULL-terminated */
 
     /* statistics (updated with __atomic builtins) */
@@ -21,8 +21,8 @@ struct sl_dbx_client {
 
     /* OAuth M2M token cache: tok_mu guards everything below. */
     pthread_mutex_t tok_mu;
-    char *tok;               /* current access token, or NULL */
-    uint64_t tok_gen;        /* bumped on every new token */
+    char *tok;                 /* current access token, or NULL */
+    uint64_t tok_gen;          /* bumped on every new token */
     int64_t tok_refresh_at_ms; /* sl_now_ms() after which a new token is fetched */
 
     /* warehouse chosen by sl_dbx_warehouse_resolve; guarded by wh_mu */
@@ -32,28 +32,28 @@ struct sl_dbx_client {
 
 /* One HTTP exchange (the transport adds auth, retries and error mapping). */
 typedef struct sl__dbx_req {
-    const char *method;       /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
-    const char *path;         /* encoded, from the host root: "/api/2.0/..." (+ query) */
-    const char *what;         /* context for errors: "upload /Volumes/..." */
-    const json_t *json;       /* JSON body, or NULL */
-    const char *form;         /* x-www-form-urlencoded body, or NULL */
-    const char *basic_user;   /* HTTP Basic instead of the bearer token (token endpoint) */
+    const char *method;     /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
+    const char *path;       /* encoded, from the host root: "/api/2.0/..." (+ query) */
+    const char *what;       /* context for errors: "upload /Volumes/..." */
+    const json_t *json;     /* JSON body, or NULL */
+    const char *form;       /* x-www-form-urlencoded body, or NULL */
+    const char *basic_user; /* HTTP Basic instead of the bearer token (token endpoint) */
     const char *basic_pass;
-    bool no_auth;             /* send no Authorization at all */
-    int upload_fd;            /* stream this file as the body (PUT), or -1 */
+    bool no_auth;  /* send no Authorization at all */
+    int upload_fd; /* stream this file as the body (PUT), or -1 */
     int64_t upload_size;
-    int download_fd;          /* stream a 2xx body into this file (truncated on retry), or -1 */
-    const char *accept;       /* Accept header; default application/json */
-    const char *progress_op;  /* op name for call->progress during transfers */
-    const char *progress_id;  /* id reported with it (the remote path) */
-    const sl_dbx_call *call;  /* may be NULL */
+    int download_fd;         /* stream a 2xx body into this file (truncated on retry), or -1 */
+    const char *accept;      /* Accept header; default application/json */
+    const char *progress_op; /* op name for call->progress during transfers */
+    const char *progress_id; /* id reported with it (the remote path) */
+    const sl_dbx_call *call; /* may be NULL */
 } sl__dbx_req;
 
 typedef struct sl__dbx_resp {
     long status;
-    char *body;               /* NUL-terminated buffered body (not for downloads), owned */
+    char *body; /* NUL-terminated buffered body (not for downloads), owned */
     size_t body_len;
-    int64_t content_length;   /* header, or -1 */
+    int64_t content_length; /* header, or -1 */
     char content_type[128];
     char last_modified[64];
 } sl__dbx_resp;
@@ -66,8 +66,8 @@ void sl__dbx_resp_cleanup(sl__dbx_resp *r);
  * SL_OK only for a 2xx response (resp filled). Errors are mapped, redacted and prefixed
  * with req->what (except SL_EAUTH). resp is cleaned by the caller in every case.
  */
-SL_MUST_USE sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req,
-                                    sl__dbx_resp *resp, sl_err *err);
+SL_MUST_USE sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *resp,
+                                    sl_err *err);
 
 /* JSON round trip: body may be NULL; *out = parsed response ({} for an empty body). */
 SL_MUST_USE sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const char *path,
@@ -88,8 +88,7 @@ sl_code sl__dbx_ctx(sl_err *err, const char *fmt, ...) SL_PRINTF(2, 3);
 void sl__dbx_redact_err(const sl_dbx_client *c, sl_err *err);
 
 /* Log through the redactor. */
-void sl__dbx_log(const sl_dbx_client *c, sl_log_level lvl, const char *fmt, ...)
-    SL_PRINTF(3, 4);
+void sl__dbx_log(const sl_dbx_client *c, sl_log_level lvl, const char *fmt, ...) SL_PRINTF(3, 4);
 
 /* Percent-encode one path segment or query value (owned). */
 char *sl__dbx_pct(const char *s);
@@ -106,13 +105,14 @@ int64_t sl__dbx_poll_next(int64_t cur_ms, int64_t max_ms);
 /* Fetch every page of a paged list: GET base_path (with `?`/`&` handled) adding
  * page_token, collecting the array under `key`. */
 SL_MUST_USE sl_code sl__dbx_list_all(sl_dbx_client *c, const char *base_path, const char *key,
-                                     size_t max_items, const char *what,
-                                     const sl_dbx_call *call, json_t **out, sl_err *err);
+                                     size_t max_items, const char *what, const sl_dbx_call *call,
+                                     json_t **out, sl_err *err);
 
 /* String member of an object, or NULL. */
 const char *sl__dbx_jstr(const json_t *obj, const char *key);
 
 /* Statistics. */
-#define SL__DBX_STAT_ADD(c, field, n) __atomic_fetch_add(&(c)->field, (uint64_t)(n), __ATOMIC_RELAXED)
+#define SL__DBX_STAT_ADD(c, field, n)                                                              \
+    __atomic_fetch_add(&(c)->field, (uint64_t)(n), __ATOMIC_RELAXED)
 
 #endif

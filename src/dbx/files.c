@@ -179,8 +179,7 @@ sl_code sl_dbx_file_delete(sl_dbx_client *c, const char *remote_path, const sl_d
 sl_code sl_dbx_dir_create(sl_dbx_client *c, const char *remote_path, const sl_dbx_call *call,
                           sl_err *err)
 {
-    return simple(c, "PUT", "/api/2.0/fs/directories", remote_path, "create directory", call,
-                  err);
+    return simple(c, "PUT", "/api/2.0/fs/directories", remote_path, "create directory", call, err);
 }
 
 sl_code sl_dbx_dir_list(sl_dbx_client *c, const char *remote_path, size_t max_items,

@@ -51,8 +51,8 @@ static char *genie_path(const char *space, const char *conv, const char *msg, co
 sl_code sl_dbx_genie_space_list(sl_dbx_client *c, size_t max_items, const sl_dbx_call *call,
                                 json_t **out, sl_err *err)
 {
-    return sl__dbx_list_all(c, SPACES "?page_size=100", "spaces", max_items,
-                            "list Genie spaces", call, out, err);
+    return sl__dbx_list_all(c, SPACES "?page_size=100", "spaces", max_items, "list Genie spaces",
+                            call, out, err);
 }
 
 sl_code sl_dbx_genie_space_get(sl_dbx_client *c, const char *space_id, const sl_dbx_call *call,
@@ -107,9 +107,8 @@ static json_t *content_body(const char *content)
     return b;
 }
 
-sl_code sl_dbx_genie_conversation_start(sl_dbx_client *c, const char *space_id,
-                                        const char *content, const sl_dbx_call *call,
-                                        json_t **out, sl_err *err)
+sl_code sl_dbx_genie_conversation_start(sl_dbx_client *c, const char *space_id, const char *content,
+                                        const sl_dbx_call *call, json_t **out, sl_err *err)
 {
     *out = NULL;
     const char *what = "start Genie conversation";
@@ -120,8 +119,8 @@ sl_code sl_dbx_genie_conversation_start(sl_dbx_client *c, const char *space_id,
     char w[160];
     snprintf(w, sizeof(w), "start Genie conversation in space %.100s", space_id);
     sl_code rc = sl__dbx_json(c, "POST", path, b, w, call, out, err);
-    if (rc == SL_OK && (!sl__dbx_jstr(*out, "conversation_id") ||
-                        !sl__dbx_jstr(*out, "message_id"))) {
+    if (rc == SL_OK &&
+        (!sl__dbx_jstr(*out, "conversation_id") || !sl__dbx_jstr(*out, "message_id"))) {
         json_decref(*out);
         *out = NULL;
         rc = sl_err_set(err, SL_EREMOTE, "%s: response lacks conversation_id/message_id", w);
@@ -137,8 +136,8 @@ sl_code sl_dbx_genie_message_create(sl_dbx_client *c, const char *space_id,
 {
     *out = NULL;
     const char *what = "send Genie message";
-    if (need(what, "space id", space_id, err) || need(what, "conversation id", conversation_id, err) ||
-        need(what, "question", content, err))
+    if (need(what, "space id", space_id, err) ||
+        need(what, "conversation id", conversation_id, err) || need(what, "question", content, err))
         return SL_EINVAL;
     char *path = genie_path(space_id, conversation_id, NULL, NULL, "/messages");
     json_t *b = content_body(content);
@@ -156,7 +155,8 @@ sl_code sl_dbx_genie_message_get(sl_dbx_client *c, const char *space_id,
 {
     *out = NULL;
     const char *what = "get Genie message";
-    if (need(what, "space id", space_id, err) || need(what, "conversation id", conversation_id, err) ||
+    if (need(what, "space id", space_id, err) ||
+        need(what, "conversation id", conversation_id, err) ||
         need(what, "message id", message_id, err))
         return SL_EINVAL;
     char *path = genie_path(space_id, conversation_id, message_id, NULL, NULL);
@@ -181,9 +181,12 @@ bool sl_dbx_genie_status_is_terminal(const char *status)
 static bool retryable_genie_error(const char *type)
 {
     static const char *const t[] = {
-        "RATE_LIMIT_EXCEEDED_GENERIC_EXCEPTION", "RATE_LIMIT_EXCEEDED_SPECIFIED_WAIT_EXCEPTION",
-        "RETRYABLE_PROCESSING_EXCEPTION",        "CHAT_COMPLETION_NETWORK_EXCEPTION",
-        "CHAT_COMPLETION_CLIENT_TIMEOUT_EXCEPTION", "REPLY_PROCESS_TIMEOUT_EXCEPTION",
+        "RATE_LIMIT_EXCEEDED_GENERIC_EXCEPTION",
+        "RATE_LIMIT_EXCEEDED_SPECIFIED_WAIT_EXCEPTION",
+        "RETRYABLE_PROCESSING_EXCEPTION",
+        "CHAT_COMPLETION_NETWORK_EXCEPTION",
+        "CHAT_COMPLETION_CLIENT_TIMEOUT_EXCEPTION",
+        "REPLY_PROCESS_TIMEOUT_EXCEPTION",
         "DESCRIBE_QUERY_TIMEOUT",
     };
     if (!type)
@@ -251,8 +254,8 @@ sl_code sl_dbx_genie_message_wait(sl_dbx_client *c, const char *space_id,
     char last[40] = "unknown";
     for (int polls = 1;; polls++) {
         json_t *msg = NULL;
-        sl_code rc = sl_dbx_genie_message_get(c, space_id, conversation_id, message_id, call,
-                                              &msg, err);
+        sl_code rc =
+            sl_dbx_genie_message_get(c, space_id, conversation_id, message_id, call, &msg, err);
         if ((rc == SL_ETIMEOUT || rc == SL_ECANCELED) && sl__dbx_check_call(call, NULL) != SL_OK)
             return give_up(err, rc, message_id, last, polls - 1);
         if (rc != SL_OK)
@@ -291,7 +294,8 @@ static sl_code attachment_call(sl_dbx_client *c, const char *method, const char 
                                sl_err *err)
 {
     *out = NULL;
-    if (need(verb, "space id", space_id, err) || need(verb, "conversation id", conversation_id, err) ||
+    if (need(verb, "space id", space_id, err) ||
+        need(verb, "conversation id", conversation_id, err) ||
         need(verb, "message id", message_id, err) ||
         need(verb, "attachment id", attachment_id, err))
         return SL_EINVAL;
@@ -304,22 +308,21 @@ static sl_code attachment_call(sl_dbx_client *c, const char *method, const char 
 }
 
 sl_code sl_dbx_genie_attachment_query_result(sl_dbx_client *c, const char *space_id,
-                                             const char *conversation_id,
-                                             const char *message_id, const char *attachment_id,
-                                             const sl_dbx_call *call, json_t **out, sl_err *err)
+                                             const char *conversation_id, const char *message_id,
+                                             const char *attachment_id, const sl_dbx_call *call,
+                                             json_t **out, sl_err *err)
 {
-    return attachment_call(c, "GET", "get query result", "/query-result", space_id,
-                           conversation_id, message_id, attachment_id, call, out, err);
+    return attachment_call(c, "GET", "get query result", "/query-result", space_id, conversation_id,
+                           message_id, attachment_id, call, out, err);
 }
 
 sl_code sl_dbx_genie_attachment_execute_query(sl_dbx_client *c, const char *space_id,
-                                              const char *conversation_id,
-                                              const char *message_id, const char *attachment_id,
-                                              const sl_dbx_call *call, json_t **out,
-                                              sl_err *err)
+                                              const char *conversation_id, const char *message_id,
+                                              const char *attachment_id, const sl_dbx_call *call,
+                                              json_t **out, sl_err *err)
 {
-    return attachment_call(c, "POST", "re-run query", "/execute-query", space_id,
-                           conversation_id, message_id, attachment_id, call, out, err);
+    return attachment_call(c, "POST", "re-run query", "/execute-query", space_id, conversation_id,
+                           message_id, attachment_id, call, out, err);
 }
 
 sl_code sl_dbx_genie_conversation_list(sl_dbx_client *c, const char *space_id, bool include_all,
@@ -345,7 +348,8 @@ sl_code sl_dbx_genie_message_list(sl_dbx_client *c, const char *space_id,
 {
     *out = NULL;
     const char *what = "list Genie messages";
-    if (need(what, "space id", space_id, err) || need(what, "conversation id", conversation_id, err))
+    if (need(what, "space id", space_id, err) ||
+        need(what, "conversation id", conversation_id, err))
         return SL_EINVAL;
     char *path = genie_path(space_id, conversation_id, NULL, NULL, "/messages?page_size=100");
     char w[160];
@@ -360,7 +364,8 @@ sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const char *space_id,
                                          sl_err *err)
 {
     const char *what = "delete Genie conversation";
-    if (need(what, "space id", space_id, err) || need(what, "conversation id", conversation_id, err))
+    if (need(what, "space id", space_id, err) ||
+        need(what, "conversation id", conversation_id, err))
         return SL_EINVAL;
     char *path = genie_path(space_id, conversation_id, NULL, NULL, NULL);
     char w[160];

@@ -23,7 +23,7 @@
 
 #include "dbx/dbx_int.h"
 
-#define ERROR_BODY_MAX   (64 * 1024) /* enough of an error body to find its message */
+#define ERROR_BODY_MAX    (64 * 1024) /* enough of an error body to find its message */
 #define PROGRESS_EVERY_NS (500 * 1000000LL)
 
 /* ---- thread-local curl handle ---- */
@@ -280,14 +280,14 @@ typedef struct xfer {
     sl_dbx_client *c;
     const sl__dbx_req *req;
     CURL *h;
-    char *buf;          /* buffered body */
+    char *buf; /* buffered body */
     size_t len, cap, max;
     bool too_big;
-    int64_t down_off;   /* bytes written to download_fd */
-    int io_errno;       /* local read/write error */
-    bool io_read;       /* the local error was a read */
-    int64_t up_off;     /* next upload offset */
-    int abort_reason;   /* 1 cancel, 2 deadline */
+    int64_t down_off; /* bytes written to download_fd */
+    int io_errno;     /* local read/write error */
+    bool io_read;     /* the local error was a read */
+    int64_t up_off;   /* next upload offset */
+    int abort_reason; /* 1 cancel, 2 deadline */
     int64_t last_progress_ns;
     int64_t content_length;
     char retry_after[128];
@@ -530,8 +530,8 @@ static CURLcode perform(sl_dbx_client *c, const sl__dbx_req *req, const char *be
         if (to_deadline < 1)
             to_deadline = 1;
     }
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)min_pos(c->s.connect_timeout_ms,
-                                                                 to_deadline));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)min_pos(c->s.connect_timeout_ms, to_deadline));
     if (streaming) {
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(to_deadline > 0 ? to_deadline : 0));
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -634,8 +634,8 @@ static CURLcode perform(sl_dbx_client *c, const sl__dbx_req *req, const char *be
         bool conn = is_conn_error(cc);
         if (conn)
             SL__DBX_STAT_ADD(c, n_conn_errors, 1);
-        sl_err_set(err, conn ? (cc == CURLE_OPERATION_TIMEDOUT ? SL_ETIMEOUT : SL_EREMOTE)
-                             : SL_EREMOTE,
+        sl_err_set(err,
+                   conn ? (cc == CURLE_OPERATION_TIMEDOUT ? SL_ETIMEOUT : SL_EREMOTE) : SL_EREMOTE,
                    "%s (curl %d)", errbuf[0] ? errbuf : curl_easy_strerror(cc), (int)cc);
         err->retryable = conn;
     }
@@ -661,8 +661,7 @@ static bool truncate_download(int fd)
     return ftruncate(fd, 0) == 0;
 }
 
-sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *resp,
-                        sl_err *err)
+sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *resp, sl_err *err)
 {
     sl_err local;
     if (!err)
@@ -716,8 +715,8 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
         }
         free(x.buf);
         rc = err->code;
-        sl__dbx_log(c, SL_LOG_DEBUG, "dbx: %s %s -> %s (%lld ms)", req->method, req->path,
-                    err->msg, (long long)((sl_mono_ns() - t0) / 1000000));
+        sl__dbx_log(c, SL_LOG_DEBUG, "dbx: %s %s -> %s (%lld ms)", req->method, req->path, err->msg,
+                    (long long)((sl_mono_ns() - t0) / 1000000));
 
         /* An OAuth token the server no longer accepts: refresh once, retry at once. */
         if (oauth && cc == CURLE_OK && (status == 401 || status == 403) && !auth_retried) {
@@ -755,8 +754,7 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
             char prev[sizeof(last.msg)];
             snprintf(prev, sizeof(prev), "%s", last.msg);
             *err = last;
-            sl_err_set(err, SL_ETIMEOUT, "deadline reached while retrying (last error: %s)",
-                       prev);
+            sl_err_set(err, SL_ETIMEOUT, "deadline reached while retrying (last error: %s)", prev);
             err->retryable = true;
             rc = SL_ETIMEOUT;
             break;
@@ -812,21 +810,19 @@ sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const char *path, con
     return rc;
 }
 
-sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const char *path,
-                        const json_t *body, const sl_dbx_call *call, json_t **out, sl_err *err)
+sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const char *path, const json_t *body,
+                        const sl_dbx_call *call, json_t **out, sl_err *err)
 {
     *out = NULL;
     if (!path || strncmp(path, "/api/", 5) != 0)
-        return sl_err_set(err, SL_EINVAL, "API path '%s' must start with /api/",
-                          path ? path : "");
+        return sl_err_set(err, SL_EINVAL, "API path '%s' must start with /api/", path ? path : "");
     char what[200];
     snprintf(what, sizeof(what), "%s %s", method, path);
     return sl__dbx_json(c, method, path, body, what, call, out, err);
 }
 
-sl_code sl__dbx_list_all(sl_dbx_client *c, const char *base_path, const char *key,
-                         size_t max_items, const char *what, const sl_dbx_call *call,
-                         json_t **out, sl_err *err)
+sl_code sl__dbx_list_all(sl_dbx_client *c, const char *base_path, const char *key, size_t max_items,
+                         const char *what, const sl_dbx_call *call, json_t **out, sl_err *err)
 {
     *out = NULL;
     json_t *all = sl_json_check(json_array());

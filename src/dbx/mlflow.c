@@ -11,8 +11,8 @@
 
 #define BATCH_BYTES (900 * 1024) /* stay under the 1 MB request limit */
 
-sl_code sl_dbx_mlflow_experiment_ensure(sl_dbx_client *c, const char *name,
-                                        const sl_dbx_call *call, char **out_id, sl_err *err)
+sl_code sl_dbx_mlflow_experiment_ensure(sl_dbx_client *c, const char *name, const sl_dbx_call *call,
+                                        char **out_id, sl_err *err)
 {
     *out_id = NULL;
     if (!name || !*name)
@@ -28,8 +28,7 @@ sl_code sl_dbx_mlflow_experiment_ensure(sl_dbx_client *c, const char *name,
     for (int round = 0; round < 2; round++) {
         rc = sl__dbx_json(c, "GET", path, NULL, what, call, &resp, err);
         if (rc == SL_OK) {
-            const char *id =
-                sl__dbx_jstr(json_object_get(resp, "experiment"), "experiment_id");
+            const char *id = sl__dbx_jstr(json_object_get(resp, "experiment"), "experiment_id");
             if (id)
                 *out_id = sl_xstrdup(id);
             else
@@ -43,8 +42,8 @@ sl_code sl_dbx_mlflow_experiment_ensure(sl_dbx_client *c, const char *name,
         char cwhat[200];
         snprintf(cwhat, sizeof(cwhat), "create MLflow experiment %.160s", name);
         sl_err_clear(err);
-        rc = sl__dbx_json(c, "POST", "/api/2.0/mlflow/experiments/create", body, cwhat, call,
-                          &resp, err);
+        rc = sl__dbx_json(c, "POST", "/api/2.0/mlflow/experiments/create", body, cwhat, call, &resp,
+                          err);
         json_decref(body);
         if (rc == SL_OK) {
             const char *id = sl__dbx_jstr(resp, "experiment_id");
@@ -63,9 +62,9 @@ sl_code sl_dbx_mlflow_experiment_ensure(sl_dbx_client *c, const char *name,
     return rc;
 }
 
-sl_code sl_dbx_mlflow_run_create(sl_dbx_client *c, const char *experiment_id,
-                                 const char *run_name, int64_t start_time_ms, const json_t *tags,
-                                 const sl_dbx_call *call, json_t **out, sl_err *err)
+sl_code sl_dbx_mlflow_run_create(sl_dbx_client *c, const char *experiment_id, const char *run_name,
+                                 int64_t start_time_ms, const json_t *tags, const sl_dbx_call *call,
+                                 json_t **out, sl_err *err)
 {
     *out = NULL;
     if (!experiment_id || !*experiment_id)
@@ -81,8 +80,8 @@ sl_code sl_dbx_mlflow_run_create(sl_dbx_client *c, const char *experiment_id,
     char what[160];
     snprintf(what, sizeof(what), "create MLflow run in experiment %.100s", experiment_id);
     json_t *resp = NULL;
-    sl_code rc = sl__dbx_json(c, "POST", "/api/2.0/mlflow/runs/create", body, what, call, &resp,
-                              err);
+    sl_code rc =
+        sl__dbx_json(c, "POST", "/api/2.0/mlflow/runs/create", body, what, call, &resp, err);
     json_decref(body);
     if (rc != SL_OK)
         return rc;
@@ -153,8 +152,7 @@ sl_code sl_dbx_mlflow_run_get(sl_dbx_client *c, const char *run_id, const sl_dbx
 }
 
 /* Check keys/values of one list; `kind` is "metric", "param" or "tag". */
-static sl_code check_entries(const json_t *list, const char *kind, bool check_value,
-                             sl_err *err)
+static sl_code check_entries(const json_t *list, const char *kind, bool check_value, sl_err *err)
 {
     if (!list)
         return SL_OK;
@@ -175,8 +173,8 @@ static sl_code check_entries(const json_t *list, const char *kind, bool check_va
             if (!json_is_string(v))
                 return sl_err_set(err, SL_EINVAL, "%s '%s' needs a string value", kind, key);
             if (strlen(json_string_value(v)) > SL_DBX_MLFLOW_MAX_VALUE)
-                return sl_err_set(err, SL_EINVAL, "%s '%s' value is %zu bytes (max %d)", kind,
-                                  key, strlen(json_string_value(v)), SL_DBX_MLFLOW_MAX_VALUE);
+                return sl_err_set(err, SL_EINVAL, "%s '%s' value is %zu bytes (max %d)", kind, key,
+                                  strlen(json_string_value(v)), SL_DBX_MLFLOW_MAX_VALUE);
         } else if (!json_is_number(v)) {
             return sl_err_set(err, SL_EINVAL, "metric '%s' needs a numeric value", key);
         }
@@ -250,8 +248,8 @@ sl_code sl_dbx_mlflow_run_log_batch(sl_dbx_client *c, const char *run_id, const 
             break;
         }
         json_t *resp = NULL;
-        rc = sl__dbx_json(c, "POST", "/api/2.0/mlflow/runs/log-batch", body, what, call, &resp,
-                          err);
+        rc =
+            sl__dbx_json(c, "POST", "/api/2.0/mlflow/runs/log-batch", body, what, call, &resp, err);
         json_decref(resp);
         json_decref(body);
         batches++;

@@ -46,8 +46,7 @@ sl_code sl_dbx_path_encode(const char *path, char **out, sl_err *err)
     if (!path || !*path)
         return sl_err_set(err, SL_EINVAL, "empty path");
     if (path[0] != '/')
-        return sl_err_set(err, SL_EINVAL, "path '%s' is not absolute (it must start with /)",
-                          path);
+        return sl_err_set(err, SL_EINVAL, "path '%s' is not absolute (it must start with /)", path);
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/')
         n--;

@@ -46,9 +46,8 @@ static bool is_ident(char ch)
 static size_t value_len(const char *p)
 {
     size_t n = 0;
-    while (p[n] && !isspace((unsigned char)p[n]) && p[n] != '"' && p[n] != '\'' &&
-           p[n] != '&' && p[n] != ',' && p[n] != ';' && p[n] != '}' && p[n] != ']' &&
-           p[n] != ')')
+    while (p[n] && !isspace((unsigned char)p[n]) && p[n] != '"' && p[n] != '\'' && p[n] != '&' &&
+           p[n] != ',' && p[n] != ';' && p[n] != '}' && p[n] != ']' && p[n] != ')')
         n++;
     return n;
 }
@@ -125,9 +124,8 @@ static size_t match_at(const char *t, size_t i, sbuf *b)
         }
     }
     /* key = value / "key": "value" for secret-bearing keys */
-    static const char *const keys[] = {"access_token", "client_secret", "refresh_token",
-                                       "id_token",     "token",         "password",
-                                       "secret",       "pat"};
+    static const char *const keys[] = {"access_token", "client_secret", "refresh_token", "id_token",
+                                       "token",        "password",      "secret",        "pat"};
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
         size_t kl = strlen(keys[k]);
         if (strncasecmp(p, keys[k], kl) != 0 || is_ident(p[kl]))

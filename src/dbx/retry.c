@@ -357,8 +357,8 @@ sl_code sl_dbx_error_from_http(int status, const char *body, size_t body_len,
     apply_class(cls, err);
     /* Transient statuses stay retryable whatever the code says (a 503 with an
      * unrecognised code is still an outage), and the SDK's text hint too. */
-    if (sl_dbx_http_status_is_retryable(status) && cls != CLS_BAD_REQUEST &&
-        cls != CLS_NOT_FOUND && cls != CLS_CONFLICT)
+    if (sl_dbx_http_status_is_retryable(status) && cls != CLS_BAD_REQUEST && cls != CLS_NOT_FOUND &&
+        cls != CLS_CONFLICT)
         err->retryable = true;
     if (strstr(msg, "REQUEST_LIMIT_EXCEEDED"))
         err->retryable = true;

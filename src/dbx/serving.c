@@ -17,8 +17,7 @@ void sl_dbx_vectors_free(sl_dbx_vectors *v)
 }
 
 sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint, const char *const *inputs,
-                             size_t n, const sl_dbx_call *call, sl_dbx_vectors **out,
-                             sl_err *err)
+                             size_t n, const sl_dbx_call *call, sl_dbx_vectors **out, sl_err *err)
 {
     *out = NULL;
     if (!endpoint || !*endpoint)
@@ -75,8 +74,8 @@ sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint, const char 
         }
         seen[at] = true;
         if (!json_is_array(emb) || json_array_size(emb) == 0) {
-            rc = sl_err_set(err, SL_EREMOTE, "%s: embedding %zu is not a list of numbers", what,
-                            at);
+            rc =
+                sl_err_set(err, SL_EREMOTE, "%s: embedding %zu is not a list of numbers", what, at);
             goto out;
         }
         if (!v->data) {
@@ -84,8 +83,8 @@ sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint, const char 
             v->dim = json_array_size(emb);
             v->data = sl_xcalloc(n * v->dim, sizeof(float));
         } else if (json_array_size(emb) != v->dim) {
-            rc = sl_err_set(err, SL_EREMOTE, "%s: embedding %zu has %zu dimensions, not %zu",
-                            what, at, json_array_size(emb), v->dim);
+            rc = sl_err_set(err, SL_EREMOTE, "%s: embedding %zu has %zu dimensions, not %zu", what,
+                            at, json_array_size(emb), v->dim);
             goto out;
         }
         size_t k;
@@ -93,8 +92,7 @@ sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint, const char 
         json_array_foreach(emb, k, x)
         {
             if (!json_is_number(x)) {
-                rc = sl_err_set(err, SL_EREMOTE, "%s: embedding %zu holds a non-number", what,
-                                at);
+                rc = sl_err_set(err, SL_EREMOTE, "%s: embedding %zu holds a non-number", what, at);
                 goto out;
             }
             v->data[at * v->dim + k] = (float)json_number_value(x);

@@ -82,8 +82,7 @@ sl_code sl_dbx_statement_error(const json_t *resp, sl_err *err)
         return SL_ECANCELED;
     }
     if (strcmp(state, "CLOSED") == 0) {
-        sl_err_set(err, SL_ESTALE, "statement %s is closed: its result is no longer available",
-                   id);
+        sl_err_set(err, SL_ESTALE, "statement %s is closed: its result is no longer available", id);
         if (err)
             err->retryable = false;
         return SL_ESTALE;
@@ -172,8 +171,8 @@ static char *statement_path(const char *id, const char *suffix)
     return p;
 }
 
-sl_code sl_dbx_statement_get(sl_dbx_client *c, const char *statement_id,
-                             const sl_dbx_call *call, json_t **out, sl_err *err)
+sl_code sl_dbx_statement_get(sl_dbx_client *c, const char *statement_id, const sl_dbx_call *call,
+                             json_t **out, sl_err *err)
 {
     *out = NULL;
     if (!statement_id || !*statement_id)
@@ -186,8 +185,8 @@ sl_code sl_dbx_statement_get(sl_dbx_client *c, const char *statement_id,
     return rc;
 }
 
-sl_code sl_dbx_statement_cancel(sl_dbx_client *c, const char *statement_id,
-                                const sl_dbx_call *call, sl_err *err)
+sl_code sl_dbx_statement_cancel(sl_dbx_client *c, const char *statement_id, const sl_dbx_call *call,
+                                sl_err *err)
 {
     if (!statement_id || !*statement_id)
         return sl_err_set(err, SL_EINVAL, "cancel statement: empty statement id");
@@ -215,8 +214,8 @@ static sl_code give_up(sl_err *err, sl_code rc, const char *id, const char *stat
     return rc;
 }
 
-sl_code sl_dbx_statement_wait(sl_dbx_client *c, const char *statement_id,
-                              const sl_dbx_call *call, json_t **out, sl_err *err)
+sl_code sl_dbx_statement_wait(sl_dbx_client *c, const char *statement_id, const sl_dbx_call *call,
+                              json_t **out, sl_err *err)
 {
     *out = NULL;
     int64_t interval = call && call->poll_initial_ms > 0 ? call->poll_initial_ms : POLL_INITIAL_MS;
@@ -264,8 +263,8 @@ sl_code sl_dbx_statement_wait(sl_dbx_client *c, const char *statement_id,
 }
 
 /* Feed the rows of one ResultData object to fn; *stop when fn asked to stop. */
-static sl_code feed_chunk(const json_t *chunk, const json_t *columns, sl_dbx_row_fn fn,
-                          void *arg, bool *stop, sl_err *err)
+static sl_code feed_chunk(const json_t *chunk, const json_t *columns, sl_dbx_row_fn fn, void *arg,
+                          bool *stop, sl_err *err)
 {
     if (json_object_get(chunk, "external_links"))
         return sl_err_set(err, SL_EINVAL, "EXTERNAL_LINKS results are not supported");
@@ -415,8 +414,8 @@ static sl_code run_to_success(sl_dbx_client *c, const sl_dbx_statement_req *req,
     return rc;
 }
 
-sl_code sl_dbx_sql_query(sl_dbx_client *c, const sl_dbx_statement_req *req,
-                         const sl_dbx_call *call, sl_dbx_result **out, sl_err *err)
+sl_code sl_dbx_sql_query(sl_dbx_client *c, const sl_dbx_statement_req *req, const sl_dbx_call *call,
+                         sl_dbx_result **out, sl_err *err)
 {
     *out = NULL;
     json_t *resp = NULL;

@@ -7,8 +7,7 @@
 
 #include "dbx/dbx_int.h"
 
-sl_code sl_dbx_warehouse_list(sl_dbx_client *c, const sl_dbx_call *call, json_t **out,
-                              sl_err *err)
+sl_code sl_dbx_warehouse_list(sl_dbx_client *c, const sl_dbx_call *call, json_t **out, sl_err *err)
 {
     *out = NULL;
     json_t *resp = NULL;
@@ -38,8 +37,8 @@ sl_code sl_dbx_warehouse_get(sl_dbx_client *c, const char *id, const sl_dbx_call
     return rc;
 }
 
-sl_code sl_dbx_warehouse_resolve(sl_dbx_client *c, const char *explicit_id,
-                                 const sl_dbx_call *call, char **out_id, sl_err *err)
+sl_code sl_dbx_warehouse_resolve(sl_dbx_client *c, const char *explicit_id, const sl_dbx_call *call,
+                                 char **out_id, sl_err *err)
 {
     *out_id = NULL;
     if (explicit_id && *explicit_id) {

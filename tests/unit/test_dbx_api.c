@@ -19,7 +19,7 @@
 
 typedef struct fake {
     pthread_mutex_t mu;
-    json_t *last_stmt;     /* last execute body */
+    json_t *last_stmt; /* last execute body */
     int stmt_polls;
     int cancels;
     int genie_polls;
@@ -66,7 +66,8 @@ static void statements(fake *f, ts_req *r, ts_resp *o)
         const char *sql = json_string_value(json_object_get(f->last_stmt, "statement"));
         o->status = 200;
         if (strcmp(sql, "SELECT chunks") == 0)
-            o->body = sl_xstrdup("{\"statement_id\":\"st-chunks\",\"status\":{\"state\":\"PENDING\"}}");
+            o->body =
+                sl_xstrdup("{\"statement_id\":\"st-chunks\",\"status\":{\"state\":\"PENDING\"}}");
         else if (strcmp(sql, "SELECT fail") == 0)
             o->body = sl_xstrdup(
                 "{\"statement_id\":\"st-fail\",\"status\":{\"state\":\"FAILED\",\"sql_state\":"
@@ -77,7 +78,8 @@ static void statements(fake *f, ts_req *r, ts_resp *o)
                                  "\"error\":{\"error_code\":\"TEMPORARILY_UNAVAILABLE\","
                                  "\"message\":\"warehouse restarting\"}}}");
         else if (strcmp(sql, "SELECT slow") == 0)
-            o->body = sl_xstrdup("{\"statement_id\":\"st-slow\",\"status\":{\"state\":\"RUNNING\"}}");
+            o->body =
+                sl_xstrdup("{\"statement_id\":\"st-slow\",\"status\":{\"state\":\"RUNNING\"}}");
         else
             o->body = dump(json_pack("{s:s,s:{s:s},s:{s:{s:i,s:[]}},s:{s:i}}", "statement_id",
                                      "st-ddl", "status", "state", "SUCCEEDED", "manifest", "schema",
@@ -88,13 +90,14 @@ static void statements(fake *f, ts_req *r, ts_resp *o)
         f->stmt_polls++;
         o->status = 200;
         if (f->stmt_polls < 3) {
-            o->body = sl_xstrdup("{\"statement_id\":\"st-chunks\",\"status\":{\"state\":\"RUNNING\"}}");
+            o->body =
+                sl_xstrdup("{\"statement_id\":\"st-chunks\",\"status\":{\"state\":\"RUNNING\"}}");
             return;
         }
-        o->body = dump(succeeded(
-            "st-chunks",
-            json_pack("{s:i,s:o,s:s}", "chunk_index", 0, "data_array", rows_json(0, 2),
-                      "next_chunk_internal_link", "/api/2.0/sql/statements/st-chunks/result/chunks/1")));
+        o->body = dump(
+            succeeded("st-chunks", json_pack("{s:i,s:o,s:s}", "chunk_index", 0, "data_array",
+                                             rows_json(0, 2), "next_chunk_internal_link",
+                                             "/api/2.0/sql/statements/st-chunks/result/chunks/1")));
         return;
     }
     if (strcmp(u, "/api/2.0/sql/statements/st-chunks/result/chunks/1") == 0) {
@@ -127,8 +130,9 @@ static void genie(fake *f, ts_req *r, ts_resp *o)
     const char *tok = ts_arg(r, "page_token");
     if (strcmp(u, "/api/2.0/genie/spaces") == 0) {
         if (!tok)
-            ts_set(o, 200, "{\"spaces\":[{\"space_id\":\"s1\",\"title\":\"Sales\"}],"
-                           "\"next_page_token\":\"n2\"}");
+            ts_set(o, 200,
+                   "{\"spaces\":[{\"space_id\":\"s1\",\"title\":\"Sales\"}],"
+                   "\"next_page_token\":\"n2\"}");
         else
             ts_set(o, 200, "{\"spaces\":[{\"space_id\":\"s2\",\"title\":\"Ops\"}]}");
     } else if (strcmp(u, "/api/2.0/genie/spaces/s1/start-conversation") == 0) {
@@ -140,7 +144,7 @@ static void genie(fake *f, ts_req *r, ts_resp *o)
                "\"c1\"},\"message\":{\"id\":\"m1\",\"status\":\"SUBMITTED\"}}");
     } else if (strcmp(u, "/api/2.0/genie/spaces/s1/conversations/c1/messages/m1") == 0) {
         f->genie_polls++;
-        const char *st = f->genie_polls < 2 ? "ASKING_AI"
+        const char *st = f->genie_polls < 2   ? "ASKING_AI"
                          : f->genie_polls < 3 ? "EXECUTING_QUERY"
                                               : "COMPLETED";
         o->status = 200;
@@ -149,17 +153,20 @@ static void genie(fake *f, ts_req *r, ts_resp *o)
             "\"query\":{\"query\":\"SELECT 1\"}}]}",
             st);
     } else if (strcmp(u, "/api/2.0/genie/spaces/s1/conversations/c1/messages/m2") == 0) {
-        ts_set(o, 200, "{\"message_id\":\"m2\",\"status\":\"FAILED\",\"error\":{\"error\":\"too "
-                       "many\",\"type\":\"RATE_LIMIT_EXCEEDED_GENERIC_EXCEPTION\"}}");
+        ts_set(o, 200,
+               "{\"message_id\":\"m2\",\"status\":\"FAILED\",\"error\":{\"error\":\"too "
+               "many\",\"type\":\"RATE_LIMIT_EXCEEDED_GENERIC_EXCEPTION\"}}");
     } else if (strcmp(u, "/api/2.0/genie/spaces/s1/conversations/c1/messages/m1/attachments/a1/"
                          "query-result") == 0) {
-        ts_set(o, 200, "{\"statement_response\":{\"statement_id\":\"q1\",\"status\":{\"state\":"
-                       "\"SUCCEEDED\"},\"result\":{\"data_array\":[[\"1\"]]}}}");
+        ts_set(o, 200,
+               "{\"statement_response\":{\"statement_id\":\"q1\",\"status\":{\"state\":"
+               "\"SUCCEEDED\"},\"result\":{\"data_array\":[[\"1\"]]}}}");
     } else if (strcmp(u, "/api/2.0/genie/spaces/s1/conversations") == 0) {
         const char *all = ts_arg(r, "include_all");
         snprintf(f->last_query, sizeof(f->last_query), "include_all=%s", all ? all : "");
-        ts_set(o, 200, "{\"conversations\":[{\"conversation_id\":\"c1\"},{\"conversation_id\":"
-                       "\"c2\"}]}");
+        ts_set(o, 200,
+               "{\"conversations\":[{\"conversation_id\":\"c1\"},{\"conversation_id\":"
+               "\"c2\"}]}");
     } else if (strcmp(u, "/api/2.0/genie/spaces/s1/conversations/c1") == 0 &&
                strcmp(r->method, "DELETE") == 0) {
         ts_set(o, 200, "{}");
@@ -218,16 +225,18 @@ static void handler(void *arg, int phase, ts_req *r, ts_resp *o)
     const char *u = r->url;
     pthread_mutex_lock(&f->mu);
     if (strcmp(u, "/api/2.0/sql/warehouses") == 0) {
-        ts_set(o, 200, "{\"warehouses\":[{\"id\":\"w1\",\"name\":\"old\",\"state\":\"STOPPED\"},"
-                       "{\"id\":\"w2\",\"name\":\"main\",\"state\":\"RUNNING\"}]}");
+        ts_set(o, 200,
+               "{\"warehouses\":[{\"id\":\"w1\",\"name\":\"old\",\"state\":\"STOPPED\"},"
+               "{\"id\":\"w2\",\"name\":\"main\",\"state\":\"RUNNING\"}]}");
     } else if (strncmp(u, "/api/2.0/sql/statements", 23) == 0) {
         statements(f, r, o);
     } else if (strcmp(u, "/api/2.0/fs/directories/Volumes/c/s/v/d d") == 0 &&
                strcmp(r->method, "GET") == 0) {
         const char *tok = ts_arg(r, "page_token");
         if (!tok)
-            ts_set(o, 200, "{\"contents\":[{\"path\":\"/Volumes/c/s/v/d d/a\",\"name\":\"a\","
-                           "\"is_directory\":false,\"file_size\":3}],\"next_page_token\":\"p+2\"}");
+            ts_set(o, 200,
+                   "{\"contents\":[{\"path\":\"/Volumes/c/s/v/d d/a\",\"name\":\"a\","
+                   "\"is_directory\":false,\"file_size\":3}],\"next_page_token\":\"p+2\"}");
         else if (strcmp(tok, "p+2") == 0)
             ts_set(o, 200, "{\"contents\":[{\"name\":\"b\",\"is_directory\":true}]}");
         else
@@ -274,9 +283,9 @@ static void handler(void *arg, int phase, ts_req *r, ts_resp *o)
         size_t n = json_is_array(in) ? json_array_size(in) : 1;
         json_t *data = json_array();
         for (size_t i = n; i-- > 0;) /* reversed: the client must sort by index */
-            json_array_append_new(data, json_pack("{s:s,s:i,s:[f,f,f]}", "object", "embedding",
-                                                  "index", (int)i, "embedding", (double)i, 0.5,
-                                                  -1.0));
+            json_array_append_new(data,
+                                  json_pack("{s:s,s:i,s:[f,f,f]}", "object", "embedding", "index",
+                                            (int)i, "embedding", (double)i, 0.5, -1.0));
         o->status = 200;
         o->body = dump(json_pack("{s:s,s:o}", "object", "list", "data", data));
         json_decref(b);
@@ -475,7 +484,8 @@ static void deadline_cancels_a_running_statement(void **state)
     sl_err_clear(&err);
     assert_int_equal(sl_dbx_sql_query(c, &req, &call, &res, &err), SL_ETIMEOUT);
     assert_true(err.retryable);
-    assert_non_null(strstr(err.msg, "wait for statement st-slow: deadline reached (state RUNNING after"));
+    assert_non_null(
+        strstr(err.msg, "wait for statement st-slow: deadline reached (state RUNNING after"));
     assert_int_equal(F.cancels, 1);
     /* a deadline shorter than the server-side wait makes the submit asynchronous */
     assert_string_equal(json_string_value(json_object_get(F.last_stmt, "wait_timeout")), "0s");
@@ -506,8 +516,7 @@ static void files_list_head_mkdir_delete(void **state)
                      SL_ENOTFOUND);
     assert_int_equal(sl_dbx_file_delete(c, "/Volumes/c/s/v/f.csv", NULL, &err), SL_OK);
     assert_int_equal(sl_dbx_dir_create(c, "/Volumes/c/s/v/new", NULL, &err), SL_OK);
-    assert_int_equal(sl_dbx_file_delete(c, "/Volumes/c/s/v/missing.csv", NULL, &err),
-                     SL_ENOTFOUND);
+    assert_int_equal(sl_dbx_file_delete(c, "/Volumes/c/s/v/missing.csv", NULL, &err), SL_ENOTFOUND);
     assert_string_equal(err.msg, "delete /Volumes/c/s/v/missing.csv: HTTP 404 NOT_FOUND: The file "
                                  "does not exist");
     assert_int_equal(sl_dbx_file_delete(c, "Volumes/relative", NULL, &err), SL_EINVAL);
@@ -556,9 +565,8 @@ static void genie_flow(void **state)
     assert_string_equal(space, "s1");
 
     json_t *start = NULL;
-    assert_int_equal(sl_dbx_genie_conversation_start(c, space, "top customers?", NULL, &start,
-                                                     &err),
-                     SL_OK);
+    assert_int_equal(
+        sl_dbx_genie_conversation_start(c, space, "top customers?", NULL, &start, &err), SL_OK);
     const char *conv = json_string_value(json_object_get(start, "conversation_id"));
     const char *msg = json_string_value(json_object_get(start, "message_id"));
     poll_seen ps = {0};
@@ -568,9 +576,8 @@ static void genie_flow(void **state)
     assert_string_equal(json_string_value(json_object_get(done, "status")), "COMPLETED");
     assert_int_equal(ps.polls, 3);
     json_t *qr = NULL;
-    assert_int_equal(sl_dbx_genie_attachment_query_result(c, space, conv, msg, "a1", NULL, &qr,
-                                                          &err),
-                     SL_OK);
+    assert_int_equal(
+        sl_dbx_genie_attachment_query_result(c, space, conv, msg, "a1", NULL, &qr, &err), SL_OK);
     assert_non_null(json_object_get(qr, "statement_response"));
     json_decref(qr);
     json_decref(done);

@@ -275,8 +275,7 @@ static void clear_one_line_errors(void **state)
     fake_env hostonly = {{"DATABRICKS_HOST", "h.example.com", NULL}};
     expect_error(NULL, &hostonly, missing, NULL, SL_EINVAL, "no credentials");
     fake_env halfpair = {{"DATABRICKS_HOST", "h", "DATABRICKS_CLIENT_ID", "x", NULL}};
-    expect_error(NULL, &halfpair, missing, NULL, SL_EINVAL,
-                 "DATABRICKS_CLIENT_SECRET is missing");
+    expect_error(NULL, &halfpair, missing, NULL, SL_EINVAL, "DATABRICKS_CLIENT_SECRET is missing");
     fake_env prof = {{"DATABRICKS_CONFIG_PROFILE", "nosuch", NULL}};
     expect_error(NULL, &prof, cfg, NULL, SL_EINVAL, "unknown profile 'nosuch' in");
     expect_error(NULL, &prof, missing, NULL, SL_EINVAL, "unknown profile 'nosuch': no config");
@@ -319,8 +318,7 @@ static void secrets_not_in_errors(void **state)
     sl_dbx_settings s;
     sl_err err;
     sl_err_clear(&err);
-    assert_int_not_equal(sl_dbx_config_resolve(NULL, env_get, &env, NULL, NULL, &s, &err),
-                         SL_OK);
+    assert_int_not_equal(sl_dbx_config_resolve(NULL, env_get, &env, NULL, NULL, &s, &err), SL_OK);
     assert_null(strstr(err.msg, "dapi0123456789abcdef0123"));
 }
 

@@ -29,8 +29,7 @@ static void bearer_and_authorization_values(void **state)
     expect_redacted("Authorization: Bearer dapi0123456789abcdef0123456789abcdef",
                     "Authorization: [REDACTED]", NULL);
     expect_redacted("authorization=Basic YWJjOmRlZg==", "authorization=[REDACTED]", NULL);
-    expect_redacted("sent bearer abc.def-ghi_jkl to host", "sent bearer [REDACTED] to host",
-                    NULL);
+    expect_redacted("sent bearer abc.def-ghi_jkl to host", "sent bearer [REDACTED] to host", NULL);
     expect_redacted("{\"Authorization\": \"Bearer xyz123456\"}",
                     "{\"Authorization\": \"[REDACTED]\"}", NULL);
     expect_redacted("Basic dXNlcjpwYXNz", "Basic [REDACTED]", NULL);
@@ -96,7 +95,8 @@ static void redact_buf_truncates_safely(void **state)
     char small[12];
     snprintf(small, sizeof(small), "x dapi0123");
     sl_dbx_redact_buf(small, sizeof(small), (const char *const[]){"dapi0123", NULL});
-    assert_string_equal(small, "x [REDACTED"); /* cut at 11 bytes */ /* cut, but the secret is gone */
+    assert_string_equal(small, "x [REDACTED");
+        /* cut at 11 bytes */ /* cut, but the secret is gone */
     char *null_in = sl_dbx_redact(NULL, NULL);
     assert_string_equal(null_in, "");
     free(null_in);

@@ -35,17 +35,19 @@ static void text_width_counts_columns(void **state)
     assert_int_equal(sl_dbx_text_width(""), 0);
     assert_int_equal(sl_dbx_text_width(NULL), 0);
     assert_int_equal(sl_dbx_text_width("abc"), 3);
-    assert_int_equal(sl_dbx_text_width("caf\xc3\xa9"), 4);             /* é precomposed */
-    assert_int_equal(sl_dbx_text_width("cafe\xcc\x81"), 4);            /* e + combining acute */
+    assert_int_equal(sl_dbx_text_width("caf\xc3\xa9"), 4);              /* é precomposed */
+    assert_int_equal(sl_dbx_text_width("cafe\xcc\x81"), 4);             /* e + combining acute */
     assert_int_equal(sl_dbx_text_width("\xe6\x97\xa5\xe6\x9c\xac"), 4); /* 日本 */
     assert_int_equal(sl_dbx_text_width("\xed\x95\x9c"), 2);             /* 한 */
     assert_int_equal(sl_dbx_text_width("\xf0\x9f\x98\x80"), 2);         /* 😀 */
     assert_int_equal(sl_dbx_text_width("\xef\xbc\xa1"), 2);             /* fullwidth A */
-    assert_int_equal(sl_dbx_text_width("a\xe2\x80\x8b" "b"), 2);        /* zero-width space */
-    assert_int_equal(sl_dbx_text_width("\xff\xfe"), 2);                 /* invalid bytes */
-    assert_int_equal(sl_dbx_text_width("\xc0\xaf"), 2);                 /* overlong '/' */
-    assert_int_equal(sl_dbx_text_width("\xe6\x97"), 2);                 /* truncated */
-    assert_int_equal(sl_dbx_text_width("a\tb"), 2);                     /* control: 0 */
+    assert_int_equal(sl_dbx_text_width("a\xe2\x80\x8b"
+                                       "b"),
+                     2);                                /* zero-width space */
+    assert_int_equal(sl_dbx_text_width("\xff\xfe"), 2); /* invalid bytes */
+    assert_int_equal(sl_dbx_text_width("\xc0\xaf"), 2); /* overlong '/' */
+    assert_int_equal(sl_dbx_text_width("\xe6\x97"), 2); /* truncated */
+    assert_int_equal(sl_dbx_text_width("a\tb"), 2);     /* control: 0 */
 }
 
 typedef struct {
@@ -116,8 +118,8 @@ static void csv_quotes_per_rfc4180(void **state)
 {
     (void)state;
     const char *names[] = {"a", "b,c"};
-    json_t *rows = json_pack("[[s,s],[n,s],[s,b]]", "plain", "has \"quote\"", "multi\nline",
-                             "", true);
+    json_t *rows =
+        json_pack("[[s,s],[n,s],[s,b]]", "plain", "has \"quote\"", "multi\nline", "", true);
     table_arg a = {2, names, NULL, rows};
     char *out = capture(do_csv, &a);
     assert_string_equal(out, "a,\"b,c\"\r\n"

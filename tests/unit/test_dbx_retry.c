@@ -30,7 +30,7 @@ static void backoff_is_capped_at_max(void **state)
     (void)state;
     sl_dbx_retry_policy p;
     sl_dbx_retry_policy_init(&p);
-    assert_int_equal(sl_dbx_backoff_ms(&p, 6, 0.0), 60000);  /* 64 s -> 60 */
+    assert_int_equal(sl_dbx_backoff_ms(&p, 6, 0.0), 60000); /* 64 s -> 60 */
     assert_int_equal(sl_dbx_backoff_ms(&p, 50, 0.0), 60000);
     assert_int_equal(sl_dbx_backoff_ms(&p, 5000, 0.0), 60000); /* pow overflow */
     p.initial_backoff_s = 0.01;
@@ -131,8 +131,9 @@ static void status_decides_retryable(void **state)
 static void standard_body_is_surfaced(void **state)
 {
     (void)state;
-    sl_err e = map(404, "{\"error_code\":\"RESOURCE_DOES_NOT_EXIST\",\"message\":\"No file "
-                        "at /Volumes/a\"}",
+    sl_err e = map(404,
+                   "{\"error_code\":\"RESOURCE_DOES_NOT_EXIST\",\"message\":\"No file "
+                   "at /Volumes/a\"}",
                    NULL);
     assert_int_equal(e.code, SL_ENOTFOUND);
     assert_string_equal(e.error_code, "RESOURCE_DOES_NOT_EXIST");
@@ -142,8 +143,8 @@ static void standard_body_is_surfaced(void **state)
     e = map(403, "{\"error_code\":\"PERMISSION_DENIED\",\"message\":\"Invalid access token.\"}",
             NULL);
     assert_int_equal(e.code, SL_EAUTH);
-    assert_string_equal(e.msg,
-                        "authentication failed (HTTP 403 PERMISSION_DENIED): Invalid access token.");
+    assert_string_equal(
+        e.msg, "authentication failed (HTTP 403 PERMISSION_DENIED): Invalid access token.");
 
     /* integer codes are tolerated */
     e = map(400, "{\"error_code\": 1234, \"message\": \"bad\"}", NULL);
@@ -199,8 +200,9 @@ static void legacy_bodies_are_understood(void **state)
     assert_string_equal(e.msg, "HTTP 400: Cluster abc does not exist");
     assert_string_equal(e.error_code, "");
 
-    e = map(401, "{\"error\":\"invalid_client\",\"error_description\":\"Client authentication "
-                 "failed\"}",
+    e = map(401,
+            "{\"error\":\"invalid_client\",\"error_description\":\"Client authentication "
+            "failed\"}",
             NULL);
     assert_int_equal(e.code, SL_EAUTH);
     assert_string_equal(e.error_code, "invalid_client");

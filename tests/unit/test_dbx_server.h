@@ -26,16 +26,16 @@ typedef struct ts_req {
     const char *method;
     const char *url; /* decoded path, no query */
     struct MHD_Connection *conn;
-    char *body;      /* first TS_KEEP_MAX bytes, NUL-terminated */
+    char *body; /* first TS_KEEP_MAX bytes, NUL-terminated */
     size_t body_len;
-    uint64_t body_bytes; /* all bytes received */
+    uint64_t body_bytes;       /* all bytes received */
     int first_byte, last_byte; /* -1 when no body */
 } ts_req;
 
 typedef struct ts_resp {
-    int status;        /* 0: not answered (phase 0) */
-    char *body;        /* owned (sl_xstrdup / sl_xasprintf), may be NULL */
-    size_t body_len;   /* 0: strlen(body) */
+    int status;      /* 0: not answered (phase 0) */
+    char *body;      /* owned (sl_xstrdup / sl_xasprintf), may be NULL */
+    size_t body_len; /* 0: strlen(body) */
     const char *content_type;
     const char *hdr_name[4];
     char hdr_value[4][128];
@@ -102,9 +102,8 @@ static inline enum MHD_Result ts_send(struct MHD_Connection *conn, ts_resp *o)
 }
 
 static enum MHD_Result ts_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     ts_server *s = cls;

@@ -25,12 +25,12 @@
 
 typedef struct world {
     pthread_mutex_t mu;
-    int hits;           /* requests to /api/2.0/t/... */
-    int token_hits;     /* POST /oidc/v1/token */
-    int fail_first;     /* the next N requests of a flaky route fail */
-    int token_seq;      /* tokens issued */
-    int min_valid_tok;  /* tokens below this number are rejected with 401 */
-    int bad_auth;       /* requests to /whoami with an unknown token */
+    int hits;          /* requests to /api/2.0/t/... */
+    int token_hits;    /* POST /oidc/v1/token */
+    int fail_first;    /* the next N requests of a flaky route fail */
+    int token_seq;     /* tokens issued */
+    int min_valid_tok; /* tokens below this number are rejected with 401 */
+    int bad_auth;      /* requests to /whoami with an unknown token */
     int token_expires_in;
     char last_ua[128];
     char last_auth[128];
@@ -133,7 +133,8 @@ static void handler(void *arg, int phase, ts_req *r, ts_resp *o)
         ts_header(o, "Retry-After", "10");
     } else if (strcmp(u, "/api/2.0/t/404") == 0) {
         w->hits++;
-        ts_set(o, 404, "{\"error_code\":\"RESOURCE_DOES_NOT_EXIST\",\"message\":\"no such thing\"}");
+        ts_set(o, 404,
+               "{\"error_code\":\"RESOURCE_DOES_NOT_EXIST\",\"message\":\"no such thing\"}");
     } else if (strcmp(u, "/api/2.0/t/leak") == 0) {
         w->hits++;
         o->status = 400;
@@ -230,8 +231,7 @@ static void pat_request_sends_expected_headers(void **state)
     json_t *out = NULL;
     sl_err err;
     sl_err_clear(&err);
-    assert_int_equal(sl_dbx_api_call(c, "POST", "/api/2.0/t/echo", body, NULL, &out, &err),
-                     SL_OK);
+    assert_int_equal(sl_dbx_api_call(c, "POST", "/api/2.0/t/echo", body, NULL, &out, &err), SL_OK);
     assert_string_equal(json_string_value(json_object_get(out, "method")), "POST");
     assert_string_equal(json_string_value(json_object_get(json_object_get(out, "body"), "q")),
                         "hello");
@@ -267,7 +267,7 @@ static void status_429_then_200_honours_retry_after(void **state)
     int64_t t0 = now_ms();
     assert_int_equal(sl_dbx_api_call(c, "GET", "/api/2.0/t/429", NULL, NULL, &out, &err), SL_OK);
     int64_t took = now_ms() - t0;
-    assert_true(took >= 950);  /* Retry-After: 1 */
+    assert_true(took >= 950); /* Retry-After: 1 */
     assert_true(took < 5000);
     assert_true(json_is_true(json_object_get(out, "ok")));
     json_decref(out);
@@ -618,8 +618,8 @@ static void upload_2gib_sparse_file_in_bounded_memory(void **state)
     sl_dbx_call call = {.progress = on_progress, .progress_arg = &ps};
     bool hwm_reset = reset_peak_rss();
     int64_t base_kb = hwm_reset ? vm_rss_kb() : vm_hwm_kb();
-    assert_int_equal(sl_dbx_file_upload(c, path, "/Volumes/main/default/vol/dir/big file.bin",
-                                        true, &call, &err),
+    assert_int_equal(sl_dbx_file_upload(c, path, "/Volumes/main/default/vol/dir/big file.bin", true,
+                                        &call, &err),
                      SL_OK);
     int64_t peak_kb = vm_hwm_kb();
     int64_t growth_mib = (peak_kb - base_kb) / 1024;
@@ -644,9 +644,8 @@ static void upload_2gib_sparse_file_in_bounded_memory(void **state)
     assert_true(st.bytes_up >= (uint64_t)size);
 
     /* overwrite=false is sent as such; a missing local file is a clear EIO */
-    assert_int_equal(sl_dbx_file_upload(c, "/nonexistent/file", "/Volumes/a/b/c/d", false, NULL,
-                                        &err),
-                     SL_EIO);
+    assert_int_equal(
+        sl_dbx_file_upload(c, "/nonexistent/file", "/Volumes/a/b/c/d", false, NULL, &err), SL_EIO);
     assert_non_null(strstr(err.msg, "upload /Volumes/a/b/c/d: cannot open /nonexistent/file"));
     unlink(path);
     free(path);
