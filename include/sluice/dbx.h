@@ -289,10 +289,10 @@ void sl_dbx_stats_get(const sl_dbx_client *c, sl_dbx_stats *out);
 
 /*
  * Raw JSON call for endpoints without a wrapper: `method` ("GET", "POST", "PUT",
- * "PATCH", "DELETE"), `path` already encoded and starting with "/api/" (query string
- * allowed), `body` borrowed (NULL = none). On SL_OK *out holds the parsed response
- * (an empty body becomes {}). Errors as in invariant (2), prefixed with "METHOD path".
- * Blocks for the request and its retries.
+ * "PATCH", "DELETE"), `path` already encoded and starting with "/api/" or
+ * "/serving-endpoints/" (query string allowed), `body` borrowed (NULL = none). On SL_OK *out holds
+ * the parsed response (an empty body becomes {}). Errors as in invariant (2), prefixed with "METHOD
+ * path". Blocks for the request and its retries.
  */
 SL_MUST_USE sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const char *path,
                                     const json_t *body, const sl_dbx_call *call, json_t **out,

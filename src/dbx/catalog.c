@@ -124,6 +124,11 @@ sl_code sl_dbx_catalog_get(sl_dbx_client *c, const char *name, const sl_dbx_call
 sl_code sl_dbx_catalog_ensure(sl_dbx_client *c, const char *name, const char *comment,
                               const sl_dbx_call *call, json_t **out, sl_err *err)
 {
+    sl_err local;
+    if (!err) { /* the verdict below needs the details */
+        sl_err_clear(&local);
+        err = &local;
+    }
     sl_code rc = sl_dbx_catalog_create(c, name, comment, call, out, err);
     if (rc == SL_ECONFLICT && already_exists(err)) {
         sl_err_clear(err);
@@ -163,6 +168,11 @@ sl_code sl_dbx_schema_ensure(sl_dbx_client *c, const char *catalog, const char *
                              const char *comment, const sl_dbx_call *call, json_t **out,
                              sl_err *err)
 {
+    sl_err local;
+    if (!err) { /* the verdict below needs the details */
+        sl_err_clear(&local);
+        err = &local;
+    }
     sl_code rc = sl_dbx_schema_create(c, catalog, name, comment, call, out, err);
     if (rc == SL_ECONFLICT && already_exists(err)) {
         sl_err_clear(err);
@@ -209,6 +219,11 @@ sl_code sl_dbx_volume_ensure(sl_dbx_client *c, const char *catalog, const char *
                              const char *name, const char *comment, const sl_dbx_call *call,
                              json_t **out, sl_err *err)
 {
+    sl_err local;
+    if (!err) { /* the verdict below needs the details */
+        sl_err_clear(&local);
+        err = &local;
+    }
     sl_code rc = sl_dbx_volume_create(c, catalog, schema, name, comment, call, out, err);
     if (rc == SL_ECONFLICT && already_exists(err)) {
         sl_err_clear(err);

@@ -814,8 +814,10 @@ sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const char *path, 
                         const sl_dbx_call *call, json_t **out, sl_err *err)
 {
     *out = NULL;
-    if (!path || strncmp(path, "/api/", 5) != 0)
-        return sl_err_set(err, SL_EINVAL, "API path '%s' must start with /api/", path ? path : "");
+    if (!path || (strncmp(path, "/api/", 5) != 0 && strncmp(path, "/serving-endpoints/", 19) != 0))
+        return sl_err_set(err, SL_EINVAL,
+                          "API path '%s' must start with /api/ or /serving-endpoints/",
+                          path ? path : "");
     char what[200];
     snprintf(what, sizeof(what), "%s %s", method, path);
     return sl__dbx_json(c, method, path, body, what, call, out, err);

@@ -539,6 +539,7 @@ static void unity_catalog_ensure_accepts_existing(void **state)
     assert_int_equal(sl_dbx_catalog_create(c, "existing", NULL, NULL, NULL, &err), SL_ECONFLICT);
     assert_string_equal(err.error_code, "CATALOG_ALREADY_EXISTS");
     assert_int_equal(sl_dbx_volume_ensure(c, "c", "s", "v", NULL, NULL, NULL, &err), SL_OK);
+    assert_int_equal(sl_dbx_catalog_ensure(c, "existing", NULL, NULL, NULL, NULL), SL_OK);
     assert_int_equal(sl_dbx_catalog_create(c, "bad.name", NULL, NULL, NULL, &err), SL_EINVAL);
     assert_int_equal(sl_dbx_schema_get(c, "only_one_part", NULL, NULL, &err), SL_EINVAL);
     bool exists = false;
