@@ -58,7 +58,7 @@ static sl_code get_named(sl_dbx_client *c, const char *kind, const char *full_na
     char *path = NULL;
     sl_code rc = full_name_path(kind, full_name, parts, collection, NULL, &path, err);
     if (rc != SL_OK)
-        return sl_err_prefix(err, "get %s", kind);
+        return sl__dbx_ctx(rc, err, "get %s", kind);
     char what[200];
     snprintf(what, sizeof(what), "get %s %.160s", kind, full_name);
     rc = sl__dbx_json(c, "GET", path, NULL, what, call, out ? out : &tmp, err);
@@ -108,7 +108,7 @@ sl_code sl_dbx_catalog_create(sl_dbx_client *c, const char *name, const char *co
         *out = NULL;
     sl_code rc = sl_dbx_uc_name_check("catalog", name, err);
     if (rc != SL_OK)
-        return sl_err_prefix(err, "create catalog");
+        return sl__dbx_ctx(rc, err, "create catalog");
     json_t *b = new_body();
     put_str(b, "name", name);
     put_str(b, "comment", comment);
@@ -148,7 +148,7 @@ sl_code sl_dbx_schema_create(sl_dbx_client *c, const char *catalog, const char *
     sl_code rc;
     if ((rc = sl_dbx_uc_name_check("catalog", catalog, err)) != SL_OK ||
         (rc = sl_dbx_uc_name_check("schema", name, err)) != SL_OK)
-        return sl_err_prefix(err, "create schema");
+        return sl__dbx_ctx(rc, err, "create schema");
     json_t *b = new_body();
     put_str(b, "name", name);
     put_str(b, "catalog_name", catalog);
@@ -197,7 +197,7 @@ sl_code sl_dbx_volume_create(sl_dbx_client *c, const char *catalog, const char *
     if ((rc = sl_dbx_uc_name_check("catalog", catalog, err)) != SL_OK ||
         (rc = sl_dbx_uc_name_check("schema", schema, err)) != SL_OK ||
         (rc = sl_dbx_uc_name_check("volume", name, err)) != SL_OK)
-        return sl_err_prefix(err, "create volume");
+        return sl__dbx_ctx(rc, err, "create volume");
     json_t *b = new_body();
     put_str(b, "catalog_name", catalog);
     put_str(b, "schema_name", schema);
@@ -251,7 +251,7 @@ sl_code sl_dbx_table_exists(sl_dbx_client *c, const char *full_name, const sl_db
     char *path = NULL;
     sl_code rc = full_name_path("table", full_name, 3, "tables", "/exists", &path, err);
     if (rc != SL_OK)
-        return sl_err_prefix(err, "check table");
+        return sl__dbx_ctx(rc, err, "check table");
     char what[200];
     snprintf(what, sizeof(what), "check table %.160s", full_name);
     json_t *resp = NULL;

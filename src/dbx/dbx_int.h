@@ -81,8 +81,9 @@ SL_MUST_USE sl_code sl__dbx_oauth_token(sl_dbx_client *c, const sl_dbx_call *cal
                                         uint64_t stale_gen, char **out, uint64_t *out_gen,
                                         sl_err *err);
 
-/* Prefix context unless the error is an authentication failure. */
-sl_code sl__dbx_ctx(sl_err *err, const char *fmt, ...) SL_PRINTF(2, 3);
+/* Prefix context unless the error is an authentication failure; returns rc (so it can
+ * be returned even when err is NULL). */
+sl_code sl__dbx_ctx(sl_code rc, sl_err *err, const char *fmt, ...) SL_PRINTF(3, 4);
 
 /* Redact err->msg with the client's known secrets (c may be NULL). */
 void sl__dbx_redact_err(const sl_dbx_client *c, sl_err *err);

@@ -35,7 +35,7 @@ sl_code sl_dbx_file_upload(sl_dbx_client *c, const char *local_path, const char 
     char *enc = NULL;
     sl_code rc = encoded_path("/api/2.0/fs/files", remote_path, &enc, err);
     if (rc != SL_OK)
-        return sl_err_prefix(err, "upload");
+        return sl__dbx_ctx(rc, err, "upload");
     int fd = open(local_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = sl_err_set(err, SL_EIO, "%s: cannot open %s: %s", what, local_path, strerror(errno));
@@ -84,7 +84,7 @@ sl_code sl_dbx_file_download(sl_dbx_client *c, const char *remote_path, const ch
     char *path = NULL;
     sl_code rc = encoded_path("/api/2.0/fs/files", remote_path, &path, err);
     if (rc != SL_OK)
-        return sl_err_prefix(err, "download");
+        return sl__dbx_ctx(rc, err, "download");
     /* Write next to the target and rename on success: never a partial file. */
     char *tmp = sl_xasprintf("%s.part-XXXXXX", local_path);
     int fd = mkstemp(tmp);
@@ -130,7 +130,7 @@ sl_code sl_dbx_file_head(sl_dbx_client *c, const char *remote_path, const sl_dbx
     char *path = NULL;
     sl_code rc = encoded_path("/api/2.0/fs/files", remote_path, &path, err);
     if (rc != SL_OK)
-        return sl_err_prefix(err, "stat");
+        return sl__dbx_ctx(rc, err, "stat");
     sl__dbx_req req;
     sl__dbx_req_init(&req, "HEAD", path, what);
     req.call = call;
@@ -159,7 +159,7 @@ static sl_code simple(sl_dbx_client *c, const char *method, const char *prefix,
     char *path = NULL;
     sl_code rc = encoded_path(prefix, remote_path, &path, err);
     if (rc != SL_OK)
-        return sl_err_prefix(err, "%s", verb);
+        return sl__dbx_ctx(rc, err, "%s", verb);
     sl__dbx_req req;
     sl__dbx_req_init(&req, method, path, what);
     req.call = call;
@@ -191,7 +191,7 @@ sl_code sl_dbx_dir_list(sl_dbx_client *c, const char *remote_path, size_t max_it
     char *path = NULL;
     sl_code rc = encoded_path("/api/2.0/fs/directories", remote_path, &path, err);
     if (rc != SL_OK)
-        return sl_err_prefix(err, "list");
+        return sl__dbx_ctx(rc, err, "list");
     rc = sl__dbx_list_all(c, path, "contents", max_items, what, call, out, err);
     free(path);
     return rc;

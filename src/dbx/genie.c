@@ -84,7 +84,7 @@ sl_code sl_dbx_genie_space_resolve(sl_dbx_client *c, const char *explicit_id,
     json_t *spaces = NULL;
     sl_code rc = sl_dbx_genie_space_list(c, 1, call, &spaces, err);
     if (rc != SL_OK)
-        return sl__dbx_ctx(err, "choose a Genie space");
+        return sl__dbx_ctx(rc, err, "choose a Genie space");
     const json_t *first = json_array_get(spaces, 0);
     const char *id = sl__dbx_jstr(first, "space_id");
     if (!id) {

@@ -208,18 +208,17 @@ void sl__dbx_resp_cleanup(sl__dbx_resp *r)
     r->content_length = -1;
 }
 
-sl_code sl__dbx_ctx(sl_err *err, const char *fmt, ...)
+sl_code sl__dbx_ctx(sl_code rc, sl_err *err, const char *fmt, ...)
 {
-    if (!err)
-        return SL_OK;
-    if (err->code == SL_EAUTH || !fmt || !*fmt)
-        return err->code;
+    if (!err || err->code == SL_EAUTH || !fmt || !*fmt)
+        return rc;
     char ctx[200];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ctx, sizeof(ctx), fmt, ap);
     va_end(ap);
-    return sl_err_prefix(err, "%s", ctx);
+    sl_err_prefix(err, "%s", ctx);
+    return rc;
 }
 
 const char *sl__dbx_jstr(const json_t *obj, const char *key)
@@ -773,7 +772,7 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
     if (rc != SL_OK) {
         sl__dbx_redact_err(c, err);
         if (req->what)
-            sl__dbx_ctx(err, "%s", req->what);
+            sl__dbx_ctx(rc, err, "%s", req->what);
     }
     return rc;
 }
@@ -802,7 +801,7 @@ sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const char *path, con
                 rc = sl_err_set(err, SL_EREMOTE, "invalid JSON in response (line %d: %s)",
                                 jerr.line, jerr.text);
                 if (what)
-                    sl__dbx_ctx(err, "%s", what);
+                    sl__dbx_ctx(rc, err, "%s", what);
             }
         }
     }

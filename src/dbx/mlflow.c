@@ -200,7 +200,7 @@ sl_code sl_dbx_mlflow_run_log_batch(sl_dbx_client *c, const char *run_id, const 
     if ((rc = check_entries(params, "param", true, err)) != SL_OK ||
         (rc = check_entries(tags, "tag", true, err)) != SL_OK ||
         (rc = check_entries(metrics, "metric", false, err)) != SL_OK)
-        return sl_err_prefix(err, "log to MLflow run %s", run_id);
+        return sl__dbx_ctx(rc, err, "log to MLflow run %s", run_id);
 
     const json_t *lists[3] = {params, tags, metrics};
     const char *keys[3] = {"params", "tags", "metrics"};

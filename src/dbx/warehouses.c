@@ -59,7 +59,7 @@ sl_code sl_dbx_warehouse_resolve(sl_dbx_client *c, const char *explicit_id, cons
     json_t *list = NULL;
     sl_code rc = sl_dbx_warehouse_list(c, call, &list, err);
     if (rc != SL_OK)
-        return sl__dbx_ctx(err, "choose a warehouse");
+        return sl__dbx_ctx(rc, err, "choose a warehouse");
     const json_t *pick = NULL, *w;
     size_t i;
     json_array_foreach(list, i, w)

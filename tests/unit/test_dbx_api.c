@@ -520,6 +520,11 @@ static void files_list_head_mkdir_delete(void **state)
     assert_string_equal(err.msg, "delete /Volumes/c/s/v/missing.csv: HTTP 404 NOT_FOUND: The file "
                                  "does not exist");
     assert_int_equal(sl_dbx_file_delete(c, "Volumes/relative", NULL, &err), SL_EINVAL);
+    /* err may be NULL: the code alone still tells the failure */
+    assert_int_equal(sl_dbx_file_delete(c, "Volumes/relative", NULL, NULL), SL_EINVAL);
+    assert_int_equal(sl_dbx_file_head(c, "/Volumes/c/s/v/missing.csv", NULL, &info, NULL),
+                     SL_ENOTFOUND);
+    assert_int_equal(sl_dbx_catalog_create(c, "bad.name", NULL, NULL, NULL, NULL), SL_EINVAL);
     sl_dbx_client_free(c);
 }
 
