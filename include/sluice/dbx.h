@@ -132,7 +132,7 @@ void sl_dbx_redact_buf(char *buf, size_t buf_len, const char *const *secrets);
  * Percent-encode each segment of an absolute workspace path, keeping '/':
  * "/Volumes/m/d/v/a b.txt" -> "/Volumes/m/d/v/a%20b.txt". A trailing '/' is dropped.
  * SL_EINVAL (with a message naming the path) for a path that is empty, relative, has an
- * empty, "." or ".." segment, or contains a NUL-less control character. *out is owned.
+ * empty, "." or ".." segment, or contains a control character. *out is owned.
  */
 SL_MUST_USE sl_code sl_dbx_path_encode(const char *path, char **out, sl_err *err);
 
@@ -355,8 +355,8 @@ SL_MUST_USE sl_code sl_dbx_statement_get(sl_dbx_client *c, const char *statement
 /*
  * The state's verdict on a StatementResponse: SL_OK for PENDING/RUNNING/SUCCEEDED;
  * for FAILED the statement's error_code (classified by sl_dbx_error_code_classify, so
- * TEMPORARILY_UNAVAILABLE is retryable) and "statement <id> failed: <message>
- * (SQLSTATE xxxxx)"; SL_ECANCELED for CANCELED; SL_ESTALE for CLOSED; SL_EREMOTE for
+ * TEMPORARILY_UNAVAILABLE is retryable) and "statement <id> failed: <error_code>:
+ * <message> (SQLSTATE xxxxx)" (message redacted); SL_ECANCELED for CANCELED; SL_ESTALE for CLOSED; SL_EREMOTE for
  * a response without a state.
  */
 sl_code sl_dbx_statement_error(const json_t *resp, sl_err *err);
