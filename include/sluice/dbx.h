@@ -1,0 +1,663 @@
+/*
+ * dbx.h - the Databricks REST client: configuration, authentication (personal access
+ * token or OAuth machine-to-machine), one retrying JSON/HTTP transport, and the API
+ * areas Sluice uses: SQL warehouses, SQL statements, Files, Unity Catalog, Genie,
+ * model-serving embeddings and MLflow tracking. The only code that speaks HTTP to a
+ * Databricks workspace (or to the local emulator, which serves the same endpoints).
+ *
+ * Invariants:
+ *  (1) Secrets never leave this module: every sl_err message and log line produced here
+ *      has been through sl_dbx_redact() (PATs, bearer/basic values, client secrets and
+ *      access tokens are replaced by "[REDACTED]").
+ *  (2) A call either succeeds, or returns one sl_err whose `retryable` says whether a
+ *      later attempt may succeed (429/502/503/504, connection errors, transient error
+ *      codes), with `http_status`, the Databricks `error_code` and a one-line message
+ *      prefixed by what was being done ("upload /Volumes/a/b/c/x.csv: HTTP 404 ...").
+ *      Authentication failures (SL_EAUTH) concern the credentials, not the object, so
+ *      they carry no per-call prefix: "authentication failed (HTTP 403 ...): ...".
+ *  (3) Retryable failures are retried inside the call, up to max_retries times, with
+ *      delay = min(initial * multiplier^attempt, max) + U[0, 10% of that], or the
+ *      server's Retry-After when present; every sleep is bounded by the caller's
+ *      deadline and interrupted by its cancel check.
+ *  (4) Memory is bounded: uploads and downloads stream through a fixed-size buffer;
+ *      SQL results can be streamed chunk by chunk; JSON responses are capped at
+ *      SL_DBX_MAX_RESPONSE bytes.
+ *
+ * Configuration is resolved once, per attribute, in the order the official Databricks
+ * tools use: explicit options > environment (real variables, then ./.env) > profile in
+ * ~/.databrickscfg (see sl_dbx_config_resolve and docs/dbx.md).
+ *
+ * Threads: an sl_dbx_client is shared by any number of threads once created; all API
+ * functions may run concurrently on it. Each thread drives its own curl easy handle
+ * (thread-local, reused across calls and clients so connections stay open), released
+ * when the thread exits or by sl_dbx_thread_cleanup(). The OAuth token cache is shared
+ * by all threads of a client; exactly one thread refreshes it while the others wait.
+ * curl_global_init() must have run (once, in main) before threads start. Free a client
+ * only when no thread still uses it. Pure functions (config, backoff, error mapping,
+ * redaction, path encoding, rendering) are thread-safe.
+ */
+#ifndef SLUICE_DBX_H
+#define SLUICE_DBX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "sluice/util.h"
+
+#define SL_DBX_MAX_RESPONSE    (256u * 1024 * 1024) /* cap on a buffered (JSON) response */
+#define SL_DBX_RETRY_AFTER_MAX (15 * 60 * 1000)     /* longest Retry-After we honour, ms */
+
+typedef struct sl_dbx_client sl_dbx_client;
+
+/* ------------------------------------------------------------------------------------
+ * Retry policy and error mapping (pure functions)
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct sl_dbx_retry_policy {
+    int max_retries;           /* retries after the first attempt (MAX_RETRIES, 5) */
+    double initial_backoff_s;  /* delay before the first retry (INITIAL_BACKOFF, 1.0) */
+    double max_backoff_s;      /* cap on the exponential part (MAX_BACKOFF, 60) */
+    double backoff_multiplier; /* growth per retry (BACKOFF_MULTIPLIER, 2.0) */
+} sl_dbx_retry_policy;
+
+/* Defaults: 5 retries, 1 s initial, 60 s cap, x2. */
+void sl_dbx_retry_policy_init(sl_dbx_retry_policy *p);
+
+/*
+ * Delay in ms before retry number `attempt` (0 = the first retry):
+ *   d = min(initial * multiplier^attempt, max);  delay = d + unit_random * 0.1 * d
+ * where unit_random is a uniform draw in [0, 1) supplied by the caller (the transport
+ * passes sl_rand_unit()), so the jitter lies in [0, 10% of d]. This reproduces the
+ * seed (a) helper: about 1, 2, 4, 8, 16 s. Pure; never negative.
+ */
+int64_t sl_dbx_backoff_ms(const sl_dbx_retry_policy *p, int attempt, double unit_random);
+
+/*
+ * Parse a Retry-After header value: delay-seconds ("120") or an HTTP-date
+ * ("Wed, 21 Oct 2015 07:28:00 GMT", also RFC 850 and asctime forms) relative to now_ms
+ * (Unix ms). Returns the delay in ms (0 for a date in the past), capped at
+ * SL_DBX_RETRY_AFTER_MAX, or -1 when `value` is NULL, empty or unparseable. Pure.
+ */
+int64_t sl_dbx_retry_after_ms(const char *value, int64_t now_ms);
+
+/* True for the HTTP statuses the transport retries: 429, 502, 503, 504. */
+bool sl_dbx_http_status_is_retryable(int status);
+
+/*
+ * Map a non-2xx response to *err (err may be NULL; returns the code): http_status,
+ * error_code (standard body {"error_code","message"}, int codes tolerated, the legacy
+ * {"error": "..."} and OAuth {"error","error_description"} shapes, or "CODE: message"
+ * plain text), retryable, and retry_after_ms (from `retry_after` header value, else a
+ * RetryInfo detail, else -1). Codes follow the SDK classes, error_code overriding the
+ * status: 400 INVALID_* -> SL_EINVAL, 401/403 -> SL_EAUTH, *_DOES_NOT_EXIST/404 ->
+ * SL_ENOTFOUND, *_ALREADY_EXISTS/ABORTED/409 -> SL_ECONFLICT, 429/REQUEST_LIMIT_EXCEEDED/
+ * RESOURCE_EXHAUSTED -> SL_ELIMIT (retryable), 499 -> SL_ECANCELED, 504 -> SL_ETIMEOUT
+ * (retryable), 502/503/TEMPORARILY_UNAVAILABLE -> SL_EREMOTE (retryable), other 5xx ->
+ * SL_EREMOTE. Message: "HTTP 404 RESOURCE_DOES_NOT_EXIST: <message>" (secrets not yet
+ * redacted: the transport redacts). Pure.
+ */
+sl_code sl_dbx_error_from_http(int status, const char *body, size_t body_len,
+                               const char *retry_after, int64_t now_ms, sl_err *err);
+
+/*
+ * Classify a Databricks error code on its own (statement errors, SQL error codes):
+ * sets err->code and err->retryable; leaves the message alone. Unknown codes become
+ * SL_EREMOTE, not retryable. TEMPORARILY_UNAVAILABLE, WORKSPACE_TEMPORARILY_UNAVAILABLE,
+ * SERVICE_UNDER_MAINTENANCE, REQUEST_LIMIT_EXCEEDED, RESOURCE_EXHAUSTED and
+ * DEADLINE_EXCEEDED are retryable.
+ */
+void sl_dbx_error_code_classify(const char *error_code, sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * Redaction and paths (pure functions)
+ * ---------------------------------------------------------------------------------- */
+
+/*
+ * Return a copy of `text` (owned; free()) with secrets replaced by "[REDACTED]":
+ * the values of "Authorization:" headers, "Bearer <x>" / "Basic <x>" credentials,
+ * Databricks PATs (dapi...), OAuth secrets (dose...), JWTs (eyJ...), values of
+ * access_token / client_secret / refresh_token / id_token / token / password / secret
+ * keys (JSON, form or header style), and every literal in `secrets` (NULL-terminated
+ * list, may be NULL; entries that are NULL or shorter than 4 bytes are ignored).
+ */
+SL_MUST_USE char *sl_dbx_redact(const char *text, const char *const *secrets);
+/* Same, in place in a NUL-terminated buffer of buf_len bytes (truncates if needed). */
+void sl_dbx_redact_buf(char *buf, size_t buf_len, const char *const *secrets);
+
+/*
+ * Percent-encode each segment of an absolute workspace path, keeping '/':
+ * "/Volumes/m/d/v/a b.txt" -> "/Volumes/m/d/v/a%20b.txt". A trailing '/' is dropped.
+ * SL_EINVAL (with a message naming the path) for a path that is empty, relative, has an
+ * empty, "." or ".." segment, or contains a control character. *out is owned.
+ */
+SL_MUST_USE sl_code sl_dbx_path_encode(const char *path, char **out, sl_err *err);
+
+/*
+ * Check a Unity Catalog object name (catalog, schema, volume or table part): 1..255
+ * bytes, no '.', ' ', '/', control characters or DEL. SL_EINVAL otherwise, naming
+ * `what` ("catalog") and the name.
+ */
+SL_MUST_USE sl_code sl_dbx_uc_name_check(const char *what, const char *name, sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * Configuration
+ * ---------------------------------------------------------------------------------- */
+
+/* Explicit options (CLI flags / code). Strings are borrowed; NULL or "" = not given. */
+typedef struct sl_dbx_config {
+    const char *host;           /* --host; DATABRICKS_HOST; host = */
+    const char *token;          /* --token; DATABRICKS_TOKEN; token = */
+    const char *client_id;      /* DATABRICKS_CLIENT_ID; client_id = */
+    const char *client_secret;  /* DATABRICKS_CLIENT_SECRET; client_secret = */
+    const char *warehouse_id;   /* DATABRICKS_WAREHOUSE_ID; warehouse_id = */
+    const char *genie_space_id; /* GENIE_SPACE_ID; genie_space_id = */
+    const char *profile;        /* --profile; DATABRICKS_CONFIG_PROFILE; else DEFAULT */
+    int max_retries;            /* < 0: MAX_RETRIES; max_retries =; else 5 */
+    double initial_backoff_s;   /* < 0: INITIAL_BACKOFF; initial_backoff =; else 1.0 */
+    double max_backoff_s;       /* < 0: MAX_BACKOFF; max_backoff =; else 60 */
+    double backoff_multiplier;  /* < 0: BACKOFF_MULTIPLIER; backoff_multiplier =; else 2 */
+    int64_t connect_timeout_ms; /* <= 0: 10 s */
+    int64_t request_timeout_ms; /* <= 0: DATABRICKS_HTTP_TIMEOUT_SECONDS; else 60 s */
+    int tls_insecure;           /* < 0: DATABRICKS_INSECURE_SKIP_VERIFY; else 0 (verify) */
+} sl_dbx_config;
+
+/* Everything "not given": resolution falls through to environment and config file. */
+void sl_dbx_config_init(sl_dbx_config *cfg);
+
+typedef enum sl_dbx_auth_kind {
+    SL_DBX_AUTH_PAT,       /* Authorization: Bearer <token> */
+    SL_DBX_AUTH_OAUTH_M2M, /* client credentials at {host}/oidc/v1/token, cached */
+} sl_dbx_auth_kind;
+
+/* Resolved settings. Strings are owned (release with sl_dbx_settings_cleanup). */
+typedef struct sl_dbx_settings {
+    char *host; /* "https://adb-1.azuredatabricks.net" or "http://127.0.0.1:8080" */
+    sl_dbx_auth_kind auth;
+    char *token;          /* PAT when auth == SL_DBX_AUTH_PAT, else NULL */
+    char *client_id;      /* OAuth M2M, else NULL */
+    char *client_secret;  /* OAuth M2M, else NULL */
+    char *warehouse_id;   /* or NULL */
+    char *genie_space_id; /* or NULL */
+    char *profile;        /* profile read from the config file, or NULL */
+    char *config_file;    /* config file consulted (may not exist), or NULL */
+    sl_dbx_retry_policy retry;
+    int64_t connect_timeout_ms;
+    int64_t request_timeout_ms; /* whole request; transfers use it as a stall timeout */
+    bool tls_verify;
+} sl_dbx_settings;
+
+/* Defaults with no host or credentials (for building settings by hand, e.g. tests). */
+void sl_dbx_settings_init(sl_dbx_settings *s);
+void sl_dbx_settings_cleanup(sl_dbx_settings *s);
+
+/* Environment lookup: the value of `name`, or NULL. */
+typedef const char *(*sl_dbx_env_fn)(void *arg, const char *name);
+
+/*
+ * Resolve settings, each attribute independently: `cfg` (may be NULL) > env(name)
+ * > .env file at `dotenv_path` (may be NULL; KEY=VALUE lines, `export ` prefix,
+ * quotes and # comments; never overrides env) > profile in the INI file at
+ * `config_path` (NULL: $DATABRICKS_CONFIG_FILE, else $HOME/.databrickscfg, both looked
+ * up through env and .env). The profile is cfg->profile, else DATABRICKS_CONFIG_PROFILE,
+ * else DEFAULT; keys of [DEFAULT] are inherited by every profile (as configparser does).
+ * The host gets https:// when it has no scheme (http:// is kept) and loses any path.
+ * Auth: the token when one is found at the same or a higher level than the client id
+ * and secret, else OAuth M2M (both id and secret required).
+ * Pure apart from reading the two files. On failure *out is left clean and the error is:
+ * SL_EINVAL "no host: ...", "no credentials: ...", "unknown profile 'x' in <path>",
+ * "bad MAX_RETRIES 'x' (environment): expected ..."; SL_EIO "cannot read <path>: ...".
+ */
+SL_MUST_USE sl_code sl_dbx_config_resolve(const sl_dbx_config *cfg, sl_dbx_env_fn env,
+                                          void *env_arg, const char *config_path,
+                                          const char *dotenv_path, sl_dbx_settings *out,
+                                          sl_err *err);
+
+/* sl_dbx_config_resolve with getenv(), the default config path and "./.env". */
+SL_MUST_USE sl_code sl_dbx_config_resolve_default(const sl_dbx_config *cfg, sl_dbx_settings *out,
+                                                  sl_err *err);
+
+/*
+ * Normalise a host: trim, add "https://" when there is no scheme, keep http/https,
+ * drop path/query/fragment and trailing '/'. SL_EINVAL for an empty host or another
+ * scheme. *out is owned.
+ */
+SL_MUST_USE sl_code sl_dbx_host_normalize(const char *host, char **out, sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * Client, per-call options, statistics
+ * ---------------------------------------------------------------------------------- */
+
+/*
+ * Create a client from resolved settings (copied; `s` may be cleaned up afterwards).
+ * Does no I/O: an OAuth token is fetched on first use. SL_EINVAL for settings without
+ * a host or credentials. Free with sl_dbx_client_free.
+ */
+SL_MUST_USE sl_code sl_dbx_client_new(const sl_dbx_settings *s, sl_dbx_client **out, sl_err *err);
+/* Accepts NULL. Only when no other thread uses the client. */
+void sl_dbx_client_free(sl_dbx_client *c);
+/* Borrowed; valid for the client's life. Never log the credential fields. */
+const sl_dbx_settings *sl_dbx_client_settings(const sl_dbx_client *c);
+
+/* Release the calling thread's curl handle (also happens at thread exit). */
+void sl_dbx_thread_cleanup(void);
+
+/* Return true to abandon the call now (SL_ECANCELED). Called often; must be cheap. */
+typedef bool (*sl_dbx_cancel_fn)(void *arg);
+
+typedef struct sl_dbx_progress {
+    const char *op;      /* "statement", "genie message", "upload", "download" */
+    const char *id;      /* statement id, message id or remote path */
+    const char *state;   /* statement state / message status; NULL for transfers */
+    int polls;           /* polls so far (waits) */
+    int64_t bytes_done;  /* transfers */
+    int64_t bytes_total; /* transfers; -1 when unknown */
+} sl_dbx_progress;
+
+/* Heartbeat hook: called on every poll and, for transfers, at most every 500 ms. */
+typedef void (*sl_dbx_progress_fn)(void *arg, const sl_dbx_progress *p);
+
+/* Per-call options; pass NULL for "no deadline, no hooks, default polling". */
+typedef struct sl_dbx_call {
+    int64_t deadline_ms; /* Unix ms (sl_now_ms clock) after which the call gives up
+                            with SL_ETIMEOUT (retryable); 0 = none. Bounds retry sleeps,
+                            polls and each request's timeout. */
+    sl_dbx_cancel_fn cancel;
+    void *cancel_arg;
+    sl_dbx_progress_fn progress;
+    void *progress_arg;
+    int64_t poll_initial_ms; /* first poll interval for waits; 0 = per-API default */
+    int64_t poll_max_ms;     /* cap on the poll interval; 0 = per-API default */
+} sl_dbx_call;
+
+/* Counters since the client was created (atomic; a consistent-enough snapshot). */
+typedef struct sl_dbx_stats {
+    uint64_t requests;        /* HTTP requests sent, retries included */
+    uint64_t retries;         /* requests repeated after a retryable failure or a 401 */
+    uint64_t http_429;        /* responses with status 429 */
+    uint64_t http_5xx;        /* responses with status 500-599 */
+    uint64_t conn_errors;     /* refused / reset / timed out / DNS failures */
+    uint64_t token_refreshes; /* OAuth tokens obtained (the first one included) */
+    uint64_t bytes_up;        /* request bodies */
+    uint64_t bytes_down;      /* response bodies */
+} sl_dbx_stats;
+
+void sl_dbx_stats_get(const sl_dbx_client *c, sl_dbx_stats *out);
+
+/*
+ * Raw JSON call for endpoints without a wrapper: `method` ("GET", "POST", "PUT",
+ * "PATCH", "DELETE"), `path` already encoded and starting with "/api/" or
+ * "/serving-endpoints/" (query string allowed), `body` borrowed (NULL = none). On SL_OK *out holds
+ * the parsed response (an empty body becomes {}). Errors as in invariant (2), prefixed with "METHOD
+ * path". Blocks for the request and its retries.
+ */
+SL_MUST_USE sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const char *path,
+                                    const json_t *body, const sl_dbx_call *call, json_t **out,
+                                    sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * SQL warehouses (/api/2.0/sql/warehouses)
+ * ---------------------------------------------------------------------------------- */
+
+/* All warehouses: *out is an owned array of warehouse objects (id, name, state, ...). */
+SL_MUST_USE sl_code sl_dbx_warehouse_list(sl_dbx_client *c, const sl_dbx_call *call, json_t **out,
+                                          sl_err *err);
+/* One warehouse object (owned). SL_ENOTFOUND when it does not exist. */
+SL_MUST_USE sl_code sl_dbx_warehouse_get(sl_dbx_client *c, const char *id, const sl_dbx_call *call,
+                                         json_t **out, sl_err *err);
+/*
+ * Pick the warehouse to use: `explicit_id` when given, else the configured
+ * warehouse_id, else the first RUNNING warehouse in the list (else the first one),
+ * logged at INFO and remembered by the client. *out_id is owned. SL_ENOTFOUND when the
+ * workspace has no warehouse.
+ */
+SL_MUST_USE sl_code sl_dbx_warehouse_resolve(sl_dbx_client *c, const char *explicit_id,
+                                             const sl_dbx_call *call, char **out_id, sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * SQL statements (/api/2.0/sql/statements)
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct sl_dbx_sql_param {
+    const char *name;  /* marker name, without ':' */
+    const char *value; /* NULL = SQL NULL */
+    const char *type;  /* "INT", "DATE", "DECIMAL(10,2)" ...; NULL = STRING */
+} sl_dbx_sql_param;
+
+typedef struct sl_dbx_statement_req {
+    const char *statement;    /* required; named markers :name */
+    const char *warehouse_id; /* NULL: sl_dbx_warehouse_resolve(c, NULL) */
+    const char *catalog;      /* NULL: the warehouse default */
+    const char *schema;       /* NULL: the warehouse default */
+    const sl_dbx_sql_param *params;
+    size_t n_params;
+    int wait_timeout_s;          /* 0 (return at once) or 5..50; default 10 */
+    const char *on_wait_timeout; /* "CONTINUE" (default) or "CANCEL" */
+    int64_t row_limit;           /* 0 = no limit */
+} sl_dbx_statement_req;
+
+void sl_dbx_statement_req_init(sl_dbx_statement_req *r);
+
+/*
+ * Submit a statement. On SL_OK *out is the owned StatementResponse in whatever state it
+ * reached within wait_timeout (check it with sl_dbx_statement_error, or wait for it).
+ * SL_EINVAL for a bad request (checked locally or by the server). Blocks up to
+ * wait_timeout_s plus transport retries.
+ */
+SL_MUST_USE sl_code sl_dbx_statement_execute(sl_dbx_client *c, const sl_dbx_statement_req *req,
+                                             const sl_dbx_call *call, json_t **out, sl_err *err);
+/* One status poll: the owned StatementResponse. SL_ENOTFOUND once it has expired. */
+SL_MUST_USE sl_code sl_dbx_statement_get(sl_dbx_client *c, const char *statement_id,
+                                         const sl_dbx_call *call, json_t **out, sl_err *err);
+/*
+ * The state's verdict on a StatementResponse: SL_OK for PENDING/RUNNING/SUCCEEDED;
+ * for FAILED the statement's error_code (classified by sl_dbx_error_code_classify, so
+ * TEMPORARILY_UNAVAILABLE is retryable) and "statement <id> failed: <error_code>:
+ * <message> (SQLSTATE xxxxx)" (message redacted); SL_ECANCELED for CANCELED; SL_ESTALE for CLOSED; SL_EREMOTE for
+ * a response without a state.
+ */
+sl_code sl_dbx_statement_error(const json_t *resp, sl_err *err);
+/* True for SUCCEEDED, FAILED, CANCELED and CLOSED. */
+bool sl_dbx_statement_state_is_terminal(const char *state);
+/*
+ * Poll until the statement is terminal: backoff from poll_initial_ms (default 250 ms)
+ * x1.5 up to poll_max_ms (default 5 s); call->progress on every poll. SL_OK with the
+ * SUCCEEDED response in *out (owned); otherwise the sl_dbx_statement_error verdict,
+ * SL_ETIMEOUT (retryable) at the deadline, SL_ECANCELED when cancelled. The statement is
+ * left running on timeout/cancel (see sl_dbx_statement_cancel). Blocks.
+ */
+SL_MUST_USE sl_code sl_dbx_statement_wait(sl_dbx_client *c, const char *statement_id,
+                                          const sl_dbx_call *call, json_t **out, sl_err *err);
+/* Ask the warehouse to cancel (fire and forget; the state becomes CANCELED later). */
+SL_MUST_USE sl_code sl_dbx_statement_cancel(sl_dbx_client *c, const char *statement_id,
+                                            const sl_dbx_call *call, sl_err *err);
+
+/*
+ * Row callback: `columns` is the manifest's schema.columns array (ColumnInfo objects:
+ * name, type_name, position), `row` an array of string-or-null cells; both borrowed for
+ * the call only. Return false to stop early (the fetch then returns SL_OK).
+ */
+typedef bool (*sl_dbx_row_fn)(void *arg, const json_t *columns, const json_t *row);
+
+/*
+ * Stream every row of a SUCCEEDED StatementResponse `resp` (borrowed): the inline first
+ * chunk, then each next chunk via next_chunk_internal_link / next_chunk_index. Memory is
+ * bounded by one chunk. SL_EINVAL if resp has not SUCCEEDED or uses EXTERNAL_LINKS.
+ */
+SL_MUST_USE sl_code sl_dbx_statement_fetch(sl_dbx_client *c, const json_t *resp,
+                                           const sl_dbx_call *call, sl_dbx_row_fn fn, void *arg,
+                                           sl_err *err);
+
+/* A collected result. Release with sl_dbx_result_free. */
+typedef struct sl_dbx_result {
+    char *statement_id;
+    json_t *columns; /* array of ColumnInfo (name, type_name, position, ...) */
+    json_t *rows;    /* array of rows; each an array of string-or-null */
+    bool truncated;  /* manifest.truncated (row_limit/byte_limit hit) */
+} sl_dbx_result;
+
+void sl_dbx_result_free(sl_dbx_result *r);
+
+/*
+ * Execute, wait and collect every row (execute + wait + fetch). On a deadline or a
+ * cancel the statement is cancelled (best effort) before returning. Errors as for
+ * sl_dbx_statement_wait, prefixed with "statement <id>" where known. *out is owned.
+ */
+SL_MUST_USE sl_code sl_dbx_sql_query(sl_dbx_client *c, const sl_dbx_statement_req *req,
+                                     const sl_dbx_call *call, sl_dbx_result **out, sl_err *err);
+/* Same, but streams rows to fn (for results too large to hold). */
+SL_MUST_USE sl_code sl_dbx_sql_stream(sl_dbx_client *c, const sl_dbx_statement_req *req,
+                                      const sl_dbx_call *call, sl_dbx_row_fn fn, void *arg,
+                                      sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * Files (/api/2.0/fs/files, /api/2.0/fs/directories); paths like /Volumes/c/s/v/x
+ * ---------------------------------------------------------------------------------- */
+
+/*
+ * Stream `local_path` to `remote_path` (PUT, Content-Length set, overwrite=true|false)
+ * through a fixed buffer: memory does not grow with the file. call->progress gets
+ * bytes_done/bytes_total at most every 500 ms. Retries restart from byte 0.
+ * SL_EIO for a local read error; SL_ECONFLICT when the file exists and !overwrite.
+ * Stall timeout: request_timeout without progress. Blocks.
+ */
+SL_MUST_USE sl_code sl_dbx_file_upload(sl_dbx_client *c, const char *local_path,
+                                       const char *remote_path, bool overwrite,
+                                       const sl_dbx_call *call, sl_err *err);
+/*
+ * Stream `remote_path` into `local_path` (written to a temporary sibling, renamed on
+ * success, so a failure never leaves a partial file). SL_ENOTFOUND, SL_EIO. Blocks.
+ */
+SL_MUST_USE sl_code sl_dbx_file_download(sl_dbx_client *c, const char *remote_path,
+                                         const char *local_path, const sl_dbx_call *call,
+                                         sl_err *err);
+
+typedef struct sl_dbx_file_info {
+    int64_t size;             /* Content-Length, or -1 */
+    char content_type[128];   /* "" when absent */
+    int64_t last_modified_ms; /* Unix ms from Last-Modified, or -1 */
+} sl_dbx_file_info;
+
+/* HEAD a file. SL_ENOTFOUND when it does not exist. */
+SL_MUST_USE sl_code sl_dbx_file_head(sl_dbx_client *c, const char *remote_path,
+                                     const sl_dbx_call *call, sl_dbx_file_info *out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_file_delete(sl_dbx_client *c, const char *remote_path,
+                                       const sl_dbx_call *call, sl_err *err);
+/* mkdir -p (idempotent). */
+SL_MUST_USE sl_code sl_dbx_dir_create(sl_dbx_client *c, const char *remote_path,
+                                      const sl_dbx_call *call, sl_err *err);
+/*
+ * List a directory, following next_page_token until the end or `max_items` entries
+ * (0 = all). *out is an owned array of DirectoryEntry (path, name, is_directory,
+ * file_size, last_modified).
+ */
+SL_MUST_USE sl_code sl_dbx_dir_list(sl_dbx_client *c, const char *remote_path, size_t max_items,
+                                    const sl_dbx_call *call, json_t **out, sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * Unity Catalog (/api/2.1/unity-catalog). Names are checked with sl_dbx_uc_name_check.
+ * `out` may be NULL when the caller does not want the info object.
+ * ---------------------------------------------------------------------------------- */
+
+SL_MUST_USE sl_code sl_dbx_catalog_create(sl_dbx_client *c, const char *name, const char *comment,
+                                          const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_catalog_get(sl_dbx_client *c, const char *name, const sl_dbx_call *call,
+                                       json_t **out, sl_err *err);
+/* Create, treating 409 / *ALREADY_EXISTS as success (then *out is the existing info). */
+SL_MUST_USE sl_code sl_dbx_catalog_ensure(sl_dbx_client *c, const char *name, const char *comment,
+                                          const sl_dbx_call *call, json_t **out, sl_err *err);
+
+SL_MUST_USE sl_code sl_dbx_schema_create(sl_dbx_client *c, const char *catalog, const char *name,
+                                         const char *comment, const sl_dbx_call *call, json_t **out,
+                                         sl_err *err);
+/* full_name = "catalog.schema" */
+SL_MUST_USE sl_code sl_dbx_schema_get(sl_dbx_client *c, const char *full_name,
+                                      const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_schema_ensure(sl_dbx_client *c, const char *catalog, const char *name,
+                                         const char *comment, const sl_dbx_call *call, json_t **out,
+                                         sl_err *err);
+
+/* MANAGED volumes. */
+SL_MUST_USE sl_code sl_dbx_volume_create(sl_dbx_client *c, const char *catalog, const char *schema,
+                                         const char *name, const char *comment,
+                                         const sl_dbx_call *call, json_t **out, sl_err *err);
+/* full_name = "catalog.schema.volume" */
+SL_MUST_USE sl_code sl_dbx_volume_get(sl_dbx_client *c, const char *full_name,
+                                      const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_volume_ensure(sl_dbx_client *c, const char *catalog, const char *schema,
+                                         const char *name, const char *comment,
+                                         const sl_dbx_call *call, json_t **out, sl_err *err);
+
+/* full_name = "catalog.schema.table". SL_ENOTFOUND when absent. */
+SL_MUST_USE sl_code sl_dbx_table_get(sl_dbx_client *c, const char *full_name,
+                                     const sl_dbx_call *call, json_t **out, sl_err *err);
+/* *exists from the /exists endpoint. */
+SL_MUST_USE sl_code sl_dbx_table_exists(sl_dbx_client *c, const char *full_name,
+                                        const sl_dbx_call *call, bool *exists, sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * Genie (/api/2.0/genie/spaces). Objects are returned as the API's JSON (owned).
+ * ---------------------------------------------------------------------------------- */
+
+/* All visible spaces (paging followed; max_items 0 = all): owned array of GenieSpace. */
+SL_MUST_USE sl_code sl_dbx_genie_space_list(sl_dbx_client *c, size_t max_items,
+                                            const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_genie_space_get(sl_dbx_client *c, const char *space_id,
+                                           const sl_dbx_call *call, json_t **out, sl_err *err);
+/*
+ * `explicit_id` when given, else the configured GENIE_SPACE_ID, else the first visible
+ * space (its title logged at INFO). *out_id is owned. SL_ENOTFOUND when there is none.
+ */
+SL_MUST_USE sl_code sl_dbx_genie_space_resolve(sl_dbx_client *c, const char *explicit_id,
+                                               const sl_dbx_call *call, char **out_id, sl_err *err);
+/* POST start-conversation: {conversation_id, message_id, conversation, message}. */
+SL_MUST_USE sl_code sl_dbx_genie_conversation_start(sl_dbx_client *c, const char *space_id,
+                                                    const char *content, const sl_dbx_call *call,
+                                                    json_t **out, sl_err *err);
+/* Follow-up question in a conversation: the new GenieMessage. */
+SL_MUST_USE sl_code sl_dbx_genie_message_create(sl_dbx_client *c, const char *space_id,
+                                                const char *conversation_id, const char *content,
+                                                const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_genie_message_get(sl_dbx_client *c, const char *space_id,
+                                             const char *conversation_id, const char *message_id,
+                                             const sl_dbx_call *call, json_t **out, sl_err *err);
+/* True for COMPLETED, FAILED, CANCELLED and QUERY_RESULT_EXPIRED. */
+bool sl_dbx_genie_status_is_terminal(const char *status);
+/*
+ * Verdict on a GenieMessage: SL_OK unless FAILED (error_code = error.type, message
+ * "genie message <id> failed: <type>: <text>", retryable for rate-limit / retryable /
+ * network / timeout error types) or CANCELLED (SL_ECANCELED).
+ */
+sl_code sl_dbx_genie_message_error(const json_t *message, sl_err *err);
+/*
+ * Poll a message until terminal: poll_initial_ms (default 1 s) x1.5 up to poll_max_ms
+ * (default 5 s), progress on every poll. SL_OK with the message (COMPLETED or
+ * QUERY_RESULT_EXPIRED: check "status") in *out; the sl_dbx_genie_message_error verdict
+ * for FAILED/CANCELLED; SL_ETIMEOUT at the deadline. Blocks.
+ */
+SL_MUST_USE sl_code sl_dbx_genie_message_wait(sl_dbx_client *c, const char *space_id,
+                                              const char *conversation_id, const char *message_id,
+                                              const sl_dbx_call *call, json_t **out, sl_err *err);
+/* GET .../attachments/{id}/query-result: {statement_response: StatementResponse}. */
+SL_MUST_USE sl_code sl_dbx_genie_attachment_query_result(
+    sl_dbx_client *c, const char *space_id, const char *conversation_id, const char *message_id,
+    const char *attachment_id, const sl_dbx_call *call, json_t **out, sl_err *err);
+/* POST .../attachments/{id}/execute-query (re-run an expired query): same shape. */
+SL_MUST_USE sl_code sl_dbx_genie_attachment_execute_query(
+    sl_dbx_client *c, const char *space_id, const char *conversation_id, const char *message_id,
+    const char *attachment_id, const sl_dbx_call *call, json_t **out, sl_err *err);
+/* Conversations of a space (all users' with include_all): owned array of summaries. */
+SL_MUST_USE sl_code sl_dbx_genie_conversation_list(sl_dbx_client *c, const char *space_id,
+                                                   bool include_all, size_t max_items,
+                                                   const sl_dbx_call *call, json_t **out,
+                                                   sl_err *err);
+/* Messages of a conversation: owned array of GenieMessage. */
+SL_MUST_USE sl_code sl_dbx_genie_message_list(sl_dbx_client *c, const char *space_id,
+                                              const char *conversation_id, size_t max_items,
+                                              const sl_dbx_call *call, json_t **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const char *space_id,
+                                                     const char *conversation_id,
+                                                     const sl_dbx_call *call, sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * Model serving: embeddings (/serving-endpoints/{name}/invocations)
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct sl_dbx_vectors {
+    size_t n;    /* number of vectors (= inputs) */
+    size_t dim;  /* floats per vector */
+    float *data; /* n * dim, row-major, vector i at data + i * dim */
+} sl_dbx_vectors;
+
+void sl_dbx_vectors_free(sl_dbx_vectors *v);
+
+/*
+ * Embed `n` texts (n >= 1) with serving endpoint `endpoint`. Vectors come back in input
+ * order (by data[].index). SL_EREMOTE when the response is malformed (missing index,
+ * ragged dimensions). *out is owned.
+ */
+SL_MUST_USE sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint,
+                                         const char *const *inputs, size_t n,
+                                         const sl_dbx_call *call, sl_dbx_vectors **out,
+                                         sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * MLflow tracking (/api/2.0/mlflow)
+ * ---------------------------------------------------------------------------------- */
+
+#define SL_DBX_MLFLOW_MAX_METRICS  1000 /* per log-batch request */
+#define SL_DBX_MLFLOW_MAX_PARAMS   100
+#define SL_DBX_MLFLOW_MAX_TAGS     100
+#define SL_DBX_MLFLOW_MAX_ENTITIES 1000
+#define SL_DBX_MLFLOW_MAX_KEY      250 /* bytes */
+#define SL_DBX_MLFLOW_MAX_VALUE    250 /* bytes, params and tags */
+
+/* Experiment id by name (workspace path), creating it when absent. *out_id is owned. */
+SL_MUST_USE sl_code sl_dbx_mlflow_experiment_ensure(sl_dbx_client *c, const char *name,
+                                                    const sl_dbx_call *call, char **out_id,
+                                                    sl_err *err);
+/*
+ * Create a run: `run_name` and `tags` ([{key,value}], borrowed) may be NULL;
+ * start_time_ms 0 = now. *out is the owned Run ({info: {run_id, ...}, data}).
+ */
+SL_MUST_USE sl_code sl_dbx_mlflow_run_create(sl_dbx_client *c, const char *experiment_id,
+                                             const char *run_name, int64_t start_time_ms,
+                                             const json_t *tags, const sl_dbx_call *call,
+                                             json_t **out, sl_err *err);
+/* Set status (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED; NULL = unchanged) and
+ * end_time_ms (0 = unchanged). */
+SL_MUST_USE sl_code sl_dbx_mlflow_run_update(sl_dbx_client *c, const char *run_id,
+                                             const char *status, int64_t end_time_ms,
+                                             const sl_dbx_call *call, sl_err *err);
+/*
+ * Log metrics [{key, value, timestamp, step?}], params [{key, value}] and tags
+ * [{key, value}] (each borrowed, may be NULL), split into as many log-batch requests as
+ * the limits above need (params first, since they are write-once). Keys and values are
+ * checked up front: SL_EINVAL for a key over 250 bytes or a param/tag value over 250
+ * bytes, never silent truncation. A metric without timestamp gets now.
+ */
+SL_MUST_USE sl_code sl_dbx_mlflow_run_log_batch(sl_dbx_client *c, const char *run_id,
+                                                const json_t *metrics, const json_t *params,
+                                                const json_t *tags, const sl_dbx_call *call,
+                                                sl_err *err);
+SL_MUST_USE sl_code sl_dbx_mlflow_run_get(sl_dbx_client *c, const char *run_id,
+                                          const sl_dbx_call *call, json_t **out, sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * Rendering of tabular results (CLI and later tools)
+ * ---------------------------------------------------------------------------------- */
+
+/*
+ * Display width in terminal columns of UTF-8 text: wide East Asian characters and
+ * emoji count 2, combining marks and zero-width characters 0, control characters 0,
+ * each invalid byte 1. Pure.
+ */
+size_t sl_dbx_text_width(const char *s);
+
+typedef struct sl_dbx_render_opts {
+    const char *null_text; /* table cell for SQL NULL; default "NULL" */
+} sl_dbx_render_opts;
+
+void sl_dbx_render_opts_init(sl_dbx_render_opts *o);
+
+/*
+ * Rows are a JSON array of arrays; a cell is a string, number, boolean or null.
+ * Cells beyond n_cols are ignored, missing ones render as NULL.
+ */
+/* Aligned columns (padded by display width), a header and a dashed rule; two spaces
+ * between columns; control characters shown as spaces. opts may be NULL. */
+void sl_dbx_render_table(FILE *out, size_t n_cols, const char *const *names, const json_t *rows,
+                         const sl_dbx_render_opts *opts);
+/* RFC 4180: header line, CRLF line ends, fields quoted when they hold , " CR or LF;
+ * NULL is an empty field. */
+void sl_dbx_render_csv(FILE *out, size_t n_cols, const char *const *names, const json_t *rows);
+/* JSON array of objects {name: value}, indented. `types` (may be NULL) are SQL type
+ * names per column: INT/LONG/SHORT/BYTE cells become integers, FLOAT/DOUBLE reals,
+ * BOOLEAN booleans when they parse; everything else (DECIMAL included) stays a string. */
+void sl_dbx_render_json(FILE *out, size_t n_cols, const char *const *names,
+                        const char *const *types, const json_t *rows);
+
+#endif

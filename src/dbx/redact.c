@@ -1,0 +1,233 @@
+/*
+ * redact.c - scrub credentials from text before it leaves src/dbx (error messages,
+ * log lines, anything a caller might store in history). Patterns are matched by hand
+ * on purpose: no regex engine, predictable cost, and every rule is unit-tested.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dbx/dbx_int.h"
+
+#define MASK "[REDACTED]"
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+} sbuf;
+
+static void sb_putn(sbuf *b, const char *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        while (b->len + n + 1 > b->cap)
+            b->cap = b->cap ? b->cap * 2 : 64;
+        b->s = sl_xrealloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static bool is_tok_char(char ch)
+{
+    unsigned char c = (unsigned char)ch;
+    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' ||
+           c == '=';
+}
+
+static bool is_ident(char ch)
+{
+    unsigned char c = (unsigned char)ch;
+    return isalnum(c) || c == '_' || c == '-';
+}
+
+/* Length of a credential value starting at p: up to whitespace, quote or separator. */
+static size_t value_len(const char *p)
+{
+    size_t n = 0;
+    while (p[n] && !isspace((unsigned char)p[n]) && p[n] != '"' && p[n] != '\'' && p[n] != '&' &&
+           p[n] != ',' && p[n] != ';' && p[n] != '}' && p[n] != ']' && p[n] != ')')
+        n++;
+    return n;
+}
+
+/*
+ * Try each rule at position i (which starts a word). On a match, append the kept part
+ * plus MASK to b and return how many input bytes were consumed; else 0.
+ */
+static size_t match_at(const char *t, size_t i, sbuf *b)
+{
+    const char *p = t + i;
+    /* Authorization: <anything to end of line> */
+    if (strncasecmp(p, "authorization", 13) == 0) {
+        size_t k = 13;
+        if (p[k] == '"' || p[k] == '\'')
+            k++;
+        while (p[k] == ' ')
+            k++;
+        if (p[k] == ':' || p[k] == '=') {
+            k++;
+            while (p[k] == ' ' || p[k] == '"' || p[k] == '\'')
+                k++;
+            size_t v = 0;
+            while (p[k + v] && p[k + v] != '\n' && p[k + v] != '\r' && p[k + v] != '"' &&
+                   p[k + v] != '\'')
+                v++;
+            if (v > 0) {
+                sb_putn(b, p, k);
+                sb_putn(b, MASK, strlen(MASK));
+                return k + v;
+            }
+        }
+    }
+    /* Bearer <x> / Basic <x> */
+    static const char *const schemes[] = {"bearer", "basic"};
+    for (size_t s = 0; s < 2; s++) {
+        size_t sl = strlen(schemes[s]);
+        if (strncasecmp(p, schemes[s], sl) == 0 && (p[sl] == ' ' || p[sl] == '\t')) {
+            size_t k = sl;
+            while (p[k] == ' ' || p[k] == '\t')
+                k++;
+            size_t v = 0;
+            while (is_tok_char(p[k + v]))
+                v++;
+            if (v >= 4 && strncmp(p + k, MASK, strlen(MASK)) != 0) {
+                sb_putn(b, p, k);
+                sb_putn(b, MASK, strlen(MASK));
+                return k + v;
+            }
+        }
+    }
+    /* dapi<hex> (PAT), dose<hex> (OAuth secret) */
+    if (strncmp(p, "dapi", 4) == 0 || strncmp(p, "dose", 4) == 0) {
+        size_t v = 4;
+        while (isxdigit((unsigned char)p[v]) || p[v] == '-')
+            v++;
+        if (v >= 12) {
+            sb_putn(b, MASK, strlen(MASK));
+            return v;
+        }
+    }
+    /* JWT: eyJ<b64url>.<b64url>[.<b64url>] */
+    if (strncmp(p, "eyJ", 3) == 0) {
+        size_t v = 0;
+        int dots = 0;
+        while (isalnum((unsigned char)p[v]) || p[v] == '-' || p[v] == '_' || p[v] == '.') {
+            if (p[v] == '.')
+                dots++;
+            v++;
+        }
+        if (dots >= 1 && v >= 16) {
+            sb_putn(b, MASK, strlen(MASK));
+            return v;
+        }
+    }
+    /* key = value / "key": "value" for secret-bearing keys */
+    static const char *const keys[] = {"access_token", "client_secret", "refresh_token", "id_token",
+                                       "token",        "password",      "secret",        "pat"};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        size_t kl = strlen(keys[k]);
+        if (strncasecmp(p, keys[k], kl) != 0 || is_ident(p[kl]))
+            continue;
+        size_t q = kl;
+        if (p[q] == '"' || p[q] == '\'')
+            q++;
+        while (p[q] == ' ')
+            q++;
+        if (p[q] != ':' && p[q] != '=')
+            continue;
+        q++;
+        while (p[q] == ' ')
+            q++;
+        if (p[q] == '"' || p[q] == '\'')
+            q++;
+        size_t v = value_len(p + q);
+        if (v == 0 || strncmp(p + q, MASK, strlen(MASK)) == 0)
+            continue;
+        sb_putn(b, p, q);
+        sb_putn(b, MASK, strlen(MASK));
+        return q + v;
+    }
+    return 0;
+}
+
+/* Replace every occurrence of known secret literals. */
+static char *replace_literals(char *s, const char *const *secrets)
+{
+    if (!secrets)
+        return s;
+    for (size_t k = 0; secrets[k]; k++) {
+        const char *lit = secrets[k];
+        size_t ll = strlen(lit);
+        if (ll < 4 || !strstr(s, lit))
+            continue;
+        sbuf b = {0};
+        const char *p = s, *hit;
+        while ((hit = strstr(p, lit)) != NULL) {
+            sb_putn(&b, p, (size_t)(hit - p));
+            sb_putn(&b, MASK, strlen(MASK));
+            p = hit + ll;
+        }
+        sb_putn(&b, p, strlen(p));
+        free(s);
+        s = b.s;
+    }
+    return s;
+}
+
+char *sl_dbx_redact(const char *text, const char *const *secrets)
+{
+    if (!text)
+        return sl_xstrdup("");
+    char *s = replace_literals(sl_xstrdup(text), secrets);
+    sbuf b = {0};
+    sb_putn(&b, "", 0);
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        bool word_start = i == 0 || !is_ident(s[i - 1]);
+        size_t used = word_start ? match_at(s, i, &b) : 0;
+        if (used) {
+            i += used;
+            continue;
+        }
+        sb_putn(&b, s + i, 1);
+        i++;
+    }
+    free(s);
+    return b.s;
+}
+
+void sl_dbx_redact_buf(char *buf, size_t buf_len, const char *const *secrets)
+{
+    if (!buf || buf_len == 0)
+        return;
+    char *r = sl_dbx_redact(buf, secrets);
+    size_t n = strlen(r);
+    if (n >= buf_len)
+        n = buf_len - 1;
+    memcpy(buf, r, n);
+    buf[n] = '\0';
+    free(r);
+}
+
+void sl__dbx_redact_err(const sl_dbx_client *c, sl_err *err)
+{
+    if (!err)
+        return;
+    sl_dbx_redact_buf(err->msg, sizeof(err->msg), c ? c->secrets : NULL);
+}
+
+void sl__dbx_log(const sl_dbx_client *c, sl_log_level lvl, const char *fmt, ...)
+{
+    if (lvl < sl_log_get_level())
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *line = sl_xvasprintf(fmt, ap);
+    va_end(ap);
+    char *safe = sl_dbx_redact(line, c ? c->secrets : NULL);
+    sl_log(lvl, "%s", safe);
+    free(safe);
+    free(line);
+}
