@@ -40,25 +40,34 @@ static sl_wf_status noop_chain(sl_wf *wf, const json_t *in, json_t **out)
     bool has_opts;
     if (read_opts(wf, in, &opts, &has_opts) != SL_WF_DONE)
         return SL_WF_FAILED;
+    json_t *fail_step = json_object_get(in, "fail_step");
+    const char *gate = json_string_value(json_object_get(in, "fail_while_exists"));
     const json_t *last = NULL;
-    for (json_int_t k = 1; k <= steps; k++)
-        SL_AWAIT(wf, sl_activityf(wf, "noop", has_opts ? &opts : NULL, "{s:I,s:I}", "step", k,
-                                  "ms", ms),
-                 &last);
+    for (json_int_t k = 1; k <= steps; k++) {
+        if (gate && json_integer_value(fail_step) == k)
+            SL_AWAIT(wf, sl_activityf(wf, "noop", has_opts ? &opts : NULL, "{s:I,s:I,s:s}", "step",
+                                      k, "ms", ms, "fail_while_exists", gate),
+                     &last);
+        else
+            SL_AWAIT(wf, sl_activityf(wf, "noop", has_opts ? &opts : NULL, "{s:I,s:I}", "step", k,
+                                      "ms", ms),
+                     &last);
+    }
     *out = json_pack("{s:I,s:O?}", "steps", steps, "last", last);
     return SL_WF_DONE;
 }
 
 /* Tests count executions: with SLUICE_EXAMPLES_LOG set, every activity execution appends
  * "<type> <idempotency key> <attempt>" to that file (one write, O_APPEND: atomic). */
-static void log_execution(sl_act *act)
+static void log_line(sl_act *act, const char *what)
 {
     const char *path = getenv("SLUICE_EXAMPLES_LOG");
     if (!path || !*path)
         return;
     char line[256];
-    int n = snprintf(line, sizeof(line), "%s %s %d\n", sl_act_type(act),
-                     sl_act_idempotency_key(act), sl_act_attempt(act));
+    int n = snprintf(line, sizeof(line), "%s %s %d%s%s\n", sl_act_type(act),
+                     sl_act_idempotency_key(act), sl_act_attempt(act), what ? " " : "",
+                     what ? what : "");
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return;
@@ -67,13 +76,27 @@ static void log_execution(sl_act *act)
     close(fd);
 }
 
+void sl_examples_log(sl_act *act, const char *what)
+{
+    log_line(act, what);
+}
+
 static json_t *noop(sl_act *act, const json_t *in)
 {
-    log_execution(act);
+    log_line(act, NULL);
     json_int_t step = json_integer_value(json_object_get(in, "step"));
     json_int_t ms = json_integer_value(json_object_get(in, "ms"));
-    if (ms > 0 && !sl_act_sleep_ms(act, ms))
-        return sl_act_fail(act, "Interrupted", "noop step %lld interrupted", (long long)step);
+    if (ms > 0 && !sl_act_sleep_ms(act, ms)) {
+        log_line(act, sl_act_is_canceled(act) ? "canceled" : "interrupted");
+        return sl_act_fail(act, sl_act_is_canceled(act) ? "CanceledError" : "Interrupted",
+                           "noop step %lld stopped", (long long)step);
+    }
+    /* "fail_while_exists": this step fails (not retryable) while that file exists, so tests
+     * can fix the cause between a failure and `sluice workflow retry`. */
+    const char *gate = json_string_value(json_object_get(in, "fail_while_exists"));
+    if (gate && access(gate, F_OK) == 0)
+        return sl_act_fail_nonretryable(act, "StepFailed", "step %lld failed: %s exists",
+                                        (long long)step, gate);
     char v[32];
     snprintf(v, sizeof(v), "r-%lld", (long long)step);
     return json_pack("{s:I,s:s}", "step", step, "v", v);
@@ -88,6 +111,10 @@ static sl_wf_status flaky(sl_wf *wf, const json_t *in, json_t **out)
     json_t *k = json_object_get(in, "fail_times");
     if (k && !json_is_integer(k))
         return sl_wf_fail(wf, "InvalidInput", "fail_times must be an integer");
+    /* "fail_runs": the workflow itself fails in its first K runs (workflow retry policies). */
+    json_t *fr = json_object_get(in, "fail_runs");
+    if (json_is_integer(fr) && sl_wf_attempt(wf) <= json_integer_value(fr))
+        return sl_wf_fail(wf, "RunFailed", "planned failure of run attempt %d", sl_wf_attempt(wf));
     const json_t *res;
     SL_AWAIT(wf,
              sl_activityf(wf, "flaky_step", has_opts ? &opts : NULL, "{s:I,s:s,s:b}", "fail_times",
@@ -103,7 +130,7 @@ static sl_wf_status flaky(sl_wf *wf, const json_t *in, json_t **out)
 
 static json_t *flaky_step(sl_act *act, const json_t *in)
 {
-    log_execution(act);
+    log_line(act, NULL);
     json_int_t fail_times = json_integer_value(json_object_get(in, "fail_times"));
     const char *type = json_string_value(json_object_get(in, "error_type"));
     bool nr = json_is_true(json_object_get(in, "non_retryable"));

@@ -97,6 +97,45 @@ typedef void (*sl_start_cb)(void *arg, sl_code rc, const sl_start_result *res);
 void sl_engine_start_async(sl_engine *e, const char *type, json_t *input_take,
                            const sl_start_opts *o, sl_start_cb cb, void *arg);
 
+/*
+ * Operator actions on the open (latest) run of a workflow id. SL_ENOTFOUND: no such id;
+ * SL_ECLOSED: the run is not running (the message says what it is). Cancel and terminate
+ * are idempotent: *already tells that the request was made before (or the run already
+ * ended that way), which is not an error.
+ */
+SL_MUST_USE sl_code sl_engine_signal(sl_engine *e, const char *workflow_id, const char *name,
+                                     const json_t *input, sl_err *err);
+SL_MUST_USE sl_code sl_engine_cancel(sl_engine *e, const char *workflow_id, const char *reason,
+                                     bool *already, sl_err *err);
+SL_MUST_USE sl_code sl_engine_terminate(sl_engine *e, const char *workflow_id,
+                                        const char *reason, bool *already, sl_err *err);
+/*
+ * Start a new run of a failed, canceled, terminated or timed-out workflow that reuses the
+ * recorded results of the steps that succeeded and executes from the first that did not.
+ * SL_ECONFLICT: the latest run is running or completed.
+ */
+SL_MUST_USE sl_code sl_engine_retry(sl_engine *e, const char *workflow_id, const char *reason,
+                                    sl_start_result *res, sl_err *err);
+
+/* ---- replay check ----------------------------------------------------------------------- */
+
+typedef struct sl_replay_result {
+    bool deterministic;
+    char workflow_type[128];
+    int64_t event_id;      /* first mismatching event (0 when deterministic) */
+    char recorded[256];    /* what history recorded there */
+    char requested[256];   /* what the code asked for */
+    char message[768];     /* one line for humans */
+} sl_replay_result;
+
+/*
+ * Re-run the registered workflow code against a history exported with
+ * `sluice workflow show ID -o json` and report whether it makes the same decisions.
+ * SL_EINVAL: the file is not such a history (the message says why).
+ */
+SL_MUST_USE sl_code sl_replay_history(const sl_registry *reg, const json_t *history,
+                                      sl_replay_result *out, sl_err *err);
+
 /* Called on the engine thread after a run closed (committed). */
 typedef void (*sl_close_cb)(void *arg, const char *workflow_id, const char *run_id, int status);
 void sl_engine_on_close(sl_engine *e, sl_close_cb cb, void *arg);

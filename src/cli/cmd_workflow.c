@@ -1,6 +1,7 @@
 /* cmd_workflow.c - `sluice workflow start|describe|show|list|count`. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "sluice/engine.h"
@@ -463,6 +464,289 @@ static int count_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
+/* ---- signal ---------------------------------------------------------------------------------- */
+
+static int signal_run(sl_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
+                                         {"input", required_argument, NULL, 'I'},
+                                         {NULL, 0, NULL, 0}};
+    const char *name = NULL, *input_arg = NULL;
+    int c;
+    while ((c = sl_cli_getopt(cli, argc, argv, "n:I:", opts)) != -1) {
+        if (c == 'n')
+            name = optarg;
+        else if (c == 'I')
+            input_arg = optarg;
+        else
+            return SL_EXIT_USAGE;
+    }
+    if (optind != argc - 1)
+        return sl_cli_usage(cli, optind >= argc ? "missing workflow id" : "too many arguments");
+    if (!name || !*name)
+        return sl_cli_usage(cli, "missing --name");
+    sl_err err;
+    sl_err_clear(&err);
+    json_t *input = NULL;
+    if (input_arg && sl_json_arg(input_arg, &input, &err) != SL_OK)
+        return sl_cli_usage(cli, "--input: %s", err.msg);
+    sl_engine *e = sl_cli_engine_open(cli, false, false, SL_DURABILITY_NORMAL);
+    if (!e) {
+        json_decref(input);
+        return SL_EXIT_FAIL;
+    }
+    sl_code rc = sl_engine_signal(e, argv[optind], name, input, &err);
+    sl_engine_close(e);
+    json_decref(input);
+    if (rc != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    printf("signaled %s: %s\n", argv[optind], name);
+    return SL_EXIT_OK;
+}
+
+/* ---- cancel / terminate / retry, one id or a --query batch ----------------------------------- */
+
+enum action { ACT_CANCEL, ACT_TERMINATE, ACT_RETRY };
+
+/* "status=failed type=dataset_sync prefix=x since=T until=T" */
+static bool parse_query(sl_cli *cli, const char *q, sl_run_filter *f, char *buf, size_t buf_len)
+{
+    sl_run_filter_init(f);
+    f->latest_only = true;
+    snprintf(buf, buf_len, "%s", q);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || !eq[1]) {
+            sl_cli_usage(cli, "--query: '%s' is not key=value (keys: status, type, prefix, since, "
+                              "until)",
+                         tok);
+            return false;
+        }
+        *eq = '\0';
+        const char *k = tok, *v = eq + 1;
+        if (strcmp(k, "status") == 0) {
+            if (!sl_run_status_parse(v, &f->status)) {
+                sl_cli_usage(cli, "--query: unknown status '%s'", v);
+                return false;
+            }
+        } else if (strcmp(k, "type") == 0) {
+            f->type = v;
+        } else if (strcmp(k, "prefix") == 0 || strcmp(k, "id") == 0) {
+            f->id_prefix = v;
+        } else if (strcmp(k, "since") == 0 || strcmp(k, "until") == 0) {
+            int64_t ms;
+            sl_err err;
+            if (sl_time_parse(v, &ms, &err) != SL_OK) {
+                sl_cli_usage(cli, "--query: %s", err.msg);
+                return false;
+            }
+            if (k[0] == 's')
+                f->started_after_ms = ms;
+            else
+                f->started_before_ms = ms;
+        } else {
+            sl_cli_usage(cli, "--query: unknown key '%s' (status, type, prefix, since, until)", k);
+            return false;
+        }
+    }
+    return true;
+}
+
+static sl_code do_action(sl_engine *e, enum action a, const char *id, const char *reason,
+                         char *note, size_t note_len, sl_err *err)
+{
+    bool already = false;
+    sl_code rc;
+    sl_start_result res;
+    switch (a) {
+    case ACT_CANCEL:
+        rc = sl_engine_cancel(e, id, reason, &already, err);
+        if (rc == SL_OK)
+            snprintf(note, note_len, already ? "cancel already requested for %s"
+                                             : "cancel requested for %s",
+                     id);
+        return rc;
+    case ACT_TERMINATE:
+        rc = sl_engine_terminate(e, id, reason, &already, err);
+        if (rc == SL_OK)
+            snprintf(note, note_len, already ? "%s was already terminated" : "terminated %s", id);
+        return rc;
+    case ACT_RETRY:
+        rc = sl_engine_retry(e, id, reason, &res, err);
+        if (rc == SL_OK)
+            snprintf(note, note_len, "retrying %s: new run %s", id, res.run_id);
+        return rc;
+    }
+    return SL_EINVAL;
+}
+
+static int action_run(sl_cli *cli, int argc, char **argv, enum action a)
+{
+    static const struct option opts[] = {{"reason", required_argument, NULL, 'r'},
+                                         {"query", required_argument, NULL, 'q'},
+                                         {"yes", no_argument, NULL, 'y'},
+                                         {NULL, 0, NULL, 0}};
+    const char *reason = NULL, *query = NULL;
+    bool yes = false;
+    int c;
+    while ((c = sl_cli_getopt(cli, argc, argv, "r:q:y", opts)) != -1) {
+        if (c == 'r')
+            reason = optarg;
+        else if (c == 'q')
+            query = optarg;
+        else if (c == 'y')
+            yes = true;
+        else
+            return SL_EXIT_USAGE;
+    }
+    if (query && optind < argc)
+        return sl_cli_usage(cli, "give a workflow id or --query, not both");
+    if (!query && optind != argc - 1)
+        return sl_cli_usage(cli, optind >= argc ? "missing workflow id (or --query)"
+                                                : "too many arguments");
+    if (a == ACT_TERMINATE && !reason)
+        reason = "terminated by operator";
+    sl_run_filter f;
+    char qbuf[512];
+    if (query && !parse_query(cli, query, &f, qbuf, sizeof(qbuf)))
+        return SL_EXIT_USAGE;
+    sl_engine *e = sl_cli_engine_open(cli, false, false, SL_DURABILITY_NORMAL);
+    if (!e)
+        return SL_EXIT_FAIL;
+    sl_err err;
+    sl_err_clear(&err);
+    char note[256];
+    if (!query) {
+        sl_code rc = do_action(e, a, argv[optind], reason, note, sizeof(note), &err);
+        sl_engine_close(e);
+        if (rc != SL_OK)
+            return sl_cli_fail_err(cli, &err);
+        printf("%s\n", note);
+        return SL_EXIT_OK;
+    }
+    json_t *runs;
+    if (sl_engine_list(e, &f, &runs, &err) != SL_OK) {
+        sl_engine_close(e);
+        return sl_cli_fail_err(cli, &err);
+    }
+    size_t n = json_array_size(runs);
+    printf("%zu workflow%s match '%s'\n", n, n == 1 ? "" : "s", query);
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r)
+    {
+        if (i == 20) {
+            printf("  ... and %zu more\n", n - 20);
+            break;
+        }
+        printf("  %s (%s, %s)\n", json_string_value(json_object_get(r, "workflow_id")),
+               json_string_value(json_object_get(r, "type")),
+               json_string_value(json_object_get(r, "status")));
+    }
+    if (n > 0 && !yes) {
+        if (!isatty(STDIN_FILENO)) {
+            json_decref(runs);
+            sl_engine_close(e);
+            return sl_cli_usage(cli, "refusing to act on %zu workflows without --yes", n);
+        }
+        printf("Proceed? [y/N] ");
+        fflush(stdout);
+        char answer[16] = "";
+        if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+            json_decref(runs);
+            sl_engine_close(e);
+            printf("nothing done\n");
+            return SL_EXIT_OK;
+        }
+    }
+    int failed = 0;
+    json_array_foreach(runs, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "workflow_id"));
+        sl_err_clear(&err);
+        if (do_action(e, a, id, reason, note, sizeof(note), &err) == SL_OK) {
+            printf("%s\n", note);
+        } else {
+            failed++;
+            fprintf(stderr, "sluice: %s: %s: %s\n", cli->cmd_name, id, err.msg);
+        }
+    }
+    json_decref(runs);
+    sl_engine_close(e);
+    printf("%zu done, %d failed\n", n - (size_t)failed, failed);
+    return failed ? SL_EXIT_FAIL : SL_EXIT_OK;
+}
+
+static int cancel_run(sl_cli *cli, int argc, char **argv)
+{
+    return action_run(cli, argc, argv, ACT_CANCEL);
+}
+
+static int terminate_run(sl_cli *cli, int argc, char **argv)
+{
+    return action_run(cli, argc, argv, ACT_TERMINATE);
+}
+
+static int retry_run(sl_cli *cli, int argc, char **argv)
+{
+    return action_run(cli, argc, argv, ACT_RETRY);
+}
+
+/* ---- replay -------------------------------------------------------------------------------- */
+
+static int replay_run(sl_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"history", required_argument, NULL, 'H'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    const char *file = NULL;
+    sl_out_fmt fmt = SL_OUT_TABLE;
+    int c;
+    while ((c = sl_cli_getopt(cli, argc, argv, "H:o:", opts)) != -1) {
+        if (c == 'H')
+            file = optarg;
+        else if (c == 'o') {
+            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
+                return SL_EXIT_USAGE;
+        } else
+            return SL_EXIT_USAGE;
+    }
+    if (!file && optind < argc)
+        file = argv[optind++];
+    if (optind < argc)
+        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    if (!file)
+        return sl_cli_usage(cli, "missing --history FILE");
+    sl_err err;
+    sl_err_clear(&err);
+    json_t *h;
+    char *arg = sl_xasprintf("@%s", file);
+    sl_code rc = strcmp(file, "-") == 0 ? sl_json_arg("-", &h, &err) : sl_json_arg(arg, &h, &err);
+    free(arg);
+    if (rc != SL_OK)
+        return sl_cli_usage(cli, "--history: %s", err.msg);
+    sl_replay_result res;
+    rc = sl_replay_history(sl_cli_registry(), h, &res, &err);
+    json_decref(h);
+    if (rc != SL_OK)
+        return sl_cli_fail(cli, "%s: %s", file, err.msg);
+    if (fmt == SL_OUT_JSON) {
+        json_t *j = json_pack("{s:b,s:s,s:s}", "deterministic", res.deterministic,
+                              "workflow_type", res.workflow_type, "message", res.message);
+        if (!res.deterministic) {
+            json_object_set_new(j, "event_id", json_integer(res.event_id));
+            json_object_set_new(j, "recorded", json_string(res.recorded));
+            json_object_set_new(j, "requested", json_string(res.requested));
+        }
+        sl_cli_print_json(j);
+        json_decref(j);
+    } else {
+        printf("%s\n", res.message);
+    }
+    return res.deterministic ? SL_EXIT_OK : SL_EXIT_FAIL;
+}
+
 static const struct sl_cmd cmds[] = {
     {.name = "start",
      .run = start_run,
@@ -484,6 +768,33 @@ static const struct sl_cmd cmds[] = {
      .usage = "workflow list [--status S] [--type T] [--prefix ID] [--since TIME] "
               "[--until TIME] [--limit N] [-o table|json]",
      .help = "Runs, newest first (default limit 100)."},
+    {.name = "signal",
+     .run = signal_run,
+     .usage = "workflow signal ID --name N [--input JSON|@FILE]",
+     .help = "Deliver a named signal (with an optional JSON payload) to a running workflow."},
+    {.name = "cancel",
+     .run = cancel_run,
+     .usage = "workflow cancel (ID | --query Q [--yes]) [--reason R]",
+     .help = "Ask a running workflow to cancel: its code can observe it and clean up; its\n"
+             "activities see the request through their heartbeat. Idempotent.\n"
+             "--query \"status=running type=T prefix=P since=TIME until=TIME\" acts on every\n"
+             "matching workflow after showing the count (confirmation unless --yes)."},
+    {.name = "terminate",
+     .run = terminate_run,
+     .usage = "workflow terminate (ID | --query Q [--yes]) [--reason R]",
+     .help = "Close a running workflow at once (no workflow code runs). Idempotent."},
+    {.name = "retry",
+     .run = retry_run,
+     .usage = "workflow retry (ID | --query Q [--yes]) [--reason R]",
+     .help = "Start a new run of a failed (or canceled, terminated, timed-out) workflow that\n"
+             "keeps the results of the steps that succeeded and runs from the first that did\n"
+             "not. The new run's history names the run it continues and the events it carried."},
+    {.name = "replay",
+     .run = replay_run,
+     .usage = "workflow replay --history FILE [-o table|json]",
+     .help = "Re-run the current workflow code against a history saved with\n"
+             "'sluice workflow show ID -o json'. Prints 'deterministic' (exit 0) or the first\n"
+             "mismatch: event id, what history recorded, what the code asked for (exit 1)."},
     {.name = "count",
      .run = count_run,
      .usage = "workflow count [--status S] [--type T] [--prefix ID] [--since TIME] "

@@ -320,3 +320,85 @@ int64_t sl_engine_db_bytes(sl_engine *e)
 {
     return sl_store_size_bytes(e->st);
 }
+
+/* ---- operator actions ----------------------------------------------------------------- */
+
+struct action_call {
+    const char *workflow_id;
+    const char *name;
+    const json_t *input;
+    const char *reason;
+    bool already;
+    sl_start_result res;
+};
+
+static sl_code signal_fn(sl_engine *e, item *it, sl_err *err)
+{
+    struct action_call *c = it->arg;
+    return sl__op_signal(e, c->workflow_id, c->name, c->input, err);
+}
+
+static sl_code cancel_fn(sl_engine *e, item *it, sl_err *err)
+{
+    struct action_call *c = it->arg;
+    return sl__op_cancel(e, c->workflow_id, c->reason, &c->already, err);
+}
+
+static sl_code terminate_fn(sl_engine *e, item *it, sl_err *err)
+{
+    struct action_call *c = it->arg;
+    return sl__op_terminate(e, c->workflow_id, c->reason, &c->already, err);
+}
+
+static sl_code retry_fn(sl_engine *e, item *it, sl_err *err)
+{
+    struct action_call *c = it->arg;
+    return sl__op_retry(e, c->workflow_id, c->reason, &c->res, err);
+}
+
+static sl_code run_action(sl_engine *e, item_call_fn fn, struct action_call *c, sl_err *err)
+{
+    item it;
+    memset(&it, 0, sizeof(it));
+    it.kind = IT_CALL;
+    it.fn = fn;
+    it.arg = c;
+    sl_code rc = sl__engine_submit_wait(e, &it, err);
+    sem_destroy(&it.done);
+    return rc;
+}
+
+sl_code sl_engine_signal(sl_engine *e, const char *workflow_id, const char *name,
+                         const json_t *input, sl_err *err)
+{
+    struct action_call c = {.workflow_id = workflow_id, .name = name, .input = input};
+    return run_action(e, signal_fn, &c, err);
+}
+
+sl_code sl_engine_cancel(sl_engine *e, const char *workflow_id, const char *reason,
+                         bool *already, sl_err *err)
+{
+    struct action_call c = {.workflow_id = workflow_id, .reason = reason};
+    sl_code rc = run_action(e, cancel_fn, &c, err);
+    *already = c.already;
+    return rc;
+}
+
+sl_code sl_engine_terminate(sl_engine *e, const char *workflow_id, const char *reason,
+                            bool *already, sl_err *err)
+{
+    struct action_call c = {.workflow_id = workflow_id, .reason = reason};
+    sl_code rc = run_action(e, terminate_fn, &c, err);
+    *already = c.already;
+    return rc;
+}
+
+sl_code sl_engine_retry(sl_engine *e, const char *workflow_id, const char *reason,
+                        sl_start_result *res, sl_err *err)
+{
+    struct action_call c = {.workflow_id = workflow_id, .reason = reason};
+    sl_code rc = run_action(e, retry_fn, &c, err);
+    if (rc == SL_OK)
+        *res = c.res;
+    return rc;
+}

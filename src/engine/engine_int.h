@@ -161,6 +161,9 @@ struct sl_wf {
     bool cancel_handled;        /* the code asked sl_wf_cancel_requested */
     json_t *continue_input;     /* SL_WF_CONTINUE_AS_NEW: owned */
     char nondet[512];   /* first non-determinism found, or "" */
+    int64_t nd_event_id;    /* ... the event it concerns */
+    char nd_recorded[160];  /* ... what history has there */
+    char nd_requested[160]; /* ... what the code asked for */
     uint64_t rng;
     uint32_t uuid_counter;
 };

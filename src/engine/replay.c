@@ -288,6 +288,11 @@ static bool replay_matches(sl_wf *wf, int32_t seq, int kind, const char *name)
     char want[160], got[160];
     snprintf(want, sizeof(want), "%s(%s)", cmd_kind_event(c->kind), c->name ? c->name : "");
     snprintf(got, sizeof(got), "%s(%s)", cmd_kind_event(kind), name ? name : "");
+    if (!wf->nondet[0]) {
+        wf->nd_event_id = c->event_id;
+        snprintf(wf->nd_recorded, sizeof(wf->nd_recorded), "%s", want);
+        snprintf(wf->nd_requested, sizeof(wf->nd_requested), "%s", got);
+    }
     nondet(wf,
            "non-deterministic workflow '%s': at event %lld (seq %d) history has %s but the code "
            "asked for %s",
@@ -640,6 +645,12 @@ int sl_wf_version(sl_wf *wf, const char *change_id, int min_supported, int max_s
         c->version = max_supported;
         return max_supported;
     }
+    if ((v < min_supported || v > max_supported) && !wf->nondet[0]) {
+        snprintf(wf->nd_recorded, sizeof(wf->nd_recorded), "version %d of change '%s'", v,
+                 change_id);
+        snprintf(wf->nd_requested, sizeof(wf->nd_requested), "versions %d..%d", min_supported,
+                 max_supported);
+    }
     if (v < min_supported || v > max_supported)
         nondet(wf,
                "non-deterministic workflow '%s': change '%s' is at version %d in history but the "
@@ -799,6 +810,11 @@ wft_outcome sl__wf_execute(sl_engine *e, run_state *rs, sl_wf *wf, json_t **resu
     sl_wf_status st = fn(wf, rs->input, &out);
     if (!wf->nondet[0] && st != SL_WF_BLOCKED && wf->cmd_count < rs->n_cmds) {
         const rs_cmd *c = &rs->cmds[wf->cmd_count];
+        wf->nd_event_id = c->event_id;
+        snprintf(wf->nd_recorded, sizeof(wf->nd_recorded), "%s(%s)", cmd_kind_event(c->kind),
+                 c->name ? c->name : "");
+        snprintf(wf->nd_requested, sizeof(wf->nd_requested), "no command (the workflow %s)",
+                 st == SL_WF_DONE ? "completed" : "ended");
         nondet(wf,
                "non-deterministic workflow '%s': at event %lld (seq %d) history has %s(%s) but "
                "the code %s without asking for it",
