@@ -286,4 +286,47 @@ typedef void (*sl_timer_fn)(int64_t run_pk, int32_t seq, int64_t fire_at, void *
 SL_MUST_USE sl_code sl_store_timers_due(sl_store *st, int64_t now_ms, int limit, sl_timer_fn fn,
                                         void *arg, sl_err *err);
 
+/* ---- schedules ----------------------------------------------------------------- */
+
+typedef struct sl_schedule_row {
+    char *schedule_id;
+    char *spec;          /* JSON: {"cron":"..."} or {"every_ms":N} */
+    char *workflow_type;
+    char *input;         /* JSON text or NULL */
+    char *task_queue;
+    char *overlap;       /* skip | buffer_one | allow_all | cancel_other */
+    int64_t catchup_ms;
+    int64_t jitter_ms;
+    char *timezone;
+    bool paused;
+    char *note;
+    int64_t next_fire_ms; /* 0: none */
+    int64_t buffered_ms;  /* 0: none */
+    int64_t created_ms;
+    int64_t updated_ms;
+    char *actions;       /* JSON array */
+} sl_schedule_row;
+
+void sl_schedule_row_cleanup(sl_schedule_row *r);
+/* SL_ECONFLICT when the id exists. */
+SL_MUST_USE sl_code sl_store_schedule_insert(sl_store *st, const sl_schedule_row *r, sl_err *err);
+/* SL_ENOTFOUND when absent. */
+SL_MUST_USE sl_code sl_store_schedule_get(sl_store *st, const char *id, sl_schedule_row *out,
+                                          sl_err *err);
+/* Write the mutable fields (paused, note, next_fire_ms, buffered_ms, actions, updated_ms). */
+SL_MUST_USE sl_code sl_store_schedule_update(sl_store *st, const sl_schedule_row *r, sl_err *err);
+SL_MUST_USE sl_code sl_store_schedule_delete(sl_store *st, const char *id, bool *found,
+                                             sl_err *err);
+typedef void (*sl_schedule_fn)(const sl_schedule_row *r, void *arg);
+SL_MUST_USE sl_code sl_store_schedule_list(sl_store *st, sl_schedule_fn fn, void *arg,
+                                           sl_err *err);
+/* Unpaused schedules with a fire due (next_fire_ms <= now) or a buffered fire. */
+SL_MUST_USE sl_code sl_store_schedules_due(sl_store *st, int64_t now_ms, sl_schedule_fn fn,
+                                           void *arg, sl_err *err);
+/* Earliest next_fire_ms of unpaused schedules (0 if one has a buffered fire), or INT64_MAX. */
+SL_MUST_USE sl_code sl_store_schedule_next(sl_store *st, int64_t *out, sl_err *err);
+/* Open runs whose workflow id starts with prefix. */
+SL_MUST_USE sl_code sl_store_runs_open_prefix(sl_store *st, const char *prefix, sl_run_fn fn,
+                                              void *arg, sl_err *err);
+
 #endif

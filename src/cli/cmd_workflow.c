@@ -226,6 +226,11 @@ static void event_details(const char *type, const json_t *a, char *buf, size_t l
         const char *fm = json_string_value(json_object_get(f, "message"));
         ADD("error=%s: %s ", ft ? ft : "?", fm ? fm : "");
     }
+    json_t *carried = json_object_get(a, "carried_over_from");
+    if (carried)
+        ADD("carried over from event %lld of run %.8s ",
+            json_integer_value(json_object_get(carried, "event_id")),
+            json_string_value(json_object_get(carried, "run_id")));
     const char *tt = json_string_value(json_object_get(a, "timeout_type"));
     if (tt)
         ADD("timeout=%s ", tt);
@@ -234,7 +239,9 @@ static void event_details(const char *type, const json_t *a, char *buf, size_t l
         ADD("next_attempt=%s ", next);
     else if (json_object_get(a, "will_retry"))
         ADD("retry_state=%s ", json_string_value(json_object_get(a, "retry_state")));
-    const char *keys[] = {"result", "input", "message", "fire_at", "identity"};
+    const char *keys[] = {"result",      "input",  "message",    "fire_at",
+                          "identity",    "reason", "signal_name", "new_run_id",
+                          "continued_from_run_id", "workflow_id", "version", "change_id"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(a, keys[i]);
         if (!v || (strcmp(keys[i], "input") == 0 && strcmp(type, "ActivityTaskScheduled") != 0 &&

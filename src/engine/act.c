@@ -105,11 +105,13 @@ static void heartbeat_now(sl_act *act, const json_t *details)
     sl_code rc = sl__engine_submit_wait(e, it, &err);
     it->task = NULL;
     if (rc == SL_OK) {
-        if (!it->hb_found) {
+        if (it->hb_cancel) {
+            act->stop = act->canceled = true;
+            sl_info("activity %s attempt %d: cancellation requested; stopping", r->activity_type,
+                    r->attempt);
+        } else if (!it->hb_found) {
             act->stop = true;
             sl_info("activity %s attempt %d: lease lost; stopping", r->activity_type, r->attempt);
-        } else if (it->hb_cancel) {
-            act->stop = act->canceled = true;
         } else {
             act->t->row.lease_expiry = lease;
         }

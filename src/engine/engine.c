@@ -465,8 +465,10 @@ static int local_room(sl_engine *e)
 /* Is there due work for our queues? A cheap read before taking the write lock. */
 static bool poll_has_work(sl_engine *e, int64_t now)
 {
-    int64_t next_timer;
+    int64_t next_timer, next_sched;
     if (sl_store_timer_next(e->st, &next_timer, NULL) == SL_OK && next_timer <= now)
+        return true;
+    if (sl_store_schedule_next(e->st, &next_sched, NULL) == SL_OK && next_sched <= now)
         return true;
     for (size_t i = 0; i < e->n_queues; i++) {
         int64_t next;
@@ -486,6 +488,8 @@ static sl_code poll_queues(sl_engine *e, int64_t now, int *found, sl_err *err)
     struct poll_ctx p = {.e = e, .err = err, .rc = SL_OK};
     sl_code trc = fire_timers(e, now, &p.found, err);
     if (trc != SL_OK)
+        return trc;
+    if ((trc = sl__schedules_process(e, now, &p.found, err)) != SL_OK)
         return trc;
     for (size_t i = 0; i < e->n_queues && p.rc == SL_OK; i++) {
         sl_code rc = sl_store_wft_due(e->st, e->queues[i], now, POLL_BATCH, wft_due_cb, &p, err);

@@ -312,7 +312,12 @@ bool sl__engine_serves(const sl_engine *e, const char *queue);
 /* Operations run inside a transaction (engine.c / history ops). */
 sl_code sl__op_start(sl_engine *e, const char *type, const json_t *input,
                      const sl_start_opts *o, sl_start_result *res, sl_err *err);
+sl_code sl__op_start_at(sl_engine *e, const char *type, const json_t *input,
+                        const sl_start_opts *o, int64_t visible_at, sl_start_result *res,
+                        sl_err *err);
 sl_code sl__op_act_result(sl_engine *e, item *it, sl_err *err);
+/* Start the fires of every due schedule (inside the transaction); *found counts actions. */
+sl_code sl__schedules_process(sl_engine *e, int64_t now, int *found, sl_err *err);
 sl_code sl__op_heartbeat(sl_engine *e, item *it, sl_err *err);
 sl_code sl__op_workflow_task(sl_engine *e, int64_t run_pk, sl_err *err);
 sl_code sl__op_reap(sl_engine *e, const sl_act_task_row *row, int64_t now, sl_err *err);

@@ -894,6 +894,13 @@ static sl_code start_run(sl_engine *e, new_run *nr, sl_err *err)
 sl_code sl__op_start(sl_engine *e, const char *type, const json_t *input, const sl_start_opts *o,
                      sl_start_result *res, sl_err *err)
 {
+    return sl__op_start_at(e, type, input, o, 0, res, err);
+}
+
+sl_code sl__op_start_at(sl_engine *e, const char *type, const json_t *input,
+                        const sl_start_opts *o, int64_t visible_at, sl_start_result *res,
+                        sl_err *err)
+{
     memset(res, 0, sizeof(*res));
     if (!type || !sl_registry_workflow(e->reg, type))
         return sl_err_set(err, SL_EINVAL, "unknown workflow type '%s' (known: %s)",
@@ -933,6 +940,7 @@ sl_code sl__op_start(sl_engine *e, const char *type, const json_t *input, const 
     nr->queue = sl_xstrdup(queue);
     nr->input = input ? json_deep_copy(input) : json_null();
     nr->attempt = 1;
+    nr->visible_at = visible_at;
     if (o && o->retry)
         nr->retry = sl_retry_policy_to_json(o->retry);
     sl_code rc = start_run(e, nr, err);

@@ -218,6 +218,31 @@ sl_code sl_store_runs_children(sl_store *st, const char *parent_run_id, sl_run_f
     return each_run(st, s, fn, arg, "list child runs", err);
 }
 
+sl_code sl_store_runs_open_prefix(sl_store *st, const char *prefix, sl_run_fn fn, void *arg,
+                                  sl_err *err)
+{
+    /* A range over the workflow_id index: [prefix, prefix + U+10FFFF). */
+    char *hi = sl_xasprintf("%s\xf4\x8f\xbf\xbf", prefix);
+    sqlite3_stmt *s;
+    int src = sqlite3_prepare_v2(st->db,
+                                 "SELECT run_pk, run_id, workflow_id, type, task_queue, status, "
+                                 "input, result, failure, start_ms, close_ms, next_event_id, "
+                                 "history_bytes, attempt, first_run_id, prev_run_id, "
+                                 "parent_run_id, opts FROM runs WHERE workflow_id>=?1 AND "
+                                 "workflow_id<?2 AND status=0",
+                                 -1, &s, NULL);
+    if (src != SQLITE_OK) {
+        free(hi);
+        return sl__store_fail(st, src, "find open run", err);
+    }
+    sl__bind_text(s, 1, prefix);
+    sl__bind_text(s, 2, hi);
+    sl_code rc = each_run(st, s, fn, arg, "find open runs", err);
+    sqlite3_finalize(s);
+    free(hi);
+    return rc;
+}
+
 void sl_run_filter_init(sl_run_filter *f)
 {
     memset(f, 0, sizeof(*f));
