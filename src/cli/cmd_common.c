@@ -140,6 +140,26 @@ sl_engine *sl_cli_engine_open(sl_cli *cli, bool threaded, bool read_only, int du
     int64_t ms;
     if (m && *m && sl_duration_parse(m, &ms, NULL) == SL_OK && ms > 0)
         o.maintenance_ms = ms;
+    /* History size limits (events / bytes), e.g. SLUICE_HISTORY_LIMIT_EVENTS=50000. */
+    const struct {
+        const char *env;
+        int64_t *field;
+    } limits[] = {{"SLUICE_HISTORY_WARN_EVENTS", &o.history_warn_events},
+                  {"SLUICE_HISTORY_WARN_BYTES", &o.history_warn_bytes},
+                  {"SLUICE_HISTORY_LIMIT_EVENTS", &o.history_limit_events},
+                  {"SLUICE_HISTORY_LIMIT_BYTES", &o.history_limit_bytes}};
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        const char *v = getenv(limits[i].env);
+        char *end;
+        if (v && *v) {
+            long long n = strtoll(v, &end, 10);
+            if (*end || n < 0) {
+                sl_cli_fail(cli, "%s must be a non-negative integer", limits[i].env);
+                return NULL;
+            }
+            *limits[i].field = n;
+        }
+    }
     sl_engine *e = NULL;
     sl_err err;
     sl_err_clear(&err);

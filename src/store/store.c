@@ -365,7 +365,19 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
         goto fail;
     }
     if (!opts->read_only) {
-        if ((rc = exec_sql(st, "PRAGMA journal_mode=WAL", err)) != SL_OK) {
+        /* Switching to WAL needs a moment of exclusive access, and SQLite does not wait on
+         * the busy handler for it: retry while another process holds the file. */
+        int64_t deadline = sl_mono_ns() / 1000000 + (opts->busy_timeout_ms > 0
+                                                          ? opts->busy_timeout_ms
+                                                          : 10000);
+        for (;;) {
+            sl_err_clear(err);
+            rc = exec_sql(st, "PRAGMA journal_mode=WAL", err);
+            if (rc != SL_EBUSY || sl_mono_ns() / 1000000 > deadline)
+                break;
+            sl_sleep_ms(5);
+        }
+        if (rc != SL_OK) {
             sl_err_prefix(err, "open %s", opts->path);
             goto fail;
         }

@@ -6,9 +6,20 @@
 S=$SLUICE_BIN
 
 $S workflow start --type noop_chain --id keep --input '{"steps":1}' >/dev/null
+$S workflow start --type noop_chain --id runner --task-queue nobody-serves-this >/dev/null
 it_start_bg worker "$S" worker --exit-when-idle
 wait "$IT_LAST_PID"
 before=$(sqlite3 "$SLUICE_DB" .dump | md5sum)
+
+# Workflow control on the wrong state.
+it_expect_fail 1 "workflow 'runner' is running; only failed, canceled, terminated or timed-out" $S workflow retry runner
+it_expect_fail 1 "workflow 'keep' is not running \\(it is completed\\)" $S workflow signal keep --name x
+it_expect_fail 1 "workflow 'keep' is not running" $S workflow terminate keep
+it_expect_fail 1 "no workflow with id 'ghost'" $S workflow cancel ghost
+it_expect_fail 2 "give a workflow id or --query, not both" $S workflow cancel keep --query status=running
+it_expect_fail 2 "--query: unknown key 'color'" $S workflow cancel --query color=red
+it_expect_fail 2 "cron field" $S schedule create --id s --type noop_chain --cron "*/0 * * * *"
+it_expect_fail 1 "no schedule 'nope'" $S schedule pause nope
 
 it_expect_fail 2 "invalid JSON at line 1" $S workflow start --type noop_chain --input '{"steps":'
 it_expect_fail 2 "cannot read .*nope.json" $S workflow start --type noop_chain --input @"$T/nope.json"
