@@ -30,8 +30,10 @@ struct emu_stmt {
     char *sql, *catalog, *schema;
     json_t *params;
     int64_t row_limit;
-    int state;
-    volatile bool cancel;
+    int fin;           /* outcome once executed: SUCCEEDED, FAILED or CANCELED */
+    bool executed;
+    bool canceled;     /* canceled by the API: visible state is CANCELED */
+    volatile bool cancel; /* asks a running execution to stop */
     emu_result res;
     emu_err err;
     int64_t created_ms, latency_ms;
@@ -117,6 +119,19 @@ static bool terminal(int st)
     return st >= ST_SUCCEEDED;
 }
 
+/* The state a client sees: PENDING for the first half of the latency, RUNNING until the
+ * latency has passed and the SQL has finished, then the outcome. Caller holds stmt_mu. */
+static int visible(const emu_stmt *s, int64_t now)
+{
+    if (s->canceled)
+        return ST_CANCELED;
+    if (now < s->created_ms + s->latency_ms / 2)
+        return ST_PENDING;
+    if (!s->executed || now < s->created_ms + s->latency_ms)
+        return ST_RUNNING;
+    return s->fin;
+}
+
 /* Caller holds stmt_mu. */
 static void unregister_locked(sl_emulator *emu, emu_stmt *s)
 {
@@ -149,7 +164,7 @@ static void register_locked(sl_emulator *emu, emu_stmt *s)
     emu->n_stmts++;
     for (emu_stmt *o = emu->order_head; o && emu->n_stmts > MAX_RETAINED;) {
         emu_stmt *next = o->onext;
-        if (terminal(o->state))
+        if (terminal(visible(o, sl_now_ms())))
             unregister_locked(emu, o);
         o = next;
     }
@@ -206,30 +221,13 @@ static void run_sql(sl_emulator *emu, emu_stmt *s)
     } else {
         s->err = e;
     }
-    s->state = ok ? ST_SUCCEEDED : (e.kind == EMU_E_CANCELED ? ST_CANCELED : ST_FAILED);
+    s->fin = ok ? ST_SUCCEEDED : (e.kind == EMU_E_CANCELED ? ST_CANCELED : ST_FAILED);
+    s->executed = true;
     pthread_mutex_unlock(&emu->stmt_mu);
 }
 
-/* Wait on stmt_cv until `until_ms`, the statement is canceled or the executor quits. */
-static void wait_until(sl_emulator *emu, emu_stmt *s, int64_t until_ms)
-{
-    while (!emu->exec_quit && !s->cancel) {
-        int64_t now = sl_now_ms();
-        if (now >= until_ms)
-            return;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ms = until_ms - now;
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&emu->stmt_cv, &emu->stmt_mu, &ts);
-    }
-}
-
+/* Executors run statements as soon as they are free; the latency only shapes the state
+ * clients see (visible()), so a slow --statement-latency never ties up a thread. */
 static void *exec_main(void *arg)
 {
     sl_emulator *emu = arg;
@@ -243,21 +241,13 @@ static void *exec_main(void *arg)
         emu->queue_head = s->qnext;
         if (!emu->queue_head)
             emu->queue_tail = NULL;
-        wait_until(emu, s, s->created_ms + s->latency_ms / 2);
-        if (!s->cancel && !emu->exec_quit && s->state == ST_PENDING) {
-            s->state = ST_RUNNING;
+        if (s->cancel) {
+            s->fin = ST_CANCELED;
+            s->executed = true;
+        } else {
             pthread_mutex_unlock(&emu->stmt_mu);
             run_sql(emu, s);
             pthread_mutex_lock(&emu->stmt_mu);
-            /* Hold the terminal state back until the latency has passed. */
-            int fin = s->state;
-            s->state = ST_RUNNING;
-            wait_until(emu, s, s->created_ms + s->latency_ms);
-            s->state = s->cancel ? ST_CANCELED : fin;
-            if (s->cancel)
-                sl__emu_result_free(&s->res);
-        } else {
-            s->state = ST_CANCELED;
         }
         pthread_mutex_unlock(&emu->stmt_mu);
         sl__emu_wake(emu, s);
@@ -310,7 +300,6 @@ emu_stmt *sl__emu_stmt_run_sync(sl_emulator *emu, const char *sql, const char *c
                                 const char *schema)
 {
     emu_stmt *s = stmt_new(emu, sql, catalog, schema);
-    s->state = ST_RUNNING;
     sl__emu_stats_statement(emu, s->id, sql);
     run_sql(emu, s);
     pthread_mutex_lock(&emu->stmt_mu);
@@ -322,7 +311,7 @@ emu_stmt *sl__emu_stmt_run_sync(sl_emulator *emu, const char *sql, const char *c
 bool sl__emu_stmt_outcome(sl_emulator *emu, emu_stmt *s, int64_t *rows, emu_err *e)
 {
     pthread_mutex_lock(&emu->stmt_mu);
-    bool ok = s->state == ST_SUCCEEDED;
+    bool ok = s->executed && s->fin == ST_SUCCEEDED;
     if (ok)
         *rows = (int64_t)s->res.n_rows;
     else
@@ -412,7 +401,7 @@ static json_t *manifest_json(sl_emulator *emu, const emu_stmt *s)
 /* Caller holds stmt_mu. */
 static json_t *response_locked(sl_emulator *emu, const emu_stmt *s, bool closed)
 {
-    int st = closed ? ST_CLOSED : s->state;
+    int st = closed ? ST_CLOSED : visible(s, sl_now_ms());
     json_t *status = json_pack("{s:s}", "state", state_names[st]);
     if (st == ST_FAILED) {
         char msg[700];
@@ -474,7 +463,7 @@ static bool not_terminal(const void *key)
 {
     const emu_stmt *s = key;
     pthread_mutex_lock(&s->emu->stmt_mu);
-    bool r = !terminal(s->state);
+    bool r = !terminal(visible(s, sl_now_ms()));
     pthread_mutex_unlock(&s->emu->stmt_mu);
     return r;
 }
@@ -494,11 +483,10 @@ static bool parse_wait(const char *s, int64_t *secs)
 static void cancel_stmt(sl_emulator *emu, emu_stmt *s)
 {
     pthread_mutex_lock(&emu->stmt_mu);
-    bool changed = !terminal(s->state);
+    bool changed = !terminal(visible(s, sl_now_ms()));
     if (changed) {
         s->cancel = true;
-        s->state = ST_CANCELED;
-        pthread_cond_broadcast(&emu->stmt_cv);
+        s->canceled = true;
     }
     pthread_mutex_unlock(&emu->stmt_mu);
     if (changed)
@@ -507,15 +495,24 @@ static void cancel_stmt(sl_emulator *emu, emu_stmt *s)
 
 static emu_hr execute_resume(emu_req *r, wait_slot *w)
 {
-    pthread_mutex_lock(&w->emu->stmt_mu);
-    int st = w->s->state;
-    pthread_mutex_unlock(&w->emu->stmt_mu);
-    if (!terminal(st) && sl_now_ms() < w->deadline_ms &&
-        sl__emu_suspend(r, w->deadline_ms, w->s, not_terminal))
-        return EMU_HR_SUSPENDED;
-    if (!terminal(st) && w->cancel_on_timeout)
-        cancel_stmt(w->emu, w->s);
-    return reply_stmt(r, w->s);
+    for (;;) {
+        int64_t now = sl_now_ms();
+        pthread_mutex_lock(&w->emu->stmt_mu);
+        int st = visible(w->s, now);
+        int64_t ready_at = w->s->created_ms + w->s->latency_ms;
+        pthread_mutex_unlock(&w->emu->stmt_mu);
+        if (terminal(st) || now >= w->deadline_ms) {
+            if (!terminal(st) && w->cancel_on_timeout)
+                cancel_stmt(w->emu, w->s);
+            return reply_stmt(r, w->s);
+        }
+        /* Wake at the deadline, when the latency has passed, or when the SQL finishes. */
+        int64_t until = ready_at > now && ready_at < w->deadline_ms ? ready_at : w->deadline_ms;
+        if (sl__emu_suspend(r, until, w->s, not_terminal))
+            return EMU_HR_SUSPENDED;
+        if (sl__emu_req_emu(r)->stopping)
+            return reply_stmt(r, w->s);
+    }
 }
 
 static const char *opt_str(emu_req *r, json_t *body, const char *key, bool *bad)
@@ -667,12 +664,13 @@ emu_hr sl__emu_stmt_chunk(emu_req *r)
     long idx = strtol(n, &end, 10);
     emu_hr hr;
     pthread_mutex_lock(&emu->stmt_mu);
-    if (s->state != ST_SUCCEEDED) {
+    int vis = visible(s, sl_now_ms());
+    if (vis != ST_SUCCEEDED) {
         pthread_mutex_unlock(&emu->stmt_mu);
         hr = sl__emu_reply_error(r, 400, "INVALID_PARAMETER_VALUE",
                                  "Statement %s is %s; results are only available once it has "
                                  "SUCCEEDED.",
-                                 s->id, state_names[s->state]);
+                                 s->id, state_names[vis]);
     } else if (*end || idx < 0 || idx >= chunk_count(emu, s)) {
         pthread_mutex_unlock(&emu->stmt_mu);
         hr = sl__emu_reply_error(r, 400, "INVALID_PARAMETER_VALUE",
