@@ -218,4 +218,5 @@ curl -sf "$EMU_URL/_emulator/stats" -o "$T/body"
 curl -sf -X POST "$EMU_URL/_emulator/reset-stats" -o /dev/null
 curl -sf "$EMU_URL/_emulator/stats" -o "$T/body"
 it_expect_eq "reset" "$(jb .requests_total)" 1
+emu_stop_all
 echo "it_emulator_api: ok"

@@ -80,4 +80,5 @@ cmp -s "$T/run1" "$T/run2" || it_fail "seed 7 gave a different sequence"
 emu_start emu3 --faults "429=0.2,500=0.1,drop=0.05,retry_after=2" --seed 8
 codes "$T/run3"
 ! cmp -s "$T/run1" "$T/run3" || it_fail "seed 8 gave the same sequence as seed 7"
+emu_stop_all
 echo "it_emulator_faults: ok"

@@ -101,4 +101,5 @@ rm -f "$T/big.bin" "$T/big.dl"
 curl -sf "$EMU_URL/_emulator/stats" -o "$T/body"
 it_expect_eq "upload stats" "$(jb '.uploads["/Volumes/main/default/vol/big.bin"].bytes')" $((size_mb * 1024 * 1024 + 11))
 it_expect_eq "upload count" "$(jb '.uploads["/Volumes/main/default/vol/dir/sub/a b.txt"].count')" 2
+emu_stop_all
 echo "it_emulator_files: ok"

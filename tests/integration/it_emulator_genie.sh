@@ -142,4 +142,5 @@ req POST "$G/$GS/conversations/$C/messages" '{"content":"anything else"}'
 it_expect_eq "fallback" "$(jb '.attachments[0].text.content')" "Ask about units."
 req POST "$G/$GS/conversations/$C/messages" '{}'
 expect_error 400 INVALID_PARAMETER_VALUE
+emu_stop_all
 echo "it_emulator_genie: ok"

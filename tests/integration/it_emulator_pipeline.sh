@@ -71,4 +71,5 @@ it_expect_eq "no half table" "$(jb .table_exists)" false
 sql_ok "CREATE OR REPLACE TABLE catalog_tenant_acme.bronze.orders AS SELECT * FROM read_files('/Volumes/catalog_tenant_acme/bronze/uploads/orders v1.csv', format => 'csv', header => true, inferColumnTypes => false)"
 sql_ok "SELECT count(*) FROM catalog_tenant_acme.bronze.orders"
 it_expect_eq "rerun count" "$(jb '.result.data_array[0][0]')" 100000
+emu_stop_all
 echo "it_emulator_pipeline: ok"

@@ -26,4 +26,5 @@ DATABRICKS_HOST=$EMU_URL DATABRICKS_TOKEN=dapi-emulator NODE_PATH="$CACHE/node_m
   node "$SLUICE_SRC/tests/fixtures/emulator/sdk_check.mjs" > "$T/sdk.log" 2>&1 || { cat "$T/sdk.log" >&2; it_fail "SDK check failed"; }
 cat "$T/sdk.log"
 grep -q '^sdk_check: ok$' "$T/sdk.log" || it_fail "SDK check did not finish"
+emu_stop_all
 echo "it_emulator_sdk: ok"

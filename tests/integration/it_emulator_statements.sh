@@ -46,4 +46,5 @@ for p in "${pids[@]}"; do wait "$p"; done
 for i in 1 2 3 4 5 6 7 8; do
   it_expect_eq "waited execute $i" "$(jq -r .status.state "$T/wait$i")" SUCCEEDED
 done
+emu_stop_all
 echo "it_emulator_statements: ok"

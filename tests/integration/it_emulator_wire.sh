@@ -84,4 +84,5 @@ for ((i = 0; i < n; i++)); do
 done
 echo "it_emulator_wire: $n endpoints, $checked fields and headers checked"
 [ "$checked" -gt 150 ] || it_fail "too few checks ($checked)"
+emu_stop_all
 echo "it_emulator_wire: ok"
