@@ -217,6 +217,7 @@ json_t *sl__emu_req_json(emu_req *r)
         return r->json;
     }
     json_error_t je;
+    memset(&je, 0, sizeof(je));
     json_t *j = json_loadb(r->body.buf, r->body.len, JSON_REJECT_DUPLICATES, &je);
     if (!j || !json_is_object(j)) {
         json_decref(j);
