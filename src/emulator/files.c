@@ -234,6 +234,25 @@ static void http_date(time_t t, char *buf, size_t n)
     strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* RFC 7231 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT". */
+static bool parse_http_date(const char *s, time_t *out)
+{
+    static const char *months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char mon[4];
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        return false;
+    const char *m = strstr(months, mon);
+    if (!m || (m - months) % 3)
+        return false;
+    tm.tm_mon = (int)((m - months) / 3);
+    tm.tm_year -= 1900;
+    *out = timegm(&tm);
+    return true;
+}
+
 /* Parse a single "bytes=" range against size. 1 = range, 0 = none/ignored, -1 = bad. */
 static int parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
 {
@@ -285,6 +304,15 @@ emu_hr sl__emu_files_get(emu_req *r)
     }
     int64_t size = st.st_size, from = 0, to = size - 1;
     bool head = strcmp(sl__emu_req_method(r), "HEAD") == 0;
+    const char *ius = sl__emu_req_header(r, "If-Unmodified-Since");
+    time_t since;
+    if (ius && parse_http_date(ius, &since) && st.st_mtime > since) {
+        close(fd);
+        hr = sl__emu_reply_error(r, 412, "PRECONDITION_FAILED",
+                                 "The file %s was modified after %s.", f.api, ius);
+        fpath_free(&f);
+        return hr;
+    }
     int rng = head ? 0 : parse_range(sl__emu_req_header(r, "Range"), size, &from, &to);
     char buf[128];
     if (rng < 0) {

@@ -526,10 +526,10 @@ static bool first_call(emu_req *r, const char *url)
         return true;
     }
     if (!r->route) {
-        sl__emu_reply_error(r, path_known ? 405 : 404, "ENDPOINT_NOT_FOUND",
-                            "No API found for '%s %s'", r->method, url);
-        if (path_known)
-            r->pending_status = 404;
+        /* Like the real gateway: a known path with the wrong method is also a 404. */
+        (void)path_known;
+        sl__emu_reply_error(r, 404, "ENDPOINT_NOT_FOUND", "No API found for '%s %s'",
+                            r->method, url);
         return true;
     }
     if (!(r->route->flags & R_NOAUTH) && !sl__emu_auth_check(r))

@@ -37,6 +37,10 @@ expect_code 416
 CODE=$(curl -sS -I -o "$T/hdr" -w '%{http_code}' -H "$AUTH" "$F/Volumes/main/default/vol/dir/sub/a%20b.txt")
 expect_code 200
 grep -qi '^Content-Length: 13' "$T/hdr" || it_fail "HEAD Content-Length"
+CODE=$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -H 'If-Unmodified-Since: Mon, 01 Jan 2001 00:00:00 GMT' "$F/Volumes/main/default/vol/dir/sub/a%20b.txt")
+expect_code 412
+CODE=$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" -H 'If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT' "$F/Volumes/main/default/vol/dir/sub/a%20b.txt")
+expect_code 200
 CODE=$(curl -sS -I -o /dev/null -w '%{http_code}' -H "$AUTH" "$F/Volumes/main/default/vol/nope.txt")
 expect_code 404
 

@@ -46,5 +46,12 @@ for p in "${pids[@]}"; do wait "$p"; done
 for i in 1 2 3 4 5 6 7 8; do
   it_expect_eq "waited execute $i" "$(jq -r .status.state "$T/wait$i")" SUCCEEDED
 done
+# Stopping the server while an execute waits and a statement is queued is clean (no leak,
+# exit 0): the waiting client gets an answer or a closed connection, not a hang.
+curl -s -o "$T/late" -H "$AUTH" -X POST -d '{"warehouse_id":"emu0000000000001","statement":"SELECT 4","wait_timeout":"50s"}' "$EMU_URL/api/2.0/sql/statements" &
+late=$!
+waiting() { curl -sf "$EMU_URL/_emulator/stats" | jq -e '[.statements[].statement] | index("SELECT 4") != null' >/dev/null; }
+it_wait_for 10 waiting
 emu_stop_all
+wait "$late" || true
 echo "it_emulator_statements: ok"
