@@ -1981,9 +1981,12 @@ static char *expr_name(P *p, size_t from, size_t to)
     if (to - from == 4 && is_kw(a, "COUNT") && is_op(&p->lx.t[from + 2], "*"))
         return sl_xstrdup("count(1)");
     char *s = sl_xstrndup(p->src + a->off, b->off + b->len - a->off);
-    if (to - from > 1 && a->k == TK_IDENT && is_op(&p->lx.t[from + 1], "(")) {
-        for (char *c = s; *c && *c != '('; c++)
-            *c = (char)tolower((unsigned char)*c);
+    /* Function names print lower-case, as Databricks names such columns: sum(units). */
+    for (size_t k = from; k + 1 < to; k++) {
+        tok *t = &p->lx.t[k];
+        if (t->k == TK_IDENT && is_op(&p->lx.t[k + 1], "("))
+            for (size_t c = 0; c < t->len; c++)
+                s[t->off - a->off + c] = (char)tolower((unsigned char)s[t->off - a->off + c]);
     }
     return s;
 }

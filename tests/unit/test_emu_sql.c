@@ -111,6 +111,10 @@ static void aggregates_group_having_order_limit(void **state)
                        "OR region = 'x'"));
     total = strtol(cell(f, 0, 0), NULL, 10);
     assert_int_equal(total, 50);
+    assert_true(run(f, "SELECT SUM(units), ROUND(AVG(total_value), 2) FROM "
+                       "samples.sales.product_sales"));
+    assert_string_equal(f->res.cols[0].name, "sum(units)");
+    assert_string_equal(f->res.cols[1].name, "round(avg(total_value), 2)");
 }
 
 static void backticks_and_two_part_names_resolve(void **state)
