@@ -1,0 +1,334 @@
+/* test_emu_sql.c - the Databricks SQL subset on a real state database: SELECT forms,
+ * aggregates, parameters, DDL, SHOW/DESCRIBE, read_files (CSV and JSON Lines), CTAS with
+ * casts, Databricks printing, and refusal of multi-statement injection and unsupported SQL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "emulator/emulator_int.h"
+
+typedef struct fx {
+    char dir[64];
+    emu_store *st;
+    emu_sql_ctx ctx;
+    emu_result res;
+    emu_err err;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = sl_xcalloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_emu_sql.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char *db = sl_xasprintf("%s/emulator.db", f->dir);
+    char eb[256];
+    f->st = sl__emu_store_open(db, eb, sizeof(eb));
+    free(db);
+    assert_non_null(f->st);
+    emu_err e = {0};
+    sqlite3 *c = sl__emu_db_acquire(f->st);
+    assert_true(sl__emu_uc_catalog_create(c, "main", NULL, true, &e));
+    sl__emu_db_release(f->st, c);
+    assert_true(sl__emu_seed_samples(f->st, &e));
+    f->ctx.store = f->st;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    sl__emu_result_free(&f->res);
+    sl__emu_store_close(f->st);
+    sl__rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static bool run(fx *f, const char *sql)
+{
+    sl__emu_result_free(&f->res);
+    bool ok = sl__emu_sql_run(&f->ctx, sql, &f->res, &f->err);
+    if (!ok)
+        print_message("  [%s] %s\n", f->err.cls, f->err.msg);
+    return ok;
+}
+
+static const char *cell(fx *f, size_t r, int c)
+{
+    assert_true(r < f->res.n_rows && c < f->res.n_cols);
+    return f->res.cells[r * (size_t)f->res.n_cols + (size_t)c];
+}
+
+static void write_volume_file(fx *f, const char *rel, const char *text)
+{
+    char *p = sl_xasprintf("%s/volumes/main/default/raw/%s", f->dir, rel);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    free(p);
+}
+
+static void select_literals_have_databricks_types(void **state)
+{
+    fx *f = *state;
+    assert_true(run(f, "SELECT 1, 'it''s', 2.5, true, NULL, 1 = 1 AS eq, 10 / 4"));
+    assert_int_equal(f->res.n_cols, 7);
+    assert_string_equal(f->res.cols[0].name, "1");
+    assert_int_equal(f->res.cols[0].type, EMU_T_INT);
+    assert_string_equal(cell(f, 0, 1), "it's");
+    assert_string_equal(cell(f, 0, 2), "2.5");
+    assert_string_equal(cell(f, 0, 3), "true");
+    assert_null(cell(f, 0, 4));
+    assert_string_equal(f->res.cols[5].name, "eq");
+    assert_string_equal(cell(f, 0, 5), "true");
+    assert_string_equal(cell(f, 0, 6), "2.5");
+}
+
+static void aggregates_group_having_order_limit(void **state)
+{
+    fx *f = *state;
+    assert_true(run(f, "SELECT region, COUNT(*), COUNT(units) AS n, count_if(units > 6) AS big, "
+                       "SUM(units) AS u, ROUND(AVG(total_value), 2) AS avg_v, MIN(order_date) AS "
+                       "first, MAX(total_value) AS mx FROM samples.sales.product_sales "
+                       "WHERE region <> 'Nowhere' AND NOT (units IS NULL) GROUP BY region "
+                       "HAVING COUNT(*) > 1 ORDER BY u DESC, region LIMIT 3"));
+    assert_int_equal(f->res.n_rows, 3);
+    assert_string_equal(f->res.cols[1].name, "count(1)");
+    assert_int_equal(f->res.cols[1].type, EMU_T_BIGINT);
+    assert_int_equal(f->res.cols[4].type, EMU_T_BIGINT);
+    assert_int_equal(f->res.cols[5].type, EMU_T_DOUBLE);
+    assert_int_equal(f->res.cols[6].type, EMU_T_DATE);
+    long total = 0;
+    assert_true(run(f, "SELECT count(*) FROM samples.sales.product_sales WHERE units IS NOT NULL "
+                       "OR region = 'x'"));
+    total = strtol(cell(f, 0, 0), NULL, 10);
+    assert_int_equal(total, 50);
+    assert_true(run(f, "SELECT SUM(units), ROUND(AVG(total_value), 2) FROM "
+                       "samples.sales.product_sales"));
+    assert_string_equal(f->res.cols[0].name, "sum(units)");
+    assert_string_equal(f->res.cols[1].name, "round(avg(total_value), 2)");
+}
+
+static void backticks_and_two_part_names_resolve(void **state)
+{
+    fx *f = *state;
+    f->ctx.catalog = "samples";
+    f->ctx.schema = "sales";
+    assert_true(run(f, "SELECT `product_name` AS `Product Name`, t.units FROM `sales`.`product_sales` t "
+                       "ORDER BY `Product Name` LIMIT 1"));
+    assert_string_equal(f->res.cols[0].name, "Product Name");
+    assert_true(run(f, "SELECT count(*) FROM product_sales"));
+    assert_string_equal(cell(f, 0, 0), "50");
+    f->ctx.catalog = f->ctx.schema = NULL;
+    assert_false(run(f, "SELECT nope FROM samples.sales.product_sales"));
+    assert_string_equal(f->err.cls, "UNRESOLVED_COLUMN.WITH_SUGGESTION");
+    assert_false(run(f, "SELECT * FROM samples.sales.missing"));
+    assert_string_equal(f->err.cls, "TABLE_OR_VIEW_NOT_FOUND");
+}
+
+static void named_parameters_are_typed_and_bound(void **state)
+{
+    fx *f = *state;
+    json_t *params = json_pack("[{s:s, s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s}]", "name", "min",
+                               "value", "10", "type", "INT", "name", "region", "value", "North",
+                               "name", "d", "value", "2024-01-01", "name", "nothing");
+    f->ctx.params = params;
+    assert_true(run(f, "SELECT count(*), :nothing IS NULL FROM samples.sales.product_sales WHERE "
+                       "units >= :min AND region = :region AND order_date >= :d"));
+    assert_string_equal(cell(f, 0, 1), "true");
+    assert_false(run(f, "SELECT :missing"));
+    assert_string_equal(f->err.cls, "UNBOUND_SQL_PARAMETER");
+    json_decref(params);
+    params = json_pack("[{s:s, s:s, s:s}]", "name", "n", "value", "ten", "type", "BIGINT");
+    f->ctx.params = params;
+    assert_false(run(f, "SELECT :n"));
+    assert_string_equal(f->err.cls, "CAST_INVALID_INPUT");
+    f->ctx.params = NULL;
+    json_decref(params);
+}
+
+static void ddl_show_describe_and_drop(void **state)
+{
+    fx *f = *state;
+    assert_true(run(f, "CREATE CATALOG IF NOT EXISTS c1"));
+    assert_false(run(f, "CREATE CATALOG c1"));
+    assert_string_equal(f->err.cls, "CATALOG_ALREADY_EXISTS");
+    assert_true(run(f, "CREATE SCHEMA c1.s1 COMMENT 'x'"));
+    assert_true(run(f, "CREATE SCHEMA IF NOT EXISTS c1.s1"));
+    assert_false(run(f, "CREATE SCHEMA nope.s1"));
+    assert_true(run(f, "CREATE VOLUME IF NOT EXISTS c1.s1.v1"));
+    assert_true(run(f, "CREATE TABLE c1.s1.t AS SELECT product_name, units FROM "
+                       "samples.sales.product_sales"));
+    assert_string_equal(cell(f, 0, 0), "50");
+    assert_false(run(f, "CREATE TABLE c1.s1.t AS SELECT 1 AS x"));
+    assert_string_equal(f->err.cls, "TABLE_OR_VIEW_ALREADY_EXISTS");
+    assert_true(run(f, "CREATE TABLE IF NOT EXISTS c1.s1.t AS SELECT 1 AS x"));
+    assert_true(run(f, "SHOW TABLES IN c1.s1"));
+    assert_int_equal(f->res.n_rows, 1);
+    assert_string_equal(f->res.cols[1].name, "tableName");
+    assert_string_equal(cell(f, 0, 1), "t");
+    assert_string_equal(cell(f, 0, 2), "false");
+    assert_true(run(f, "DESCRIBE TABLE c1.s1.t"));
+    assert_int_equal(f->res.n_rows, 2);
+    assert_string_equal(cell(f, 1, 0), "units");
+    assert_string_equal(cell(f, 1, 1), "bigint");
+    assert_false(run(f, "DROP SCHEMA c1.s1"));
+    assert_string_equal(f->err.cls, "SCHEMA_NOT_EMPTY");
+    assert_true(run(f, "DROP TABLE c1.s1.t"));
+    assert_true(run(f, "DROP TABLE IF EXISTS c1.s1.t"));
+    assert_false(run(f, "DROP TABLE c1.s1.t"));
+    assert_true(run(f, "SHOW TABLES IN c1.s1"));
+    assert_int_equal(f->res.n_rows, 0);
+}
+
+static void csv_bronze_then_silver_with_casts(void **state)
+{
+    fx *f = *state;
+    assert_true(run(f, "CREATE VOLUME main.default.raw"));
+    write_volume_file(f, "orders.csv",
+                      "Order ID,Customer Name,Amount,Paid,Order Date,When\n"
+                      "1,\"Smith, Ann\", 10.5 ,yes,2024-01-05,2024-01-05 10:00\n"
+                      "2,\"O\"\"Brien\",,no,2024-1-6,2024-01-06T11:30:00Z\n"
+                      "2,\"O\"\"Brien\",,no,2024-1-6,2024-01-06T11:30:00Z\n"
+                      "3,\"multi\nline\",abc,maybe,bad,bad\n");
+    assert_true(run(f, "CREATE OR REPLACE TABLE main.default.bronze AS SELECT * FROM "
+                       "read_files('/Volumes/main/default/raw/orders.csv', format => 'csv', "
+                       "header => true, inferColumnTypes => false)"));
+    assert_string_equal(cell(f, 0, 0), "4");
+    assert_true(run(f, "DESCRIBE main.default.bronze"));
+    assert_int_equal(f->res.n_rows, 6);
+    assert_string_equal(cell(f, 1, 0), "Customer Name");
+    assert_string_equal(cell(f, 2, 1), "string");
+    assert_true(run(f, "SELECT count(*) FROM main.default.bronze WHERE Amount = ''"));
+    assert_string_equal(cell(f, 0, 0), "2");
+    assert_true(run(f, "CREATE OR REPLACE TABLE main.default.silver AS SELECT DISTINCT "
+                       "CAST(`Order ID` AS BIGINT) AS order_id, TRIM(`Customer Name`) AS customer, "
+                       "try_cast(NULLIF(TRIM(Amount), '') AS DOUBLE) AS amount, "
+                       "try_cast(Paid AS BOOLEAN) AS paid, try_cast(`Order Date` AS DATE) AS "
+                       "order_date, try_cast(`When` AS TIMESTAMP) AS at FROM main.default.bronze"));
+    assert_string_equal(cell(f, 0, 0), "3");
+    assert_true(run(f, "SELECT * FROM main.default.silver ORDER BY order_id"));
+    assert_int_equal(f->res.cols[0].type, EMU_T_BIGINT);
+    assert_int_equal(f->res.cols[2].type, EMU_T_DOUBLE);
+    assert_int_equal(f->res.cols[3].type, EMU_T_BOOLEAN);
+    assert_int_equal(f->res.cols[4].type, EMU_T_DATE);
+    assert_int_equal(f->res.cols[5].type, EMU_T_TIMESTAMP);
+    assert_string_equal(cell(f, 0, 1), "Smith, Ann");
+    assert_string_equal(cell(f, 0, 2), "10.5");
+    assert_string_equal(cell(f, 0, 3), "true");
+    assert_string_equal(cell(f, 0, 4), "2024-01-05");
+    assert_string_equal(cell(f, 0, 5), "2024-01-05T10:00:00.000Z");
+    assert_null(cell(f, 1, 2));
+    assert_string_equal(cell(f, 1, 3), "false");
+    assert_string_equal(cell(f, 1, 4), "2024-01-06");
+    assert_string_equal(cell(f, 2, 1), "multi\nline");
+    assert_null(cell(f, 2, 2));
+    assert_null(cell(f, 2, 3));
+    assert_null(cell(f, 2, 4));
+    assert_true(run(f, "DESCRIBE TABLE main.default.silver"));
+    assert_string_equal(cell(f, 0, 1), "bigint");
+    assert_string_equal(cell(f, 3, 1), "boolean");
+    assert_string_equal(cell(f, 5, 1), "timestamp");
+    /* ANSI CAST of a bad value fails the statement; nothing is created. */
+    assert_false(run(f, "CREATE TABLE main.default.bad AS SELECT CAST(Amount AS DOUBLE) AS a "
+                        "FROM main.default.bronze"));
+    assert_string_equal(f->err.cls, "CAST_INVALID_INPUT");
+    assert_string_equal(f->err.sqlstate, "22018");
+    assert_false(run(f, "DESCRIBE main.default.bad"));
+    /* A ragged CSV names its line. */
+    write_volume_file(f, "ragged.csv", "a,b\n1,2\n3\n");
+    assert_false(run(f, "CREATE TABLE main.default.r AS SELECT * FROM "
+                        "read_files('/Volumes/main/default/raw/ragged.csv', format => 'csv', "
+                        "header => true)"));
+    assert_non_null(strstr(f->err.msg, "line 3"));
+    assert_false(run(f, "SELECT * FROM read_files('/Volumes/main/default/raw/nope.csv')"));
+    assert_string_equal(f->err.cls, "PATH_NOT_FOUND");
+}
+
+static void json_lines_union_keys_and_keep_nested_text(void **state)
+{
+    fx *f = *state;
+    assert_true(run(f, "CREATE VOLUME IF NOT EXISTS main.default.raw"));
+    write_volume_file(f, "events.json",
+                      "{\"id\": 1, \"name\": \"a\", \"tags\": [\"x\", \"y\"]}\n"
+                      "\n"
+                      "{\"id\": 2, \"extra\": {\"k\": true}, \"ok\": false, \"score\": 1.5}\n");
+    assert_true(run(f, "CREATE TABLE main.default.ev AS SELECT * FROM "
+                       "read_files('/Volumes/main/default/raw/events.json', format => 'json', "
+                       "inferColumnTypes => false)"));
+    assert_true(run(f, "SELECT * FROM main.default.ev ORDER BY id"));
+    assert_int_equal(f->res.n_cols, 6);
+    assert_string_equal(f->res.cols[3].name, "extra");
+    assert_string_equal(cell(f, 0, 2), "[\"x\",\"y\"]");
+    assert_null(cell(f, 0, 3));
+    assert_string_equal(cell(f, 1, 3), "{\"k\":true}");
+    assert_string_equal(cell(f, 1, 4), "false");
+    assert_string_equal(cell(f, 1, 5), "1.5");
+}
+
+static void injection_and_unsupported_sql_are_refused(void **state)
+{
+    fx *f = *state;
+    assert_false(run(f, "SELECT 1; DROP TABLE samples.sales.product_sales"));
+    assert_string_equal(f->err.cls, "PARSE_SYNTAX_ERROR");
+    assert_non_null(strstr(f->err.msg, "one statement"));
+    assert_false(run(f, "SELECT * FROM samples.sales.product_sales WHERE region = 'x'; DROP "
+                        "TABLE samples.sales.product_sales; --"));
+    assert_false(run(f, "SELECT * FROM `samples`.`sales`.`product_sales\"; DROP TABLE x; --`"));
+    assert_true(run(f, "SELECT count(*) FROM samples.sales.product_sales WHERE region = "
+                       "'x''; DROP TABLE samples.sales.product_sales; --'"));
+    assert_string_equal(cell(f, 0, 0), "0");
+    assert_true(run(f, "SELECT count(*) FROM samples.sales.product_sales;"));
+    assert_string_equal(cell(f, 0, 0), "50");
+    assert_false(run(f, "UPDATE samples.sales.product_sales SET units = 0"));
+    assert_string_equal(f->err.cls, "UNSUPPORTED_FEATURE");
+    assert_non_null(strstr(f->err.msg, "UPDATE"));
+    assert_false(run(f, "SELECT sha2(region, 256) FROM samples.sales.product_sales"));
+    assert_string_equal(f->err.cls, "UNRESOLVED_ROUTINE");
+    assert_non_null(strstr(f->err.msg, "sha2"));
+    assert_false(run(f, "SELECT a.region FROM samples.sales.product_sales a JOIN "
+                        "samples.sales.product_sales b ON a.order_id = b.order_id"));
+    assert_non_null(strstr(f->err.msg, "JOIN"));
+}
+
+static void translation_quotes_identifiers_and_uses_cast_functions(void **state)
+{
+    fx *f = *state;
+    emu_err e;
+    char *sql = sl__emu_sql_translate(&f->ctx,
+                                      "SELECT try_cast(units AS STRING) AS u, CAST(region AS "
+                                      "BOOLEAN) FROM samples.sales.product_sales",
+                                      &e);
+    assert_non_null(sql);
+    assert_non_null(strstr(sql, "\"samples.sales.product_sales\""));
+    assert_non_null(strstr(sql, "sl_try_cast(\"units\", 'STRING', 'BIGINT')"));
+    assert_non_null(strstr(sql, "sl_cast(\"region\", 'BOOLEAN', 'STRING')"));
+    free(sql);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(select_literals_have_databricks_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(aggregates_group_having_order_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(backticks_and_two_part_names_resolve, setup, teardown),
+        cmocka_unit_test_setup_teardown(named_parameters_are_typed_and_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(ddl_show_describe_and_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(csv_bronze_then_silver_with_casts, setup, teardown),
+        cmocka_unit_test_setup_teardown(json_lines_union_keys_and_keep_nested_text, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(injection_and_unsupported_sql_are_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(translation_quotes_identifiers_and_uses_cast_functions,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
