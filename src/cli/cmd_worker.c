@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "sluice/worker.h"
+#include "sluice/workflows.h"
 
 #define MAX_QUEUES 32
 
@@ -67,6 +68,14 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
     sl_engine *e = sl_cli_engine_open(cli, true, false, (int)dur);
     if (!e)
         return SL_EXIT_FAIL;
+    sl_wf_env_opts eo = {.db_path = cli->db_path};
+    sl_wf_env *env = NULL;
+    sl_err eerr;
+    if (sl_wf_env_new(&eo, &env, &eerr) != SL_OK) {
+        sl_engine_close(e);
+        return sl_cli_fail_err(cli, &eerr);
+    }
+    sl_engine_set_env(e, env);
     sl_worker_opts wo;
     sl_worker_opts_init(&wo);
     wo.queues = queues;
@@ -78,6 +87,7 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
     sl_err_clear(&err);
     if (sl_worker_start(e, &wo, &w, &err) != SL_OK) {
         sl_engine_close(e);
+        sl_wf_env_free(env);
         return sl_cli_fail_err(cli, &err);
     }
     char qlist[512] = "";
@@ -110,6 +120,7 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
         _Exit(SL_EXIT_OK);
     }
     sl_engine_close(e);
+    sl_wf_env_free(env);
     sl_info("worker stopped");
     return SL_EXIT_OK;
 }
