@@ -117,6 +117,29 @@ SL_MUST_USE sl_code sl_engine_terminate(sl_engine *e, const char *workflow_id,
 SL_MUST_USE sl_code sl_engine_retry(sl_engine *e, const char *workflow_id, const char *reason,
                                     sl_start_result *res, sl_err *err);
 
+/* ---- task queues ------------------------------------------------------------------------ */
+
+/*
+ * Limits on a task queue's activity tasks, enforced by every worker on the database
+ * (not per process): at most rate_n starts in any window of rate_period_ms, at most
+ * `burst` at once after a quiet spell (token bucket; 0 = rate_n), at most `concurrency`
+ * running at the same time. Zero fields are "no limit". Retried attempts count as starts.
+ */
+typedef struct sl_queue_limit {
+    int64_t rate_n;
+    int64_t rate_period_ms;
+    int64_t burst;
+    int64_t concurrency;
+} sl_queue_limit;
+
+/* Set (lim) or remove (NULL) a queue's limits. SL_EINVAL for a bad limit, SL_ENOTFOUND when
+ * removing limits a queue does not have. */
+SL_MUST_USE sl_code sl_engine_queue_limit(sl_engine *e, const char *queue,
+                                          const sl_queue_limit *lim, sl_err *err);
+/* Every queue with tasks or limits: [{queue, depth, backoff, in_flight, oldest_wait_ms,
+ * limits:{rate, rate_n, period, burst, concurrency}|null}]. */
+SL_MUST_USE sl_code sl_engine_queue_list(sl_engine *e, json_t **out, sl_err *err);
+
 /* ---- replay check ----------------------------------------------------------------------- */
 
 typedef struct sl_replay_result {

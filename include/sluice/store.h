@@ -329,4 +329,47 @@ SL_MUST_USE sl_code sl_store_schedule_next(sl_store *st, int64_t *out, sl_err *e
 SL_MUST_USE sl_code sl_store_runs_open_prefix(sl_store *st, const char *prefix, sl_run_fn fn,
                                               void *arg, sl_err *err);
 
+/* ---- queue limits and queue statistics ------------------------------------------ */
+
+typedef struct sl_queue_limit_row {
+    char *queue;
+    int64_t rate_n;          /* starts allowed per period; 0: no rate limit */
+    int64_t rate_period_ms;
+    int64_t burst;           /* 0: rate_n */
+    int64_t concurrency;     /* 0: none */
+    char *window;            /* JSON array of recent start times */
+    double tokens;
+    int64_t refill_ms;
+    int64_t updated_ms;
+} sl_queue_limit_row;
+
+void sl_queue_limit_row_cleanup(sl_queue_limit_row *r);
+/* SL_ENOTFOUND when the queue has no limits. */
+SL_MUST_USE sl_code sl_store_queue_limit_get(sl_store *st, const char *queue,
+                                             sl_queue_limit_row *out, sl_err *err);
+/* Insert or replace the whole row. */
+SL_MUST_USE sl_code sl_store_queue_limit_put(sl_store *st, const sl_queue_limit_row *r,
+                                             sl_err *err);
+SL_MUST_USE sl_code sl_store_queue_limit_delete(sl_store *st, const char *queue, bool *found,
+                                                sl_err *err);
+/* Names of queues with limits; fn gets each (borrowed). */
+typedef void (*sl_name_fn)(const char *name, void *arg);
+SL_MUST_USE sl_code sl_store_queue_limits_names(sl_store *st, sl_name_fn fn, void *arg,
+                                                sl_err *err);
+/* Leased activity tasks of a queue (across workers). */
+SL_MUST_USE sl_code sl_store_queue_inflight(sl_store *st, const char *queue, int64_t *out,
+                                            sl_err *err);
+
+typedef struct sl_queue_stats {
+    const char *queue;
+    int64_t depth;      /* runnable now, not leased (activity + workflow tasks) */
+    int64_t backoff;    /* activity tasks waiting for a later attempt */
+    int64_t in_flight;  /* leased activity tasks */
+    int64_t oldest_ms;  /* visible_at of the oldest runnable task, 0: none */
+} sl_queue_stats;
+typedef void (*sl_queue_stats_fn)(const sl_queue_stats *s, void *arg);
+/* Every queue with tasks or limits, by name. */
+SL_MUST_USE sl_code sl_store_queue_stats(sl_store *st, int64_t now_ms, sl_queue_stats_fn fn,
+                                         void *arg, sl_err *err);
+
 #endif

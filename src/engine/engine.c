@@ -67,6 +67,7 @@ sl_code sl_engine_open(const sl_engine_opts *o, sl_engine **out, sl_err *err)
     pthread_mutex_init(&e->aq_mu, NULL);
     pthread_cond_init(&e->aq_cv, NULL);
     e->poll_delay_ms = POLL_MIN_MS;
+    e->wake_hint_ms = INT64_MAX;
     e->hist_warn_events = o->history_warn_events;
     e->hist_warn_bytes = o->history_warn_bytes;
     e->hist_limit_events = o->history_limit_events;
@@ -124,6 +125,9 @@ void sl_engine_close(sl_engine *e)
     for (size_t i = 0; i < e->n_queues; i++)
         free(e->queues[i]);
     free(e->queues);
+    for (int i = 0; i < e->n_limited; i++)
+        free(e->limited[i]);
+    free(e->limited);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->rd_mu);
@@ -498,9 +502,21 @@ static sl_code poll_queues(sl_engine *e, int64_t now, int *found, sl_err *err)
         if (p.rc != SL_OK)
             return p.rc;
         int room = e->draining ? 0 : local_room(e);
-        if (room > 0) {
-            rc = sl_store_act_lease(e->st, e->queues[i], now, e->identity,
-                                    room < POLL_BATCH ? room : POLL_BATCH, leased_cb, &p, err);
+        if (room > POLL_BATCH)
+            room = POLL_BATCH;
+        int allowed = room;
+        int64_t next_ms = 0;
+        if (room > 0 &&
+            (rc = sl__limits_allow(e, e->queues[i], room, now, &allowed, &next_ms, err)) != SL_OK)
+            return rc;
+        if (allowed < room && next_ms > 0)
+            sl__engine_wake_at(e, next_ms);
+        if (allowed > 0) {
+            int before = p.found;
+            rc = sl_store_act_lease(e->st, e->queues[i], now, e->identity, allowed, leased_cb, &p,
+                                    err);
+            if (rc == SL_OK)
+                rc = sl__limits_record(e, e->queues[i], p.found - before, now, err);
             if (rc != SL_OK)
                 return rc;
         }
@@ -566,6 +582,8 @@ static bool run_batch(sl_engine *e, item *list, bool do_poll, bool do_maint, int
         }
         return false;
     }
+    if ((rc = sl__limits_refresh(e, &err)) != SL_OK)
+        goto rollback;
     int n = 0;
     for (item *it = list; it; it = it->next, n++) {
         sl_err_clear(&it->err);
@@ -685,6 +703,9 @@ static void *engine_main(void *arg)
             e->poll_delay_ms = e->poll_delay_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS
                                                                   : e->poll_delay_ms * 2;
             e->next_poll_ms = now + e->poll_delay_ms;
+            if (e->wake_hint_ms < e->next_poll_ms)
+                e->next_poll_ms = e->wake_hint_ms;
+            e->wake_hint_ms = INT64_MAX;
             continue;
         }
         int found = 0;
@@ -695,6 +716,9 @@ static void *engine_main(void *arg)
                                                                            : e->poll_delay_ms * 2);
             e->next_poll_ms = sl_now_ms() + e->poll_delay_ms;
         }
+        if (e->wake_hint_ms < e->next_poll_ms)
+            e->next_poll_ms = e->wake_hint_ms;
+        e->wake_hint_ms = INT64_MAX;
         if (do_maint)
             e->next_maintenance_ms = sl_now_ms() + e->maintenance_ms;
     }
@@ -741,6 +765,12 @@ void sl__engine_submit_async(sl_engine *e, item *it)
 }
 
 /* ---- serving queues and the local activity queue --------------------------------------- */
+
+void sl__engine_wake_at(sl_engine *e, int64_t t)
+{
+    if (t < e->wake_hint_ms)
+        e->wake_hint_ms = t;
+}
 
 bool sl__engine_serves(const sl_engine *e, const char *queue)
 {

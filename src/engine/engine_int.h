@@ -257,6 +257,7 @@ struct sl_engine {
     int64_t next_maintenance_ms;
     int64_t poll_delay_ms;     /* idle backoff for database polls */
     int64_t next_poll_ms;
+    int64_t wake_hint_ms;      /* known future work (retry, timer, rate slot): poll then */
     bool serving;
     bool draining;             /* shutting down: lease nothing new */
 
@@ -277,6 +278,10 @@ struct sl_engine {
     /* work that follows a change (start a run, notify a parent, close children), drained
      * in the same transaction after each item (engine thread only) */
     struct deferred *deferred_head, *deferred_tail;
+
+    /* queues with rate/concurrency limits (refreshed at every batch) */
+    char **limited;
+    int n_limited;
 
     /* history size limits */
     int64_t hist_warn_events, hist_warn_bytes, hist_limit_events, hist_limit_bytes;
@@ -304,6 +309,8 @@ struct closed_run {
 run_state *sl__cache_get(sl_engine *e, int64_t run_pk, sl_err *err, sl_code *rc);
 run_state *sl__cache_get_fresh(sl_engine *e, int64_t run_pk, sl_err *err, sl_code *rc);
 bool sl__engine_take_local(sl_engine *e, const char *queue);
+/* Poll no later than t (a retry, timer or rate-limit slot falls due then). */
+void sl__engine_wake_at(sl_engine *e, int64_t t);
 void sl__cache_evict(sl_engine *e, int64_t run_pk);
 void sl__cache_clear(sl_engine *e);
 void sl__cache_put(sl_engine *e, run_state *rs);
@@ -331,6 +338,15 @@ sl_code sl__op_terminate(sl_engine *e, const char *workflow_id, const char *reas
                          bool *already, sl_err *err);
 sl_code sl__op_retry(sl_engine *e, const char *workflow_id, const char *reason,
                      sl_start_result *res, sl_err *err);
+/* Queue limits (limits.c), inside the transaction. */
+sl_code sl__limits_refresh(sl_engine *e, sl_err *err);
+bool sl__limits_apply_to(const sl_engine *e, const char *queue);
+/* How many of `want` starts the queue allows now; *next_ms: when more may be (0: unknown). */
+sl_code sl__limits_allow(sl_engine *e, const char *queue, int want, int64_t now, int *allowed,
+                         int64_t *next_ms, sl_err *err);
+sl_code sl__limits_record(sl_engine *e, const char *queue, int started, int64_t now,
+                          sl_err *err);
+
 /* Drain deferred work (inside the transaction). */
 sl_code sl__engine_run_deferred(sl_engine *e, sl_err *err);
 void sl__engine_clear_deferred(sl_engine *e);

@@ -332,6 +332,18 @@ static sl_code change_commit(sl_engine *e, change *ch, sl_err *err)
             row->run_pk = rs->run_pk;
             row->sched_event_id = ch->base + fx->ev_index;
             bool local = sl__engine_take_local(e, row->queue);
+            if (local && sl__limits_apply_to(e, row->queue)) {
+                int allowed;
+                int64_t next_ms;
+                if ((rc = sl__limits_allow(e, row->queue, 1, now, &allowed, &next_ms, err)) !=
+                    SL_OK)
+                    return rc;
+                local = allowed > 0;
+                if (!local && next_ms > 0)
+                    sl__engine_wake_at(e, next_ms);
+                if (local && (rc = sl__limits_record(e, row->queue, 1, now, err)) != SL_OK)
+                    return rc;
+            }
             if (local) {
                 /* Leased to ourselves at birth: no poll needed, and a crash still redelivers
                  * it once the lease expires. */
@@ -351,8 +363,8 @@ static sl_code change_commit(sl_engine *e, change *ch, sl_err *err)
             if ((rc = sl_store_timer_insert(e->st, rs->run_pk, fx->seq, fx->fire_at, rs->queue,
                                             err)) != SL_OK)
                 return rc;
-            if (sl__engine_serves(e, rs->queue) && fx->fire_at < e->next_poll_ms)
-                e->next_poll_ms = fx->fire_at;
+            if (sl__engine_serves(e, rs->queue))
+                sl__engine_wake_at(e, fx->fire_at);
         } else {
             bool found;
             if ((rc = sl_store_timer_delete(e->st, rs->run_pk, fx->seq, &found, err)) != SL_OK)
@@ -1064,8 +1076,8 @@ static sl_code attempt_failed(sl_engine *e, const sl_act_task_row *t, const char
         rc = sl_store_act_retry(e->st, t->task_id, owner, t->attempt, d.next_attempt_ms, deadline,
                                 failure_text, &found, err);
         /* Poll again when the retry is due rather than at the idle backoff. */
-        if (sl__engine_serves(e, t->queue) && d.next_attempt_ms < e->next_poll_ms)
-            e->next_poll_ms = d.next_attempt_ms;
+        if (sl__engine_serves(e, t->queue))
+            sl__engine_wake_at(e, d.next_attempt_ms);
     } else {
         rc = sl_store_act_take(e->st, t->task_id, owner, t->attempt, &found, err);
     }

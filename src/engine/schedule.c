@@ -395,8 +395,8 @@ static sl_code create_fn(sl_engine *e, item *it, sl_err *err)
     free(r.input);
     free(spec_text);
     /* wake pollers early for the first fire */
-    if (rc == SL_OK && next > 0 && next < e->next_poll_ms)
-        e->next_poll_ms = next;
+    if (rc == SL_OK && next > 0)
+        sl__engine_wake_at(e, next);
     return rc;
 }
 
