@@ -136,6 +136,19 @@ SL_MUST_USE sl_code sl_file_read(const char *path, char **out, size_t *out_len, 
 /* Peak resident set size of this process, in bytes. */
 int64_t sl_peak_rss_bytes(void);
 
+/* CSV (RFC 4180): quoted fields with embedded separators, doubled quotes and line breaks;
+ * CRLF or LF records; blank lines skipped; every record must have as many fields as the
+ * first. Streaming: memory is one read buffer plus the current record. */
+typedef struct sl_csv sl_csv;
+/* Open a reader over a file (sep usually ','). NULL with errno set on failure. */
+sl_csv *sl_csv_open(const char *path, char sep);
+/* One record: 1 with fields (borrowed until the next call), 0 at EOF, -1 on a malformed
+ * record (message in errbuf, naming the line). */
+int sl_csv_next(sl_csv *c, char ***fields, size_t *n_fields, char *errbuf, size_t errlen);
+/* Line where the last record started (1-based). */
+long sl_csv_line(const sl_csv *c);
+void sl_csv_close(sl_csv *c);
+
 /* String helpers. */
 bool sl_str_has_prefix(const char *s, const char *prefix);
 bool sl_str_eq(const char *a, const char *b); /* NULL-safe */

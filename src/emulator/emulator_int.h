@@ -8,7 +8,6 @@
  *   store.c      the state database (connection pool), Unity Catalog metadata
  *   catalog.c    Unity Catalog REST
  *   cast.c       Databricks types, casting and printing (also SQLite functions)
- *   csv.c        RFC 4180 reader
  *   sql.c        the Databricks SQL subset: parser, translator to SQLite, executor
  *   statements.c SQL warehouses and the Statement Execution API
  *   files.c      Files API (volumes)
@@ -110,18 +109,6 @@ void sl__emu_format_double(double d, char *buf, size_t n);
 void sl__emu_cast_register(sqlite3 *db);
 /* Error text prefix sl_cast uses, so the executor can map it to CAST_INVALID_INPUT. */
 #define EMU_CAST_ERR_PREFIX "CAST_INVALID_INPUT:"
-
-/* ------------------------------------------------------------------ csv.c */
-
-typedef struct emu_csv emu_csv;
-/* Open a CSV reader over a file (sep usually ','). NULL with errno on failure. */
-emu_csv *sl__emu_csv_open(const char *path, char sep);
-/* Read one record. Returns 1 with fields (borrowed until the next call), 0 at EOF,
- * -1 on a malformed record (message in errbuf, with the line number). */
-int sl__emu_csv_next(emu_csv *c, char ***fields, size_t *n_fields, char *errbuf, size_t errlen);
-/* Line number where the last record started (1-based). */
-long sl__emu_csv_line(const emu_csv *c);
-void sl__emu_csv_close(emu_csv *c);
 
 /* ------------------------------------------------------------------ errors shared by areas */
 

@@ -1536,7 +1536,7 @@ static bool load_csv(P *p, char **files, int nf, const rf_opts *o, const char *t
     int ncols = -1;
     /* Pass 1: header (+ types). */
     for (int fi = 0; fi < nf && !p->failed; fi++) {
-        emu_csv *c = sl__emu_csv_open(files[fi], o->sep);
+        sl_csv *c = sl_csv_open(files[fi], o->sep);
         if (!c) {
             fail(p, EMU_E_RUNTIME, "PATH_NOT_FOUND", "42K03", "Path does not exist: %s.",
                  files[fi]);
@@ -1544,7 +1544,7 @@ static bool load_csv(P *p, char **files, int nf, const rf_opts *o, const char *t
         }
         int rc;
         bool first = true;
-        while ((rc = sl__emu_csv_next(c, &f, &nfld, eb, sizeof(eb))) == 1) {
+        while ((rc = sl_csv_next(c, &f, &nfld, eb, sizeof(eb))) == 1) {
             if (first && ncols < 0) {
                 ncols = (int)nfld;
                 mask = sl_xcalloc(nfld, sizeof(*mask));
@@ -1557,7 +1557,7 @@ static bool load_csv(P *p, char **files, int nf, const rf_opts *o, const char *t
                 }
             } else if ((int)nfld != ncols) {
                 snprintf(eb, sizeof(eb), "line %ld: expected %d fields, found %zu",
-                         sl__emu_csv_line(c), ncols, nfld);
+                         sl_csv_line(c), ncols, nfld);
                 rc = -1;
                 break;
             }
@@ -1571,7 +1571,7 @@ static bool load_csv(P *p, char **files, int nf, const rf_opts *o, const char *t
                     seen[k] = true;
                 }
         }
-        sl__emu_csv_close(c);
+        sl_csv_close(c);
         if (rc < 0)
             csv_fail(p, files[fi], eb);
     }
@@ -1588,13 +1588,13 @@ static bool load_csv(P *p, char **files, int nf, const rf_opts *o, const char *t
         return false;
     sqlite3_stmt *st = insert_stmt(p, tname, ncols);
     for (int fi = 0; fi < nf && st && !p->failed; fi++) {
-        emu_csv *c = sl__emu_csv_open(files[fi], o->sep);
+        sl_csv *c = sl_csv_open(files[fi], o->sep);
         if (!c)
             break;
         int rc;
         bool first = true;
         long n = 0;
-        while ((rc = sl__emu_csv_next(c, &f, &nfld, eb, sizeof(eb))) == 1) {
+        while ((rc = sl_csv_next(c, &f, &nfld, eb, sizeof(eb))) == 1) {
             if (first && o->header) {
                 first = false;
                 continue;
@@ -1612,7 +1612,7 @@ static bool load_csv(P *p, char **files, int nf, const rf_opts *o, const char *t
         }
         if (rc < 0 && !p->failed)
             csv_fail(p, files[fi], eb);
-        sl__emu_csv_close(c);
+        sl_csv_close(c);
     }
     sqlite3_finalize(st);
     return !p->failed;

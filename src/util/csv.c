@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emulator/emulator_int.h"
+#include "sluice/util.h"
 
-struct emu_csv {
+struct sl_csv {
     FILE *f;
     char sep;
     char buf[65536];
@@ -25,19 +25,19 @@ struct emu_csv {
     size_t width;    /* fields per record, from the first record (0 = not yet known) */
 };
 
-emu_csv *sl__emu_csv_open(const char *path, char sep)
+sl_csv *sl_csv_open(const char *path, char sep)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    emu_csv *c = sl_xcalloc(1, sizeof(*c));
+    sl_csv *c = sl_xcalloc(1, sizeof(*c));
     c->f = f;
     c->sep = sep;
     c->line = 1;
     return c;
 }
 
-void sl__emu_csv_close(emu_csv *c)
+void sl_csv_close(sl_csv *c)
 {
     if (!c)
         return;
@@ -48,12 +48,12 @@ void sl__emu_csv_close(emu_csv *c)
     free(c);
 }
 
-long sl__emu_csv_line(const emu_csv *c)
+long sl_csv_line(const sl_csv *c)
 {
     return c->rec_line;
 }
 
-static int peekc(emu_csv *c)
+static int peekc(sl_csv *c)
 {
     if (c->pos == c->len) {
         if (c->eof)
@@ -68,7 +68,7 @@ static int peekc(emu_csv *c)
     return (unsigned char)c->buf[c->pos];
 }
 
-static int getc_(emu_csv *c)
+static int getc_(sl_csv *c)
 {
     int ch = peekc(c);
     if (ch != EOF)
@@ -78,7 +78,7 @@ static int getc_(emu_csv *c)
     return ch;
 }
 
-static void put(emu_csv *c, char ch)
+static void put(sl_csv *c, char ch)
 {
     if (c->rec_len + 1 >= c->rec_cap) {
         c->rec_cap = c->rec_cap ? c->rec_cap * 2 : 256;
@@ -87,7 +87,7 @@ static void put(emu_csv *c, char ch)
     c->rec[c->rec_len++] = ch;
 }
 
-static void start_field(emu_csv *c)
+static void start_field(sl_csv *c)
 {
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 16;
@@ -98,7 +98,7 @@ static void start_field(emu_csv *c)
 }
 
 /* Consume an end of line ("\n" or "\r\n") if one is next; true if consumed or at EOF. */
-static bool eol(emu_csv *c, int ch)
+static bool eol(sl_csv *c, int ch)
 {
     if (ch == '\n' || ch == EOF)
         return true;
@@ -110,7 +110,7 @@ static bool eol(emu_csv *c, int ch)
     return false;
 }
 
-int sl__emu_csv_next(emu_csv *c, char ***fields, size_t *n_fields, char *errbuf, size_t errlen)
+int sl_csv_next(sl_csv *c, char ***fields, size_t *n_fields, char *errbuf, size_t errlen)
 {
     int ch;
     /* Skip blank lines. */

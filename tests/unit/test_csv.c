@@ -1,4 +1,4 @@
-/* test_emu_csv.c - the RFC 4180 reader: quoting, embedded separators/quotes/newlines, CRLF,
+/* test_csv.c - the RFC 4180 reader: quoting, embedded separators/quotes/newlines, CRLF,
  * blank lines, and errors with line numbers (ragged rows, bad quotes). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,59 +11,59 @@
 
 #include <cmocka.h>
 
-#include "emulator/emulator_int.h"
+#include "sluice/util.h"
 
 static char path[64];
 
-static emu_csv *open_text(const char *text)
+static sl_csv *open_text(const char *text)
 {
-    snprintf(path, sizeof(path), "/tmp/test_emu_csv.XXXXXX");
+    snprintf(path, sizeof(path), "/tmp/test_csv.XXXXXX");
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    emu_csv *c = sl__emu_csv_open(path, ',');
+    sl_csv *c = sl_csv_open(path, ',');
     assert_non_null(c);
     return c;
 }
 
-static void done(emu_csv *c)
+static void done(sl_csv *c)
 {
-    sl__emu_csv_close(c);
+    sl_csv_close(c);
     unlink(path);
 }
 
 static void quoted_fields_keep_commas_quotes_and_newlines(void **state)
 {
     (void)state;
-    emu_csv *c = open_text("a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n,,\n");
+    sl_csv *c = open_text("a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n,,\n");
     char **f;
     size_t n;
     char eb[128];
-    assert_int_equal(sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
     assert_int_equal(n, 3);
     assert_string_equal(f[2], "c");
-    assert_int_equal(sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
     assert_string_equal(f[0], "x, y");
     assert_string_equal(f[1], "say \"hi\"");
     assert_string_equal(f[2], "two\nlines");
-    assert_int_equal(sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
     assert_int_equal(n, 3);
     assert_string_equal(f[0], "");
-    assert_int_equal(sl__emu_csv_line(c), 4);
-    assert_int_equal(sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)), 0);
+    assert_int_equal(sl_csv_line(c), 4);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 0);
     done(c);
 }
 
 static void blank_lines_are_skipped_and_last_line_needs_no_newline(void **state)
 {
     (void)state;
-    emu_csv *c = open_text("h1,h2\n\n1,2\n\n3,4");
+    sl_csv *c = open_text("h1,h2\n\n1,2\n\n3,4");
     char **f;
     size_t n;
     char eb[128];
     int rows = 0;
-    while (sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)) == 1)
+    while (sl_csv_next(c, &f, &n, eb, sizeof(eb)) == 1)
         rows++;
     assert_int_equal(rows, 3);
     assert_string_equal(f[1], "4");
@@ -73,13 +73,13 @@ static void blank_lines_are_skipped_and_last_line_needs_no_newline(void **state)
 static void ragged_row_fails_with_its_line_number(void **state)
 {
     (void)state;
-    emu_csv *c = open_text("a,b\n1,2\n\"multi\nline\",2\n1,2,3\n");
+    sl_csv *c = open_text("a,b\n1,2\n\"multi\nline\",2\n1,2,3\n");
     char **f;
     size_t n;
     char eb[128];
     for (int i = 0; i < 3; i++)
-        assert_int_equal(sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
-    assert_int_equal(sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)), -1);
+        assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), -1);
     assert_non_null(strstr(eb, "line 5"));
     assert_non_null(strstr(eb, "expected 2 fields, found 3"));
     done(c);
@@ -91,13 +91,13 @@ static void bad_quoting_is_an_error(void **state)
     char **f;
     size_t n;
     char eb[128];
-    emu_csv *c = open_text("a,b\n\"open,2\n");
-    assert_int_equal(sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
-    assert_int_equal(sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)), -1);
+    sl_csv *c = open_text("a,b\n\"open,2\n");
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), -1);
     assert_non_null(strstr(eb, "unterminated"));
     done(c);
     c = open_text("\"a\"x,b\n");
-    assert_int_equal(sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)), -1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), -1);
     assert_non_null(strstr(eb, "line 1"));
     done(c);
 }
@@ -105,19 +105,19 @@ static void bad_quoting_is_an_error(void **state)
 static void large_file_streams(void **state)
 {
     (void)state;
-    snprintf(path, sizeof(path), "/tmp/test_emu_csv.XXXXXX");
+    snprintf(path, sizeof(path), "/tmp/test_csv.XXXXXX");
     int fd = mkstemp(path);
     FILE *fp = fdopen(fd, "w");
     fprintf(fp, "id,name,value\n");
     for (int i = 0; i < 100000; i++)
         fprintf(fp, "%d,\"name %d\",%d.5\n", i, i, i);
     fclose(fp);
-    emu_csv *c = sl__emu_csv_open(path, ',');
+    sl_csv *c = sl_csv_open(path, ',');
     char **f;
     size_t n;
     char eb[128];
     long rows = 0;
-    while (sl__emu_csv_next(c, &f, &n, eb, sizeof(eb)) == 1)
+    while (sl_csv_next(c, &f, &n, eb, sizeof(eb)) == 1)
         rows++;
     assert_int_equal(rows, 100001);
     done(c);
