@@ -117,6 +117,22 @@ SL_MUST_USE sl_code sl_engine_terminate(sl_engine *e, const char *workflow_id,
 SL_MUST_USE sl_code sl_engine_retry(sl_engine *e, const char *workflow_id, const char *reason,
                                     sl_start_result *res, sl_err *err);
 
+/* ---- store work for other subsystems ----------------------------------------------------- */
+
+/* Store work run by the engine: `fn` gets the engine's connection. */
+typedef sl_code (*sl_engine_store_fn)(sl_store *st, void *arg, sl_err *err);
+
+/* Run fn inside an engine write transaction (committed with the engine's other changes;
+ * rolled back if fn fails). Blocks until committed. */
+SL_MUST_USE sl_code sl_engine_exec(sl_engine *e, sl_engine_store_fn fn, void *arg, sl_err *err);
+/* Run fn on a read connection (no transaction; never blocks writers). */
+SL_MUST_USE sl_code sl_engine_read(sl_engine *e, sl_engine_store_fn fn, void *arg, sl_err *err);
+/* Start a workflow and run `before` in the same transaction, first (e.g. record the business
+ * object the workflow is about): both commit or neither does. */
+SL_MUST_USE sl_code sl_engine_start_with(sl_engine *e, const char *type, const json_t *input,
+                                         const sl_start_opts *o, sl_engine_store_fn before,
+                                         void *arg, sl_start_result *res, sl_err *err);
+
 /* ---- task queues ------------------------------------------------------------------------ */
 
 /*

@@ -372,4 +372,41 @@ typedef void (*sl_queue_stats_fn)(const sl_queue_stats *s, void *arg);
 SL_MUST_USE sl_code sl_store_queue_stats(sl_store *st, int64_t now_ms, sl_queue_stats_fn fn,
                                          void *arg, sl_err *err);
 
+/* ---- datasets ------------------------------------------------------------------ */
+
+typedef struct sl_dataset_row {
+    char *dataset_id;
+    char *tenant;
+    char *name;
+    char *description;       /* or NULL */
+    char *file_name;
+    char *format;            /* csv | jsonl */
+    int64_t bytes;
+    int64_t row_count_local;
+    int64_t created_ms;
+    bool databricks_enabled;
+    char *sync_status;       /* not_synced | pending | syncing | synced | failed */
+    char *bronze_table;      /* or NULL */
+    char *silver_table;      /* or NULL */
+    int64_t last_sync_at;    /* 0: never */
+    int64_t last_sync_attempt;
+    char *last_sync_error;   /* or NULL */
+    int64_t row_count_databricks; /* -1: unknown */
+    int64_t silver_row_count;     /* -1: unknown */
+    char *workflow_id;       /* or NULL */
+} sl_dataset_row;
+
+void sl_dataset_row_cleanup(sl_dataset_row *r);
+/* SL_ECONFLICT when the id exists. */
+SL_MUST_USE sl_code sl_store_dataset_insert(sl_store *st, const sl_dataset_row *r, sl_err *err);
+/* SL_ENOTFOUND when absent. */
+SL_MUST_USE sl_code sl_store_dataset_get(sl_store *st, const char *id, sl_dataset_row *out,
+                                         sl_err *err);
+/* Write the sync fields (databricks_enabled .. workflow_id). */
+SL_MUST_USE sl_code sl_store_dataset_update(sl_store *st, const sl_dataset_row *r, sl_err *err);
+typedef void (*sl_dataset_fn)(const sl_dataset_row *r, void *arg);
+/* Newest first; tenant NULL = all. */
+SL_MUST_USE sl_code sl_store_dataset_list(sl_store *st, const char *tenant, sl_dataset_fn fn,
+                                          void *arg, sl_err *err);
+
 #endif

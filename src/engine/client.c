@@ -63,6 +63,7 @@ sl_code sl_engine_start(sl_engine *e, const char *type, const json_t *input,
     it.kind = IT_CALL;
     it.fn = start_fn;
     it.arg = c;
+    it.no_savepoint = true; /* a start fails (bad type or id) before it writes */
     sl_code rc = sl__engine_submit_wait(e, &it, err);
     sem_destroy(&it.done);
     if (rc == SL_OK)
@@ -90,6 +91,7 @@ void sl_engine_start_async(sl_engine *e, const char *type, json_t *input_take,
     it->kind = IT_CALL;
     it->fn = start_fn;
     it->arg = c;
+    it->no_savepoint = true;
     it->async_done = start_async_done;
     sl__engine_submit_async(e, it);
 }
@@ -400,5 +402,67 @@ sl_code sl_engine_retry(sl_engine *e, const char *workflow_id, const char *reaso
     sl_code rc = run_action(e, retry_fn, &c, err);
     if (rc == SL_OK)
         *res = c.res;
+    return rc;
+}
+
+/* ---- store work for other subsystems ---------------------------------------------------- */
+
+struct exec_call {
+    sl_engine_store_fn fn;
+    void *arg;
+    struct start_call *start;
+};
+
+static sl_code exec_fn(sl_engine *e, item *it, sl_err *err)
+{
+    struct exec_call *c = it->arg;
+    sl_code rc = c->fn ? c->fn(e->st, c->arg, err) : SL_OK;
+    if (rc != SL_OK || !c->start)
+        return rc;
+    item inner;
+    memset(&inner, 0, sizeof(inner));
+    inner.arg = c->start;
+    return start_fn(e, &inner, err);
+}
+
+sl_code sl_engine_exec(sl_engine *e, sl_engine_store_fn fn, void *arg, sl_err *err)
+{
+    struct exec_call c = {.fn = fn, .arg = arg};
+    item it;
+    memset(&it, 0, sizeof(it));
+    it.kind = IT_CALL;
+    it.fn = exec_fn;
+    it.arg = &c;
+    sl_code rc = sl__engine_submit_wait(e, &it, err);
+    sem_destroy(&it.done);
+    return rc;
+}
+
+sl_code sl_engine_read(sl_engine *e, sl_engine_store_fn fn, void *arg, sl_err *err)
+{
+    sl_store *st = reader(e, err);
+    if (!st)
+        return err ? err->code : SL_EIO;
+    sl_code rc = fn(st, arg, err);
+    reader_done(e);
+    return rc;
+}
+
+sl_code sl_engine_start_with(sl_engine *e, const char *type, const json_t *input,
+                             const sl_start_opts *o, sl_engine_store_fn before, void *arg,
+                             sl_start_result *res, sl_err *err)
+{
+    struct start_call *sc = start_call_new(type, input ? json_incref((json_t *)input) : NULL, o);
+    struct exec_call c = {.fn = before, .arg = arg, .start = sc};
+    item it;
+    memset(&it, 0, sizeof(it));
+    it.kind = IT_CALL;
+    it.fn = exec_fn;
+    it.arg = &c;
+    sl_code rc = sl__engine_submit_wait(e, &it, err);
+    sem_destroy(&it.done);
+    if (rc == SL_OK)
+        *res = sc->res;
+    start_call_free(sc);
     return rc;
 }

@@ -364,6 +364,30 @@ static void txn_scratch_reset(sl_engine *e, bool keep)
     }
 }
 
+/* Forget dispatches and closes recorded after the marks (their changes were undone). */
+static void drop_after(sl_engine *e, act_task *dispatch_mark, int dispatch_len,
+                       struct closed_run *closed_mark)
+{
+    act_task *t = dispatch_mark ? dispatch_mark->next : e->dispatch_head;
+    if (dispatch_mark)
+        dispatch_mark->next = NULL;
+    else
+        e->dispatch_head = NULL;
+    e->dispatch_tail = dispatch_mark;
+    e->dispatch_len = dispatch_len;
+    while (t) {
+        act_task *next = t->next;
+        sl__act_task_free(t);
+        t = next;
+    }
+    while (e->closed_head && e->closed_head != closed_mark) {
+        struct closed_run *c = e->closed_head;
+        e->closed_head = c->next;
+        free(c->workflow_id);
+        free(c);
+    }
+}
+
 /* After COMMIT: hand leased tasks to worker threads, run close callbacks. */
 static void publish(sl_engine *e)
 {
@@ -587,12 +611,29 @@ static bool run_batch(sl_engine *e, item *list, bool do_poll, bool do_maint, int
     int n = 0;
     for (item *it = list; it; it = it->next, n++) {
         sl_err_clear(&it->err);
+        /* Client calls may fail half-way (a start after its hook wrote): a savepoint undoes
+         * the half, and the in-memory state it touched is dropped. */
+        bool sp = it->kind == IT_CALL && !it->no_savepoint;
+        act_task *dispatch_mark = e->dispatch_tail;
+        int dispatch_len = e->dispatch_len;
+        struct closed_run *closed_mark = e->closed_head;
+        if (sp && (rc = sl_store_savepoint(e->st, &err)) != SL_OK)
+            goto rollback;
         it->rc = process_item(e, it, &it->err);
         if (it->rc == SL_EIO || it->rc == SL_EBUSY) {
             err = it->err;
             rc = it->rc;
             goto rollback;
         }
+        if (sp && it->rc != SL_OK) {
+            sl_store_savepoint_rollback(e->st);
+            sl__cache_clear(e);
+            sl__engine_clear_deferred(e);
+            drop_after(e, dispatch_mark, dispatch_len, closed_mark);
+            continue;
+        }
+        if (sp)
+            sl_store_savepoint_release(e->st);
         sl_code drc = sl__engine_run_deferred(e, &err);
         if (drc == SL_EIO || drc == SL_EBUSY) {
             rc = drc;

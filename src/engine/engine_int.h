@@ -208,6 +208,7 @@ struct item {
     sl_code rc;
     sl_err err;
     /* IT_CALL */
+    bool no_savepoint;      /* fn writes nothing before it can fail: skip the savepoint */
     item_call_fn fn;
     void *arg;
     void (*async_done)(sl_engine *e, item *it); /* async completion, on the engine thread */
