@@ -8,6 +8,7 @@
 struct sl_wf_env {
     char *db_path;
     char *data_dir;
+    sl_engine *engine;
     sl_dbx_config cfg;
     bool has_cfg;
     pthread_mutex_t mu;
@@ -51,6 +52,16 @@ const char *sl_wf_env_db_path(const sl_wf_env *env)
 const char *sl_wf_env_data_dir(const sl_wf_env *env)
 {
     return env->data_dir;
+}
+
+void sl_wf_env_set_engine(sl_wf_env *env, sl_engine *e)
+{
+    env->engine = e;
+}
+
+sl_engine *sl_wf_env_engine(const sl_wf_env *env)
+{
+    return env->engine;
 }
 
 void sl_wf_env_set_dbx(sl_wf_env *env, sl_dbx_client *take)

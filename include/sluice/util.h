@@ -133,6 +133,9 @@ void sl_hexid_new(char out[33]);
 /* Read a whole file (owned, NUL-terminated). */
 SL_MUST_USE sl_code sl_file_read(const char *path, char **out, size_t *out_len, sl_err *err);
 
+/* mkdir -p with mode 0755; SL_EIO names the directory that could not be made. */
+SL_MUST_USE sl_code sl_mkdirs(const char *path, sl_err *err);
+
 /* Peak resident set size of this process, in bytes. */
 int64_t sl_peak_rss_bytes(void);
 

@@ -93,6 +93,9 @@ sl_future *sl_wf_signal(sl_wf *wf, const char *name, int64_t timeout_ms);
  * of a pending future (the await returns SL_WF_CANCELED, which SL_AWAIT passes on).
  */
 bool sl_wf_cancel_requested(sl_wf *wf);
+/* Declare up front that the code checks sl_wf_cancel_requested itself, so awaits never
+ * end the run on their own (for workflows that must clean up whenever they are canceled). */
+void sl_wf_handle_cancel(sl_wf *wf);
 
 /* Child workflows. */
 typedef enum sl_parent_close_policy {

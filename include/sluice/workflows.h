@@ -47,6 +47,9 @@ SL_MUST_USE sl_code sl_wf_env_new(const sl_wf_env_opts *o, sl_wf_env **out, sl_e
 void sl_wf_env_free(sl_wf_env *env);
 const char *sl_wf_env_db_path(const sl_wf_env *env);
 const char *sl_wf_env_data_dir(const sl_wf_env *env);
+/* The engine the worker runs (for activities that record state in the engine database). */
+void sl_wf_env_set_engine(sl_wf_env *env, sl_engine *e);
+sl_engine *sl_wf_env_engine(const sl_wf_env *env);
 /* Use this client (taken) instead of resolving the configuration. */
 void sl_wf_env_set_dbx(sl_wf_env *env, sl_dbx_client *take);
 /* The shared Databricks client; SL_EINVAL (not retryable) with the configuration problem
@@ -61,6 +64,7 @@ void sl_workflows_register(sl_registry *r);
 /* Per-file registration, called by sl_workflows_register. */
 void sl_workflows_register_examples(sl_registry *r);
 void sl_workflows_register_control(sl_registry *r);
+void sl_workflows_register_dataset_sync(sl_registry *r);
 
 /* Test hook of the example activities: with SLUICE_EXAMPLES_LOG set, append
  * "<type> <idempotency key> <attempt> [what]" to that file. */

@@ -83,5 +83,7 @@ extern const struct sl_cmd_group sl_cli_dbx;
 extern const struct sl_cmd_group sl_cli_emulator;
 extern const struct sl_cmd_group sl_cli_schedule;
 extern const struct sl_cmd_group sl_cli_queue;
+extern const struct sl_cmd_group sl_cli_dataset;
+extern const struct sl_cmd_group sl_cli_dev;
 
 #endif

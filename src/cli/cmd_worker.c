@@ -75,6 +75,7 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
         sl_engine_close(e);
         return sl_cli_fail_err(cli, &eerr);
     }
+    sl_wf_env_set_engine(env, e);
     sl_engine_set_env(e, env);
     sl_worker_opts wo;
     sl_worker_opts_init(&wo);

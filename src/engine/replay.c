@@ -495,6 +495,11 @@ bool sl_wf_cancel_requested(sl_wf *wf)
     return true;
 }
 
+void sl_wf_handle_cancel(sl_wf *wf)
+{
+    wf->cancel_handled = true;
+}
+
 bool sl_future_is_ready(sl_wf *wf, const sl_future *f)
 {
     if (!f)

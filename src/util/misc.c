@@ -113,6 +113,27 @@ sl_code sl_file_read(const char *path, char **out, size_t *out_len, sl_err *err)
     return SL_OK;
 }
 
+sl_code sl_mkdirs(const char *path, sl_err *err)
+{
+    char *p = sl_xstrdup(path);
+    sl_code rc = SL_OK;
+    for (char *s = p + 1;; s++) {
+        bool end = *s == '\0';
+        if (*s != '/' && !end)
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            rc = sl_err_set(err, SL_EIO, "cannot create %s: %s", p, strerror(errno));
+            break;
+        }
+        if (end)
+            break;
+        *s = '/';
+    }
+    free(p);
+    return rc;
+}
+
 int64_t sl_peak_rss_bytes(void)
 {
     struct rusage ru;
