@@ -117,6 +117,13 @@ static sl_dbx_call make_call(sl_act *act, struct hb *h)
                         .cancel_arg = h,
                         .progress = on_progress,
                         .progress_arg = h};
+    /* Poll often enough to heartbeat well within the heartbeat timeout. */
+    int64_t hb = sl_act_heartbeat_timeout_ms(act);
+    if (hb > 0) {
+        call.poll_max_ms = hb / 3 < 100 ? 100 : hb / 3 > 5000 ? 5000 : hb / 3;
+        if (call.poll_max_ms < 250)
+            call.poll_initial_ms = call.poll_max_ms;
+    }
     return call;
 }
 
@@ -128,6 +135,11 @@ static json_t *fail_dbx(sl_act *act, const char *what, sl_err *err)
                        : err->code == SL_ETIMEOUT ? "Timeout"
                        : err->code == SL_ECANCELED ? "CanceledError"
                                                    : "DatabricksError";
+    /* For the sync, a server-side failure is worth another attempt later even when the
+     * client did not retry it at once (an HTTP 500 from a warehouse hiccup); a request the
+     * workspace rejected (4xx) will be rejected again. */
+    if (err->http_status >= 500 || err->http_status == 429)
+        err->retryable = true;
     if (err->code == SL_ECANCELED && sl_act_is_canceled(act))
         err->retryable = false;
     return sl_act_fail_err(act, type, err);
@@ -224,6 +236,14 @@ static json_t *http_stats(sl_dbx_client *dbx, const sl_dbx_stats *before)
 }
 
 /* Run one statement and return the first cell of the first row as an integer (COUNT). */
+/* The server holds an execute call up to wait_timeout without a progress callback: keep it
+ * well inside the heartbeat timeout (0 = submit and poll). */
+static int wait_timeout_for(const sl_dbx_call *call)
+{
+    int64_t hb = call->poll_max_ms ? call->poll_max_ms * 3 : 60000;
+    return hb >= 30000 ? 10 : hb >= 15000 ? 5 : 0;
+}
+
 static sl_code sql_count(sl_dbx_client *dbx, const char *warehouse, const char *sql,
                          const sl_dbx_call *call, int64_t *out, sl_err *err)
 {
@@ -231,6 +251,7 @@ static sl_code sql_count(sl_dbx_client *dbx, const char *warehouse, const char *
     sl_dbx_statement_req_init(&req);
     req.statement = sql;
     req.warehouse_id = warehouse;
+    req.wait_timeout_s = wait_timeout_for(call);
     sl_dbx_result *res = NULL;
     sl_code rc = sl_dbx_sql_query(dbx, &req, call, &res, err);
     if (rc != SL_OK)
@@ -248,6 +269,7 @@ static sl_code sql_exec(sl_dbx_client *dbx, const char *warehouse, const char *s
     sl_dbx_statement_req_init(&req);
     req.statement = sql;
     req.warehouse_id = warehouse;
+    req.wait_timeout_s = wait_timeout_for(call);
     sl_dbx_result *res = NULL;
     sl_code rc = sl_dbx_sql_query(dbx, &req, call, &res, err);
     if (out)

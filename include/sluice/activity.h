@@ -34,6 +34,7 @@ const char *sl_act_workflow_id(const sl_act *act);
 const char *sl_act_run_id(const sl_act *act);
 const char *sl_act_idempotency_key(const sl_act *act); /* "<run_id>/<seq>" */
 int64_t sl_act_deadline_ms(const sl_act *act);         /* Unix ms; 0: none */
+int64_t sl_act_heartbeat_timeout_ms(const sl_act *act); /* 0: none */
 /* Details recorded by the last heartbeat of an earlier attempt (borrowed), or NULL. */
 const json_t *sl_act_last_heartbeat(const sl_act *act);
 

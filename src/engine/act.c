@@ -68,6 +68,11 @@ int64_t sl_act_deadline_ms(const sl_act *act)
     return act->deadline_ms;
 }
 
+int64_t sl_act_heartbeat_timeout_ms(const sl_act *act)
+{
+    return act->t->row.heartbeat_ms;
+}
+
 const json_t *sl_act_last_heartbeat(const sl_act *act)
 {
     return act->last_details;
