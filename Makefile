@@ -13,7 +13,7 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test demo bench bench-sync clean
 all: build
 
 deps:
@@ -31,6 +31,9 @@ demo: build
 
 bench: build
 	$(BUILD)/sluice bench --workflows 20000 --steps 3 --concurrency 256
+
+bench-sync: build
+	bash bench/dataset_sync.sh $(BUILD)/sluice
 
 clean:
 	rm -rf build build-asan
