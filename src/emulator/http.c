@@ -277,10 +277,11 @@ emu_hr sl__emu_reply_emu_err(emu_req *r, const emu_err *e)
     return sl__emu_reply_error(r, sl__emu_err_http(e), code, "%s", e->msg);
 }
 
+/* Delay-seconds; 0 is valid ("retry at once") and is what retry_after=0 asks for. */
 static void add_retry_after(struct MHD_Response *resp, int64_t secs)
 {
     char buf[32];
-    snprintf(buf, sizeof(buf), "%lld", (long long)(secs < 1 ? 1 : secs));
+    snprintf(buf, sizeof(buf), "%lld", (long long)(secs < 0 ? 0 : secs));
     MHD_add_response_header(resp, "Retry-After", buf);
 }
 
