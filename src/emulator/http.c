@@ -45,6 +45,7 @@ static const struct route routes[] = {
     {"POST", "/_emulator/faults", sl__emu_ctl_faults, R_NOAUTH | R_CONTROL},
     {"POST", "/_emulator/stall", sl__emu_ctl_stall, R_NOAUTH | R_CONTROL},
     {"POST", "/_emulator/genie-rate", sl__emu_ctl_genie_rate, R_NOAUTH | R_CONTROL},
+    {"POST", "/_emulator/expire-tokens", sl__emu_ctl_expire_tokens, R_NOAUTH | R_CONTROL},
     {"POST", "/oidc/v1/token", sl__emu_oauth_token, R_NOAUTH},
     {"GET", "/oidc/.well-known/oauth-authorization-server", sl__emu_oauth_discovery, R_NOAUTH},
     {"GET", "/api/2.0/sql/warehouses", sl__emu_wh_list, 0},
