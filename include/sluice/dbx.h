@@ -10,7 +10,7 @@
  *      has been through sl_dbx_redact() (PATs, bearer/basic values, client secrets and
  *      access tokens are replaced by "[REDACTED]").
  *  (2) A call either succeeds, or returns one sl_err whose `retryable` says whether a
- *      later attempt may succeed (429/502/503/504, connection errors, transient error
+ *      later attempt may succeed (429/500/502/503/504, connection errors, transient error
  *      codes), with `http_status`, the Databricks `error_code` and a one-line message
  *      prefixed by what was being done ("upload /Volumes/a/b/c/x.csv: HTTP 404 ...").
  *      Authentication failures (SL_EAUTH) concern the credentials, not the object, so
@@ -84,7 +84,8 @@ int64_t sl_dbx_backoff_ms(const sl_dbx_retry_policy *p, int attempt, double unit
  */
 int64_t sl_dbx_retry_after_ms(const char *value, int64_t now_ms);
 
-/* True for the HTTP statuses the transport retries: 429, 502, 503, 504. */
+/* True for the HTTP statuses the transport retries: 429, 500, 502, 503, 504 (500 too,
+ * unlike the SDKs: Databricks reports transient failures as 500 INTERNAL_ERROR). */
 bool sl_dbx_http_status_is_retryable(int status);
 
 /*
@@ -96,8 +97,9 @@ bool sl_dbx_http_status_is_retryable(int status);
  * status: 400 INVALID_* -> SL_EINVAL, 401/403 -> SL_EAUTH, *_DOES_NOT_EXIST/404 ->
  * SL_ENOTFOUND, *_ALREADY_EXISTS/ABORTED/409 -> SL_ECONFLICT, 429/REQUEST_LIMIT_EXCEEDED/
  * RESOURCE_EXHAUSTED -> SL_ELIMIT (retryable), 499 -> SL_ECANCELED, 504 -> SL_ETIMEOUT
- * (retryable), 502/503/TEMPORARILY_UNAVAILABLE -> SL_EREMOTE (retryable), other 5xx ->
- * SL_EREMOTE. Message: "HTTP 404 RESOURCE_DOES_NOT_EXIST: <message>" (secrets not yet
+ * (retryable), 500/502/503/TEMPORARILY_UNAVAILABLE -> SL_EREMOTE (retryable), other 5xx ->
+ * SL_EREMOTE (not retryable). A retryable status stays retryable unless the error_code
+ * names a bad-request, not-found or conflict class. Message: "HTTP 404 RESOURCE_DOES_NOT_EXIST: <message>" (secrets not yet
  * redacted: the transport redacts). Pure.
  */
 sl_code sl_dbx_error_from_http(int status, const char *body, size_t body_len,

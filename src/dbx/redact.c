@@ -123,9 +123,11 @@ static size_t match_at(const char *t, size_t i, sbuf *b)
             return v;
         }
     }
-    /* key = value / "key": "value" for secret-bearing keys */
+    /* key = value / "key": "value" for secret-bearing keys; but a key name ending a
+     * path and followed by ':' ("POST /oidc/v1/token: retry 1 ...") is not a key */
     static const char *const keys[] = {"access_token", "client_secret", "refresh_token", "id_token",
                                        "token",        "password",      "secret",        "pat"};
+    bool after_slash = i > 0 && t[i - 1] == '/';
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
         size_t kl = strlen(keys[k]);
         if (strncasecmp(p, keys[k], kl) != 0 || is_ident(p[kl]))
@@ -135,7 +137,7 @@ static size_t match_at(const char *t, size_t i, sbuf *b)
             q++;
         while (p[q] == ' ')
             q++;
-        if (p[q] != ':' && p[q] != '=')
+        if ((p[q] != ':' || after_slash) && p[q] != '=')
             continue;
         q++;
         while (p[q] == ' ')

@@ -79,9 +79,13 @@ int64_t sl_dbx_retry_after_ms(const char *value, int64_t now_ms)
     return ms > SL_DBX_RETRY_AFTER_MAX ? SL_DBX_RETRY_AFTER_MAX : ms;
 }
 
+/* 500 is here on purpose, unlike the SDKs' status lists: Databricks answers transient
+ * back-end failures with 500 INTERNAL_ERROR too, and a 500 is no more likely than a 502
+ * or 504 to mean the request took effect. A 500 whose error_code names a client error
+ * (INVALID_PARAMETER_VALUE, *_DOES_NOT_EXIST, ...) is still not retried (below). */
 bool sl_dbx_http_status_is_retryable(int status)
 {
-    return status == 429 || status == 502 || status == 503 || status == 504;
+    return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
 /* Error classes of the SDKs, decided by status then overridden by error_code. */

@@ -60,8 +60,22 @@ sl_code sl_dbx_statement_error(const json_t *resp, sl_err *err)
                      (long long)json_integer_value(json_object_get(e, "error_code")));
             code = codebuf;
         }
-        sl_err_set(err, SL_EREMOTE, "statement %s failed: %s%s%s%s%s%s", id, code ? code : "",
-                   code ? ": " : "", msg ? msg : "(no message)", sqlstate ? " (SQLSTATE " : "",
+        /* Databricks messages end with "SQLSTATE: 42P01" themselves; say it once, in
+         * our "(SQLSTATE 42P01)" form. */
+        const char *text = msg ? msg : "(no message)";
+        int text_len = (int)strlen(text);
+        if (msg && sqlstate) {
+            char tail[48];
+            snprintf(tail, sizeof(tail), "SQLSTATE: %s", sqlstate);
+            int tl = (int)strlen(tail);
+            if (text_len >= tl && strcmp(text + text_len - tl, tail) == 0) {
+                text_len -= tl;
+                while (text_len > 0 && (text[text_len - 1] == ' ' || text[text_len - 1] == '\n'))
+                    text_len--;
+            }
+        }
+        sl_err_set(err, SL_EREMOTE, "statement %s failed: %s%s%.*s%s%s%s", id, code ? code : "",
+                   code ? ": " : "", text_len, text, sqlstate ? " (SQLSTATE " : "",
                    sqlstate ? sqlstate : "", sqlstate ? ")" : "");
         /* the message is server text: scrub it like any other */
         if (err)

@@ -186,6 +186,20 @@ bool sl__emu_auth_check(emu_req *r)
     return ok;
 }
 
+size_t sl__emu_tokens_expire_all(sl_emulator *emu)
+{
+    size_t it = 0, n = 0;
+    const char *k;
+    void *v;
+    pthread_mutex_lock(&emu->token_mu);
+    while (sl__map_next(emu->tokens, &it, &k, &v)) {
+        *(int64_t *)v = 0; /* the next check rejects it (403) and forgets it */
+        n++;
+    }
+    pthread_mutex_unlock(&emu->token_mu);
+    return n;
+}
+
 void sl__emu_tokens_free(sl_emulator *emu)
 {
     sl__map_free(emu->tokens, free);

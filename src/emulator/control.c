@@ -216,3 +216,9 @@ emu_hr sl__emu_ctl_genie_rate(emu_req *r)
     free(spec);
     return hr;
 }
+
+emu_hr sl__emu_ctl_expire_tokens(emu_req *r)
+{
+    size_t n = sl__emu_tokens_expire_all(sl__emu_req_emu(r));
+    return sl__emu_reply_json(r, 200, json_pack("{s:I}", "expired", (json_int_t)n));
+}

@@ -410,6 +410,7 @@ emu_hr sl__emu_ctl_reset_stats(emu_req *r);
 emu_hr sl__emu_ctl_faults(emu_req *r);
 emu_hr sl__emu_ctl_stall(emu_req *r);
 emu_hr sl__emu_ctl_genie_rate(emu_req *r);
+emu_hr sl__emu_ctl_expire_tokens(emu_req *r);
 void sl__emu_stats_init(sl_emulator *emu);
 void sl__emu_stats_free(sl_emulator *emu);
 void sl__emu_stats_request(sl_emulator *emu, const char *route_key);
@@ -426,6 +427,9 @@ emu_hr sl__emu_oauth_discovery(emu_req *r);
 /* true when the request carries a valid bearer; otherwise replies 401/403 and false. */
 bool sl__emu_auth_check(emu_req *r);
 void sl__emu_tokens_free(sl_emulator *emu);
+/* End the life of every OAuth access token issued so far (as if each had reached its
+ * expiry); returns how many there were. The PAT is unaffected. */
+size_t sl__emu_tokens_expire_all(sl_emulator *emu);
 
 /* catalog.c */
 emu_hr sl__emu_uc_catalog_post(emu_req *r);

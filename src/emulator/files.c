@@ -209,6 +209,8 @@ emu_hr sl__emu_files_put(emu_req *r)
     emu_upload *up = sl__emu_req_upload(r);
     if (up->fd < 0 || !up->tmp_path)
         return sl__emu_reply_error(r, 500, "INTERNAL_ERROR", "The upload was not set up.");
+    if (!up->err_errno && ftruncate(up->fd, (off_t)up->bytes) != 0) /* trailing holes */
+        up->err_errno = errno;
     if (up->err_errno)
         return sl__emu_reply_error(r, 500, "INTERNAL_ERROR", "Writing the upload failed: %s.",
                                    strerror(up->err_errno));

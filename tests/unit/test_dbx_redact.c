@@ -55,6 +55,8 @@ static void secret_bearing_keys(void **state)
                     "client_id=me&client_secret=[REDACTED]&scope=all-apis", NULL);
     expect_redacted("password: hunter2", "password: [REDACTED]", NULL);
     expect_redacted("TOKEN=abc123", "TOKEN=[REDACTED]", NULL);
+    expect_redacted("GET /x/?a=1&token=abc123", "GET /x/?a=1&token=[REDACTED]", NULL);
+    expect_redacted("GET /x/token=abc123", "GET /x/token=[REDACTED]", NULL);
     /* look-alike keys are not secrets */
     expect_redacted("next_page_token=abc123", "next_page_token=abc123", NULL);
     expect_redacted("Invalid access token.", "Invalid access token.", NULL);
@@ -80,6 +82,8 @@ static void ordinary_text_untouched(void **state)
         "authentication failed (HTTP 403 PERMISSION_DENIED): Invalid access token.",
         "",
         "dapi", /* too short to be a PAT */
+        /* a path ending in a key name is a path, not "key: value" (transport log lines) */
+        "dbx: POST /oidc/v1/token: retry 1 of 5 in 100 ms",
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
         expect_redacted(texts[i], texts[i], NULL);

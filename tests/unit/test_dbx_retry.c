@@ -103,15 +103,15 @@ static sl_err map(int status, const char *body, const char *retry_after)
 static void status_decides_retryable(void **state)
 {
     (void)state;
-    int retryable[] = {429, 502, 503, 504};
-    for (size_t i = 0; i < 4; i++) {
+    int retryable[] = {429, 500, 502, 503, 504};
+    for (size_t i = 0; i < 5; i++) {
         sl_err e = map(retryable[i], NULL, NULL);
         assert_true(e.retryable);
         assert_true(sl_dbx_http_status_is_retryable(retryable[i]));
         assert_int_equal(e.http_status, retryable[i]);
     }
-    int fatal[] = {400, 401, 403, 404, 409, 412, 500, 501};
-    for (size_t i = 0; i < 8; i++) {
+    int fatal[] = {400, 401, 403, 404, 409, 412, 501};
+    for (size_t i = 0; i < 7; i++) {
         sl_err e = map(fatal[i], NULL, NULL);
         assert_false(e.retryable);
         assert_false(sl_dbx_http_status_is_retryable(fatal[i]));
@@ -178,7 +178,16 @@ static void error_code_overrides_status(void **state)
     e = map(503, "{\"error_code\":\"DATA_LOSS\",\"message\":\"x\"}", NULL);
     assert_int_equal(e.code, SL_EREMOTE);
     assert_true(e.retryable); /* a 503 stays an outage */
+    /* a 500 is transient (INTERNAL_ERROR, UNKNOWN) unless its code blames the request */
     e = map(500, "{\"error_code\":\"UNKNOWN\",\"message\":\"x\"}", NULL);
+    assert_int_equal(e.code, SL_EREMOTE);
+    assert_true(e.retryable);
+    e = map(500, "{\"error_code\":\"INTERNAL_ERROR\",\"message\":\"x\"}", NULL);
+    assert_true(e.retryable);
+    e = map(500, "{\"error_code\":\"RESOURCE_DOES_NOT_EXIST\",\"message\":\"x\"}", NULL);
+    assert_int_equal(e.code, SL_ENOTFOUND);
+    assert_false(e.retryable);
+    e = map(501, "{\"error_code\":\"NOT_IMPLEMENTED\",\"message\":\"x\"}", NULL);
     assert_false(e.retryable);
 
     sl_err c;
@@ -188,6 +197,9 @@ static void error_code_overrides_status(void **state)
     sl_dbx_error_code_classify("BAD_REQUEST", &c);
     assert_false(c.retryable);
     assert_int_equal(c.code, SL_EINVAL);
+    /* a FAILED statement's INTERNAL_ERROR is the statement's verdict, not the transport's */
+    sl_dbx_error_code_classify("INTERNAL_ERROR", &c);
+    assert_false(c.retryable);
     sl_dbx_error_code_classify("SOMETHING_NEW", &c);
     assert_int_equal(c.code, SL_EREMOTE);
     assert_false(c.retryable);
