@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # timeout: 180
 # it_emulator_load.sh - the fast path: ~1000 concurrent keep-alive connections doing simple
-# GETs (warehouses, a Genie message) all get 200, at thousands of requests per second, and
-# hostile input (huge headers, garbage, a truncated body) does not take the server down.
+# GETs (warehouses, a Genie message) all get 200, and hostile input (huge headers, garbage, a
+# truncated body) does not take the server down. The request rate is printed, not asserted:
+# throughput is measured with benchmarks (docs/loadtest.md), not timed tests.
 . "$SLUICE_SRC/tests/lib/common.sh"
 . "$SLUICE_SRC/tests/fixtures/emulator/lib.sh"
 
@@ -43,7 +44,6 @@ for path in /api/2.0/sql/warehouses "$MSG_PATH"; do
   read -r codes conns rps < <(python3 "$T/load.py" "$PORT" "$CONNS" 10 "$path")
   echo "load $path: $codes over $conns connections, ${rps} req/s"
   it_expect_eq "all 200" "$codes" "200=$((CONNS * 10))"
-  [ "$rps" -ge 1000 ] || it_fail "only $rps req/s"
 done
 
 # Hostile input: oversized headers, garbage, an announced body that never comes.
