@@ -637,26 +637,56 @@ SL_MUST_USE sl_code sl_dbx_mlflow_run_get(sl_dbx_client *c, const char *run_id,
  */
 size_t sl_dbx_text_width(const char *s);
 
+/*
+ * True when `s` reads as a number in a SQL result: an optional sign, digits with an
+ * optional fraction (or a fraction alone), an optional exponent ("-12", "3.50", ".5",
+ * "1.0E20"), or NaN / [+-]Infinity as Databricks prints doubles. No spaces. Pure.
+ */
+bool sl_dbx_text_is_number(const char *s);
+
+/*
+ * Copy of `s` (owned) cut to at most max_width display columns: when it is wider, the
+ * longest prefix of max_width - 1 columns (never splitting a UTF-8 sequence or a wide
+ * character; combining marks stay with their base) followed by U+2026 '…'. max_width 0
+ * means no limit. NULL for NULL. Pure.
+ */
+SL_MUST_USE char *sl_dbx_text_truncate(const char *s, size_t max_width);
+
+#define SL_DBX_RENDER_MAX_WIDTH 40 /* default cap on a table cell, in display columns */
+
 typedef struct sl_dbx_render_opts {
     const char *null_text; /* table cell for SQL NULL; default "NULL" */
+    size_t max_width;      /* cells and headers wider than this many display columns are cut
+                              with '…' (sl_dbx_text_truncate); 0 = no limit; default
+                              SL_DBX_RENDER_MAX_WIDTH */
+    bool align_numbers;    /* right-align (header included) every column whose non-NULL cells
+                              all pass sl_dbx_text_is_number (JSON numbers count); default true */
 } sl_dbx_render_opts;
 
+/* The defaults above. */
 void sl_dbx_render_opts_init(sl_dbx_render_opts *o);
 
 /*
  * Rows are a JSON array of arrays; a cell is a string, number, boolean or null.
  * Cells beyond n_cols are ignored, missing ones render as NULL.
  */
-/* Aligned columns (padded by display width), a header and a dashed rule; two spaces
- * between columns; control characters shown as spaces. opts may be NULL. */
+/* Aligned columns (padded by display width, so CJK text and emoji line up), a header and
+ * a dashed rule; two spaces between columns, no trailing spaces; control characters shown
+ * as spaces. An empty result prints the header and the rule. opts NULL gives the plain
+ * layout `sluice dbx` has always printed: "NULL", no width limit, everything left-aligned;
+ * sl_dbx_render_opts_init gives truncation and number alignment. */
 void sl_dbx_render_table(FILE *out, size_t n_cols, const char *const *names, const json_t *rows,
                          const sl_dbx_render_opts *opts);
 /* RFC 4180: header line, CRLF line ends, fields quoted when they hold , " CR or LF;
  * NULL is an empty field. */
 void sl_dbx_render_csv(FILE *out, size_t n_cols, const char *const *names, const json_t *rows);
-/* JSON array of objects {name: value}, indented. `types` (may be NULL) are SQL type
- * names per column: INT/LONG/SHORT/BYTE cells become integers, FLOAT/DOUBLE reals,
- * BOOLEAN booleans when they parse; everything else (DECIMAL included) stays a string. */
+/* Rows as an owned JSON array of objects {name: value} in column order. `types` (may be
+ * NULL) are SQL type names per column: INT/LONG/SHORT/BYTE cells become integers,
+ * FLOAT/DOUBLE reals, BOOLEAN booleans when they parse; everything else (DECIMAL
+ * included) stays a string; a repeated column name keeps its last value. Pure. */
+SL_MUST_USE json_t *sl_dbx_rows_to_objects(size_t n_cols, const char *const *names,
+                                           const char *const *types, const json_t *rows);
+/* sl_dbx_rows_to_objects, printed indented. */
 void sl_dbx_render_json(FILE *out, size_t n_cols, const char *const *names,
                         const char *const *types, const json_t *rows);
 
