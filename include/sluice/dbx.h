@@ -565,6 +565,113 @@ SL_MUST_USE sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const cha
                                                      const sl_dbx_call *call, sl_err *err);
 
 /* ------------------------------------------------------------------------------------
+ * Genie "ask": one question answered end to end (src/dbx/genie_ask.c)
+ *
+ *   resolve space -> send (start-conversation | follow-up message) -> poll the message
+ *     -> COMPLETED ------------------------------> query result (poll while PENDING/RUNNING,
+ *     -> QUERY_RESULT_EXPIRED -> execute-query --^   every chunk) -> answer
+ *     -> FAILED: error with Genie's message and type;  CANCELLED: error
+ *   the deadline at any step: SL_ETIMEOUT "no answer from Genie within <timeout> ..."
+ *
+ * Polls back off from call->poll_initial_ms (default 1 s) x1.5 up to call->poll_max_ms
+ * (default 10 s); call->progress runs after every poll (the place for a heartbeat).
+ * HTTP 429s are retried by the transport per Retry-After (invariant 3).
+ * ---------------------------------------------------------------------------------- */
+
+#define SL_DBX_GENIE_TIMEOUT_MS      (10 * 60 * 1000) /* default wait for one answer */
+#define SL_DBX_GENIE_POLL_INITIAL_MS 1000
+#define SL_DBX_GENIE_POLL_MAX_MS     10000
+
+typedef struct sl_dbx_genie_ask_opts {
+    const char *space_id;        /* NULL: GENIE_SPACE_ID, else the first visible space */
+    const char *conversation_id; /* NULL: start a new conversation; else ask a follow-up */
+    const char *message_id;      /* resume: wait for this message of conversation_id rather
+                                    than sending the question again (retry after a crash) */
+    int64_t timeout_ms;          /* whole ask; 0 = SL_DBX_GENIE_TIMEOUT_MS; < 0 = none (only
+                                    call->deadline_ms bounds it) */
+} sl_dbx_genie_ask_opts;
+
+void sl_dbx_genie_ask_opts_init(sl_dbx_genie_ask_opts *o);
+
+/*
+ * Where an ask got to, filled in as it goes (caller-allocated; also valid after a
+ * failure): which space and conversation to follow up in, which message to resume, and
+ * whether the failure was Genie's own verdict.
+ */
+typedef struct sl_dbx_genie_state {
+    char space_id[72];
+    char space_title[128];    /* when the space was picked as the first visible one */
+    bool space_picked;        /* no space given or configured: the first visible was used */
+    char conversation_id[72]; /* "" until the question was accepted */
+    char message_id[72];      /* "" until the question was accepted */
+    char status[40];          /* last message status seen, "" before the first poll */
+    int polls;                /* message and query-result polls */
+    bool genie_failed;        /* Genie ended the message FAILED or CANCELLED (see err) */
+} sl_dbx_genie_state;
+
+/* One answer. Owned; release with sl_dbx_genie_answer_free. */
+typedef struct sl_dbx_genie_answer {
+    char *space_id;
+    char *conversation_id;
+    char *message_id;
+    char *status;        /* "COMPLETED" (also after an expired result was re-executed) */
+    char *text;          /* text attachments joined by newlines, or NULL */
+    char *sql;           /* the first query attachment's SQL, or NULL */
+    char *description;   /* its description, or NULL */
+    char *title;         /* its title, or NULL */
+    char *attachment_id; /* its attachment id, or NULL */
+    char *statement_id;  /* its statement id, or NULL */
+    json_t *columns;     /* array of ColumnInfo {name, type_name, ...}; [] without rows */
+    json_t *rows;        /* array of rows, each an array of string-or-null; every chunk */
+    bool truncated;      /* Genie cut the result (manifest.truncated / is_truncated) */
+    bool reexecuted;     /* the result had expired and was re-run with execute-query */
+} sl_dbx_genie_answer;
+
+void sl_dbx_genie_answer_free(sl_dbx_genie_answer *a);
+
+#define SL_DBX_GENIE_JSON_ROW_OBJECTS 1u /* rows as {column: typed value} objects */
+
+/*
+ * JSON form (owned): {space_id, conversation_id, message_id, status, text, sql,
+ * description, columns: [{name, type_name}], rows, row_count, truncated, reexecuted}; absent
+ * strings are null. rows holds at most max_rows rows (0 = all): arrays of string-or-null
+ * cells, or with SL_DBX_GENIE_JSON_ROW_OBJECTS objects keyed by column name with typed
+ * values (as sl_dbx_rows_to_objects). row_count is the number of rows Genie returned;
+ * truncated is true when rows holds fewer or Genie cut the result. Pure.
+ */
+SL_MUST_USE json_t *sl_dbx_genie_answer_to_json(const sl_dbx_genie_answer *a, size_t max_rows,
+                                                unsigned flags);
+
+/*
+ * Ask `question` and wait for the whole answer (see the diagram above). On SL_OK *out is
+ * a COMPLETED answer (owned). `st` (may be NULL) is filled in as the ask progresses.
+ * Failures (err's message is one line):
+ *   Genie FAILED: SL_EREMOTE ("Genie failed: <Genie's message> (<type>)", error_code =
+ *     the MessageErrorType; SL_ELIMIT and retryable for RATE_LIMIT_* types, retryable for
+ *     other transient types), st->genie_failed set;
+ *   Genie CANCELLED: SL_EREMOTE, error_code "CANCELLED", st->genie_failed set;
+ *   the query result FAILED/CANCELED: the statement's error (sl_dbx_statement_error);
+ *   timeout (opts->timeout_ms or call->deadline_ms): SL_ETIMEOUT, not retryable,
+ *     "no answer from Genie within 10m (message <id> still <status> after N polls;
+ *     conversation <id>)";
+ *   call->cancel: SL_ECANCELED; a space that does not exist: SL_ENOTFOUND; HTTP errors as
+ *   invariant (2) (429s exhausted: SL_ELIMIT, retryable, retry_after_ms set).
+ * Blocks for up to the timeout.
+ */
+SL_MUST_USE sl_code sl_dbx_genie_ask(sl_dbx_client *c, const char *question,
+                                     const sl_dbx_genie_ask_opts *o, const sl_dbx_call *call,
+                                     sl_dbx_genie_state *st, sl_dbx_genie_answer **out,
+                                     sl_err *err);
+
+/*
+ * Poll intervals from the environment, for tools and workers: GENIE_POLL_INTERVAL (first
+ * interval) and GENIE_POLL_MAX_INTERVAL (cap), durations like "50ms" or "2s". Sets
+ * call->poll_initial_ms / poll_max_ms only for the variables that are set. SL_EINVAL
+ * "bad GENIE_POLL_INTERVAL 'x': ..." for a malformed value.
+ */
+SL_MUST_USE sl_code sl_dbx_genie_poll_from_env(sl_dbx_call *call, sl_err *err);
+
+/* ------------------------------------------------------------------------------------
  * Model serving: embeddings (/serving-endpoints/{name}/invocations)
  * ---------------------------------------------------------------------------------- */
 
@@ -639,26 +746,56 @@ SL_MUST_USE sl_code sl_dbx_mlflow_run_get(sl_dbx_client *c, const char *run_id,
  */
 size_t sl_dbx_text_width(const char *s);
 
+/*
+ * True when `s` reads as a number in a SQL result: an optional sign, digits with an
+ * optional fraction (or a fraction alone), an optional exponent ("-12", "3.50", ".5",
+ * "1.0E20"), or NaN / [+-]Infinity as Databricks prints doubles. No spaces. Pure.
+ */
+bool sl_dbx_text_is_number(const char *s);
+
+/*
+ * Copy of `s` (owned) cut to at most max_width display columns: when it is wider, the
+ * longest prefix of max_width - 1 columns (never splitting a UTF-8 sequence or a wide
+ * character; combining marks stay with their base) followed by U+2026 '…'. max_width 0
+ * means no limit. NULL for NULL. Pure.
+ */
+SL_MUST_USE char *sl_dbx_text_truncate(const char *s, size_t max_width);
+
+#define SL_DBX_RENDER_MAX_WIDTH 40 /* default cap on a table cell, in display columns */
+
 typedef struct sl_dbx_render_opts {
     const char *null_text; /* table cell for SQL NULL; default "NULL" */
+    size_t max_width;      /* cells and headers wider than this many display columns are cut
+                              with '…' (sl_dbx_text_truncate); 0 = no limit; default
+                              SL_DBX_RENDER_MAX_WIDTH */
+    bool align_numbers;    /* right-align (header included) every column whose non-NULL cells
+                              all pass sl_dbx_text_is_number (JSON numbers count); default true */
 } sl_dbx_render_opts;
 
+/* The defaults above. */
 void sl_dbx_render_opts_init(sl_dbx_render_opts *o);
 
 /*
  * Rows are a JSON array of arrays; a cell is a string, number, boolean or null.
  * Cells beyond n_cols are ignored, missing ones render as NULL.
  */
-/* Aligned columns (padded by display width), a header and a dashed rule; two spaces
- * between columns; control characters shown as spaces. opts may be NULL. */
+/* Aligned columns (padded by display width, so CJK text and emoji line up), a header and
+ * a dashed rule; two spaces between columns, no trailing spaces; control characters shown
+ * as spaces. An empty result prints the header and the rule. opts NULL gives the plain
+ * layout `sluice dbx` has always printed: "NULL", no width limit, everything left-aligned;
+ * sl_dbx_render_opts_init gives truncation and number alignment. */
 void sl_dbx_render_table(FILE *out, size_t n_cols, const char *const *names, const json_t *rows,
                          const sl_dbx_render_opts *opts);
 /* RFC 4180: header line, CRLF line ends, fields quoted when they hold , " CR or LF;
  * NULL is an empty field. */
 void sl_dbx_render_csv(FILE *out, size_t n_cols, const char *const *names, const json_t *rows);
-/* JSON array of objects {name: value}, indented. `types` (may be NULL) are SQL type
- * names per column: INT/LONG/SHORT/BYTE cells become integers, FLOAT/DOUBLE reals,
- * BOOLEAN booleans when they parse; everything else (DECIMAL included) stays a string. */
+/* Rows as an owned JSON array of objects {name: value} in column order. `types` (may be
+ * NULL) are SQL type names per column: INT/LONG/SHORT/BYTE cells become integers,
+ * FLOAT/DOUBLE reals, BOOLEAN booleans when they parse; everything else (DECIMAL
+ * included) stays a string; a repeated column name keeps its last value. Pure. */
+SL_MUST_USE json_t *sl_dbx_rows_to_objects(size_t n_cols, const char *const *names,
+                                           const char *const *types, const json_t *rows);
+/* sl_dbx_rows_to_objects, printed indented. */
 void sl_dbx_render_json(FILE *out, size_t n_cols, const char *const *names,
                         const char *const *types, const json_t *rows);
 

@@ -22,6 +22,11 @@
  *   versioned   {}: a version marker and a side effect choose its steps.
  *   pair        {}: activities step_a then step_b (SLUICE_EXAMPLES_REORDER=1 swaps them,
  *               to show what `sluice workflow replay` reports after a code change).
+ *
+ * Genie (workflows/genie_query.c, docs/genie.md):
+ *   genie_query {"questions":[...],"conversation":"new"|"continue","space_id":...}: one
+ *               genie_ask activity per question, in order, on task queue "genie"; the
+ *               result holds every answer (rows bounded by "max_rows", default 1000).
  */
 #ifndef SLUICE_WORKFLOWS_H
 #define SLUICE_WORKFLOWS_H
@@ -65,6 +70,7 @@ void sl_workflows_register(sl_registry *r);
 void sl_workflows_register_examples(sl_registry *r);
 void sl_workflows_register_control(sl_registry *r);
 void sl_workflows_register_dataset_sync(sl_registry *r);
+void sl_workflows_register_genie(sl_registry *r);
 
 /* Test hook of the example activities: with SLUICE_EXAMPLES_LOG set, append
  * "<type> <idempotency key> <attempt> [what]" to that file. */

@@ -2,7 +2,8 @@
  * render.c - tabular output for SQL results and listings: aligned text tables whose
  * padding follows terminal display width (so CJK text and emoji line up), RFC 4180 CSV,
  * and JSON arrays of objects. Width comes from a small built-in table rather than
- * wcwidth(), which depends on the process locale.
+ * wcwidth(), which depends on the process locale. Table cells can be capped at a display
+ * width (cut with '…'), and columns of numbers right-aligned.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -134,9 +135,68 @@ size_t sl_dbx_text_width(const char *s)
     return w;
 }
 
+bool sl_dbx_text_is_number(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (strcmp(p, "Infinity") == 0 || (p == s && strcmp(p, "NaN") == 0))
+        return true;
+    size_t int_digits = 0, frac_digits = 0;
+    while (*p >= '0' && *p <= '9')
+        p++, int_digits++;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9')
+            p++, frac_digits++;
+    }
+    if (int_digits + frac_digits == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+char *sl_dbx_text_truncate(const char *s, size_t max_width)
+{
+    if (!s)
+        return NULL;
+    if (max_width == 0 || sl_dbx_text_width(s) <= max_width)
+        return sl_xstrdup(s);
+    size_t budget = max_width - 1, w = 0; /* one column is left for the ellipsis */
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        uint32_t cp;
+        int n = utf8_decode(p, &cp);
+        size_t cw = n <= 0 ? 1 : (size_t)cp_width(cp);
+        if (n <= 0)
+            n = 1;
+        if (w + cw > budget)
+            break;
+        w += cw;
+        p += n;
+    }
+    size_t len = (size_t)((const char *)p - s);
+    char *out = sl_xmalloc(len + 4);
+    memcpy(out, s, len);
+    memcpy(out + len, "\xe2\x80\xa6", 4); /* U+2026 and the NUL */
+    return out;
+}
+
 void sl_dbx_render_opts_init(sl_dbx_render_opts *o)
 {
     o->null_text = "NULL";
+    o->max_width = SL_DBX_RENDER_MAX_WIDTH;
+    o->align_numbers = true;
 }
 
 /* Text of a cell (owned), or NULL for SQL NULL. */
@@ -157,16 +217,26 @@ static char *cell_text(const json_t *v)
     return sl_json_dumps(v);
 }
 
-/* Control characters would break the grid: show them as spaces. */
-static char *table_text(const json_t *v, const char *null_text)
+/* Does a non-NULL cell count as a number for alignment? */
+static bool cell_is_number(const json_t *v)
 {
-    char *s = cell_text(v);
-    if (!s)
-        return sl_xstrdup(null_text);
-    for (char *p = s; *p; p++)
+    if (json_is_integer(v) || json_is_real(v))
+        return true;
+    return json_is_string(v) && sl_dbx_text_is_number(json_string_value(v));
+}
+
+/* Control characters would break the grid: show them as spaces; then apply the width cap. */
+static char *table_text(const char *s, size_t max_width)
+{
+    char *t = sl_xstrdup(s);
+    for (char *p = t; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7F)
             *p = ' ';
-    return s;
+    if (max_width == 0)
+        return t;
+    char *cut = sl_dbx_text_truncate(t, max_width);
+    free(t);
+    return cut;
 }
 
 static void pad(FILE *out, size_t n)
@@ -175,34 +245,61 @@ static void pad(FILE *out, size_t n)
         fputc(' ', out);
 }
 
+/* One cell padded to `width`: right-aligned or left-aligned, no padding after the last. */
+static void put_cell(FILE *out, const char *text, size_t text_w, size_t width, bool right,
+                     bool last)
+{
+    size_t gap = width > text_w ? width - text_w : 0;
+    if (right)
+        pad(out, gap);
+    fputs(text, out);
+    if (!last)
+        pad(out, (right ? 0 : gap) + 2);
+}
+
 void sl_dbx_render_table(FILE *out, size_t n_cols, const char *const *names, const json_t *rows,
                          const sl_dbx_render_opts *opts)
 {
     if (n_cols == 0)
         return;
     const char *null_text = opts && opts->null_text ? opts->null_text : "NULL";
+    size_t max_width = opts ? opts->max_width : 0;
+    bool align = opts && opts->align_numbers;
     size_t n_rows = json_array_size(rows);
     size_t *width = sl_xcalloc(n_cols, sizeof(size_t));
+    bool *numeric = sl_xcalloc(n_cols, sizeof(bool));
+    bool *seen_value = sl_xcalloc(n_cols, sizeof(bool));
+    char **head = sl_xcalloc(n_cols, sizeof(char *));
+    size_t *hw = sl_xcalloc(n_cols, sizeof(size_t));
     char **cells = sl_xcalloc(n_rows * n_cols + 1, sizeof(char *));
     size_t *cw = sl_xcalloc(n_rows * n_cols + 1, sizeof(size_t));
-    for (size_t c = 0; c < n_cols; c++)
-        width[c] = sl_dbx_text_width(names[c] ? names[c] : "");
+    for (size_t c = 0; c < n_cols; c++) {
+        head[c] = table_text(names[c] ? names[c] : "", max_width);
+        hw[c] = width[c] = sl_dbx_text_width(head[c]);
+        numeric[c] = align;
+    }
     for (size_t r = 0; r < n_rows; r++) {
         const json_t *row = json_array_get(rows, r);
         for (size_t c = 0; c < n_cols; c++) {
-            char *t = table_text(json_array_get(row, c), null_text);
+            const json_t *v = json_array_get(row, c);
+            char *raw = cell_text(v);
+            if (raw && numeric[c]) {
+                seen_value[c] = true;
+                if (!cell_is_number(v))
+                    numeric[c] = false;
+            }
+            char *t = table_text(raw ? raw : null_text, max_width);
+            free(raw);
             cells[r * n_cols + c] = t;
             cw[r * n_cols + c] = sl_dbx_text_width(t);
             if (cw[r * n_cols + c] > width[c])
                 width[c] = cw[r * n_cols + c];
         }
     }
-    for (size_t c = 0; c < n_cols; c++) {
-        const char *n = names[c] ? names[c] : "";
-        fputs(n, out);
-        if (c + 1 < n_cols)
-            pad(out, width[c] - sl_dbx_text_width(n) + 2);
-    }
+    for (size_t c = 0; c < n_cols; c++)
+        numeric[c] = numeric[c] && seen_value[c]; /* an all-NULL column is not numeric */
+    for (size_t c = 0; c < n_cols; c++)
+        put_cell(out, head[c], hw[c], width[c], numeric[c], c + 1 == n_cols);
     fputc('\n', out);
     for (size_t c = 0; c < n_cols; c++) {
         for (size_t i = 0; i < width[c]; i++)
@@ -212,18 +309,22 @@ void sl_dbx_render_table(FILE *out, size_t n_cols, const char *const *names, con
     }
     fputc('\n', out);
     for (size_t r = 0; r < n_rows; r++) {
-        for (size_t c = 0; c < n_cols; c++) {
-            fputs(cells[r * n_cols + c], out);
-            if (c + 1 < n_cols)
-                pad(out, width[c] - cw[r * n_cols + c] + 2);
-        }
+        for (size_t c = 0; c < n_cols; c++)
+            put_cell(out, cells[r * n_cols + c], cw[r * n_cols + c], width[c], numeric[c],
+                     c + 1 == n_cols);
         fputc('\n', out);
     }
     for (size_t i = 0; i < n_rows * n_cols; i++)
         free(cells[i]);
+    for (size_t c = 0; c < n_cols; c++)
+        free(head[c]);
+    free(head);
+    free(hw);
     free(cells);
     free(cw);
     free(width);
+    free(numeric);
+    free(seen_value);
 }
 
 static void csv_field(FILE *out, const char *s)
@@ -297,8 +398,8 @@ static json_t *typed_value(const json_t *cell, const char *type)
     return json_incref((json_t *)cell);
 }
 
-void sl_dbx_render_json(FILE *out, size_t n_cols, const char *const *names,
-                        const char *const *types, const json_t *rows)
+json_t *sl_dbx_rows_to_objects(size_t n_cols, const char *const *names, const char *const *types,
+                               const json_t *rows)
 {
     json_t *arr = sl_json_check(json_array());
     size_t r;
@@ -313,6 +414,13 @@ void sl_dbx_render_json(FILE *out, size_t n_cols, const char *const *names,
         }
         json_array_append_new(arr, o);
     }
+    return arr;
+}
+
+void sl_dbx_render_json(FILE *out, size_t n_cols, const char *const *names,
+                        const char *const *types, const json_t *rows)
+{
+    json_t *arr = sl_dbx_rows_to_objects(n_cols, names, types, rows);
     json_dumpf(arr, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', out);
     json_decref(arr);

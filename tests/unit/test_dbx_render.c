@@ -1,7 +1,9 @@
 /*
  * test_dbx_render.c - tabular output (src/dbx/render.c): display width of UTF-8 text
  * (wide CJK and emoji, combining marks, invalid bytes), aligned tables with NULL,
- * RFC 4180 CSV quoting, and JSON objects with typed values.
+ * RFC 4180 CSV quoting, and JSON objects with typed values; with the default options,
+ * numeric columns right-aligned (NULLs and all-NULL columns included), long cells and
+ * headers cut with an ellipsis by display width, and an empty result as header + rule.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,6 +167,141 @@ static void json_objects_with_typed_values(void **state)
     json_decref(empty);
 }
 
+static void numbers_are_recognised(void **state)
+{
+    (void)state;
+    const char *yes[] = {"0",       "-12", "+3.5",     ".5",        "5.",  "1e10",
+                         "1.0E-20", "NaN", "Infinity", "-Infinity", "007", "2579.57"};
+    const char *no[] = {"",    "-",   ".",   "1.2.3", " 1",  "1 ",   "0x10", "1e",
+                        "abc", "nan", "inf", "1,000", "--1", "-NaN", "1e+",  "\xe6\x97\xa5"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        assert_true(sl_dbx_text_is_number(yes[i]));
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_false(sl_dbx_text_is_number(no[i]));
+    assert_false(sl_dbx_text_is_number(NULL));
+}
+
+static void expect_cut(const char *in, size_t max, const char *want)
+{
+    char *got = sl_dbx_text_truncate(in, max);
+    assert_string_equal(got, want);
+    if (max > 0)
+        assert_true(sl_dbx_text_width(got) <= max);
+    free(got);
+}
+
+static void truncation_respects_display_width(void **state)
+{
+    (void)state;
+    assert_null(sl_dbx_text_truncate(NULL, 5));
+    expect_cut("abc", 0, "abc");
+    expect_cut("abc", 3, "abc");
+    expect_cut("abcd", 3, "ab\xe2\x80\xa6");
+    expect_cut("\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 3, "\xf0\x9f\x98\x80\xe2\x80\xa6"); /* 😀… */
+    expect_cut("\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 2, "\xe2\x80\xa6"); /* no half emoji */
+    expect_cut("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 4, "\xe6\x97\xa5\xe2\x80\xa6"); /* 日… */
+    expect_cut("cafe\xcc\x81", 4, "cafe\xcc\x81");           /* combining: width 4 */
+    expect_cut("xe\xcc\x81yz", 3, "xe\xcc\x81\xe2\x80\xa6"); /* the mark stays on e */
+    expect_cut("\xff\xfe\xfd", 2, "\xff\xe2\x80\xa6");       /* invalid bytes: 1 each */
+}
+
+static void do_table_opts(FILE *f, void *arg)
+{
+    table_arg *a = arg;
+    sl_dbx_render_opts o;
+    sl_dbx_render_opts_init(&o);
+    if (a->types) /* abused here to carry a max width */
+        o.max_width = (size_t)atoi(a->types[0]);
+    sl_dbx_render_table(f, a->n, a->names, a->rows, &o);
+}
+
+static void numeric_columns_align_right(void **state)
+{
+    (void)state;
+    const char *names[] = {"name", "qty", "price", "note"};
+    json_t *rows = json_pack("[[s,s,s,s],[s,n,s,s],[s,s,s,n]]", "apple", "3", "1.50", "n/a",
+                             "\xe6\x97\xa5\xe6\x9c\xac", "12.25", "7", "kiwi", "120", "-0.5");
+    table_arg a = {4, names, NULL, rows};
+    char *out = capture(do_table_opts, &a);
+    const char *want = "name    qty  price  note\n"
+                       "-----  ----  -----  ----\n"
+                       "apple     3   1.50  n/a\n"
+                       "\xe6\x97\xa5\xe6\x9c\xac   NULL  12.25  7\n"
+                       "kiwi    120   -0.5  NULL\n";
+    assert_string_equal(out, want);
+    free(out);
+    json_decref(rows);
+
+    /* JSON numbers count; an all-NULL column stays left-aligned */
+    const char *two[] = {"n", "empty"};
+    rows = json_pack("[[i,n],[f,n]]", 5, 2.5);
+    table_arg b = {2, two, NULL, rows};
+    out = capture(do_table_opts, &b);
+    assert_string_equal(out, "  n  empty\n"
+                             "---  -----\n"
+                             "  5  NULL\n"
+                             "2.5  NULL\n");
+    free(out);
+    json_decref(rows);
+}
+
+static void long_cells_are_cut_with_an_ellipsis(void **state)
+{
+    (void)state;
+    const char *names[] = {"description", "n"};
+    const char *width[] = {"6"};
+    json_t *rows = json_pack("[[s,i],[s,i],[s,n]]", "short", 1, "a much longer text", 22,
+                             "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x83\x86\xe3\x82\xad", NULL);
+    table_arg a = {2, names, width, rows};
+    char *out = capture(do_table_opts, &a);
+    const char *want = "descr\xe2\x80\xa6     n\n"
+                       "------  ----\n"
+                       "short      1\n"
+                       "a muc\xe2\x80\xa6    22\n"
+                       "\xe6\x97\xa5\xe6\x9c\xac\xe2\x80\xa6   NULL\n";
+    assert_string_equal(out, want);
+    free(out);
+
+    /* the default cap is 40 columns; 0 means never cut */
+    char long_text[64];
+    memset(long_text, 'x', 50);
+    long_text[50] = '\0';
+    json_decref(rows);
+    rows = json_pack("[[s]]", long_text);
+    const char *one[] = {"t"};
+    table_arg b = {1, one, NULL, rows};
+    out = capture(do_table_opts, &b);
+    char want40[160];
+    snprintf(want40, sizeof(want40), "t\n%.40s\n%.39s\xe2\x80\xa6\n",
+             "----------------------------------------------------------", long_text);
+    assert_string_equal(out, want40);
+    free(out);
+    const char *zero[] = {"0"};
+    table_arg c = {1, one, zero, rows};
+    out = capture(do_table_opts, &c);
+    assert_non_null(strstr(out, long_text));
+    free(out);
+    json_decref(rows);
+}
+
+static void empty_result_prints_header_and_rule(void **state)
+{
+    (void)state;
+    const char *names[] = {"a", "bb"};
+    json_t *rows = json_array();
+    table_arg a = {2, names, NULL, rows};
+    char *out = capture(do_table_opts, &a);
+    assert_string_equal(out, "a  bb\n-  --\n");
+    free(out);
+    out = capture(do_csv, &a);
+    assert_string_equal(out, "a,bb\r\n");
+    free(out);
+    json_t *objs = sl_dbx_rows_to_objects(2, names, NULL, rows);
+    assert_int_equal(json_array_size(objs), 0);
+    json_decref(objs);
+    json_decref(rows);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +309,11 @@ int main(void)
         cmocka_unit_test(table_aligns_by_display_width),
         cmocka_unit_test(csv_quotes_per_rfc4180),
         cmocka_unit_test(json_objects_with_typed_values),
+        cmocka_unit_test(numbers_are_recognised),
+        cmocka_unit_test(truncation_respects_display_width),
+        cmocka_unit_test(numeric_columns_align_right),
+        cmocka_unit_test(long_cells_are_cut_with_an_ellipsis),
+        cmocka_unit_test(empty_result_prints_header_and_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
