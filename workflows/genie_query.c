@@ -48,12 +48,14 @@ static void genie_activity_opts(sl_activity_opts *o, int64_t timeout_ms)
     o->heartbeat_ms = HEARTBEAT_TIMEOUT_MS;
     o->has_retry = true;
     sl_retry_policy_init(&o->retry);
-    /* A 429 carries Retry-After, which replaces these delays; the attempts cap bounds a
-     * workspace that stays over its Genie quota. */
+    /* A 429 fails the attempt with the server's Retry-After, which replaces these delays, so
+     * every wait is in the history; schedule-to-close bounds a workspace that stays over its
+     * Genie quota, however many attempts that takes. */
     o->retry.initial_interval_ms = 5000;
     o->retry.backoff_coefficient = 2.0;
     o->retry.maximum_interval_ms = 2 * 60 * 1000;
-    o->retry.maximum_attempts = 8;
+    o->retry.maximum_attempts = 0;
+    o->schedule_to_close_ms = 4 * timeout_ms < 60 * 60 * 1000 ? 60 * 60 * 1000 : 4 * timeout_ms;
     o->retry.jitter = 0.1;
     /* GenieFailed is absent: the activity marks it final unless Genie's error type is a
      * transient one (rate limits, retryable processing). */
@@ -234,6 +236,7 @@ static json_t *genie_ask(sl_act *act, const json_t *in)
     call.progress_arg = &x;
     call.cancel = on_cancel;
     call.cancel_arg = &x;
+    call.no_retry_on_429 = true; /* each Retry-After wait becomes a recorded attempt */
 
     sl_dbx_genie_ask_opts o;
     sl_dbx_genie_ask_opts_init(&o);

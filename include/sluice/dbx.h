@@ -273,6 +273,8 @@ typedef struct sl_dbx_call {
     void *progress_arg;
     int64_t poll_initial_ms; /* first poll interval for waits; 0 = per-API default */
     int64_t poll_max_ms;     /* cap on the poll interval; 0 = per-API default */
+    bool no_retry_on_429;    /* return a 429 at once (retryable, with retry_after_ms) so a
+                                durable caller waits it out as a recorded attempt */
 } sl_dbx_call;
 
 /* Counters since the client was created (atomic; a consistent-enough snapshot). */

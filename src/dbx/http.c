@@ -732,6 +732,8 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
             sl_err_set(err, SL_ETIMEOUT, "deadline reached (last error: %s)", prev);
             rc = SL_ETIMEOUT;
         }
+        if (status == 429 && call && call->no_retry_on_429)
+            break; /* the caller records and waits out the Retry-After itself */
         if (!err->retryable || attempt >= c->s.retry.max_retries || deadline_hit) {
             if (attempt > 0 && !deadline_hit && rc != SL_ECANCELED) {
                 char tail[48];

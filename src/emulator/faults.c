@@ -214,11 +214,14 @@ bool sl__emu_rate_parse(const char *spec, int *limit, int64_t *window_ms, char *
         *window_ms = 60000;
     else if (strcmp(end, "h") == 0 || strcmp(end, "hour") == 0)
         *window_ms = 3600000;
-    else
+    else if (!(isdigit((unsigned char)*end) && sl_duration_parse(end, window_ms, NULL) == SL_OK &&
+               *window_ms > 0))
         goto bad;
     return true;
 bad:
-    snprintf(errbuf, errlen, "bad rate '%s' (use N/min, N/s or N/h; 0 = unlimited)", spec);
+    snprintf(errbuf, errlen,
+             "bad rate '%s' (use N/min, N/s, N/h or N/DURATION such as 5/2s; 0 = unlimited)",
+             spec);
     return false;
 }
 

@@ -13,6 +13,14 @@
 
 #define WINDOW_MAX 1000
 
+/* A start leaves the window a little after its period: the request it stands for reaches the
+ * remote service a few milliseconds after the lease, and the service counts arrivals. */
+static int64_t window_margin(int64_t period_ms)
+{
+    int64_t m = period_ms / 20;
+    return m < 50 ? 50 : m;
+}
+
 static void add_name(const char *name, void *arg)
 {
     sl_engine *e = arg;
@@ -46,8 +54,8 @@ static json_t *refresh(sl_queue_limit_row *r, int64_t now)
         w = json_array();
     }
     if (r->rate_n > 0 && r->rate_period_ms > 0) {
-        while (json_array_size(w) > 0 &&
-               json_integer_value(json_array_get(w, 0)) + r->rate_period_ms <= now)
+        int64_t span = r->rate_period_ms + window_margin(r->rate_period_ms);
+        while (json_array_size(w) > 0 && json_integer_value(json_array_get(w, 0)) + span <= now)
             json_array_remove(w, 0);
         double cap = (double)(r->burst > 0 ? r->burst : r->rate_n);
         if (r->refill_ms <= 0) {
@@ -94,7 +102,8 @@ sl_code sl__limits_allow(sl_engine *e, const char *queue, int want, int64_t now,
         if (r.rate_n <= WINDOW_MAX && r.rate_n - used < n) {
             n = r.rate_n - used;
             if (used > 0)
-                *next_ms = json_integer_value(json_array_get(w, 0)) + r.rate_period_ms;
+                *next_ms = json_integer_value(json_array_get(w, 0)) + r.rate_period_ms +
+                           window_margin(r.rate_period_ms);
         }
         if ((int64_t)floor(r.tokens) < n) {
             n = (int64_t)floor(r.tokens);
