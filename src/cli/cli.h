@@ -82,5 +82,6 @@ extern const struct sl_cmd_group sl_cli_bench;
 extern const struct sl_cmd_group sl_cli_dbx;
 extern const struct sl_cmd_group sl_cli_emulator;
 extern const struct sl_cmd_group sl_cli_schedule;
+extern const struct sl_cmd_group sl_cli_loadtest;
 
 #endif
