@@ -244,6 +244,15 @@ void sl_dbx_client_free(sl_dbx_client *c);
 /* Borrowed; valid for the client's life. Never log the credential fields. */
 const sl_dbx_settings *sl_dbx_client_settings(const sl_dbx_client *c);
 
+/*
+ * The Authorization header line for a request sent outside this client's transport (an
+ * event loop driving its own curl handles): "Authorization: Bearer <PAT or OAuth
+ * token>", owned (wipe and free it). OAuth tokens come from the client's shared cache;
+ * when one is missing or due this blocks for the token request. Errors as for any call
+ * (SL_EAUTH for rejected client credentials).
+ */
+SL_MUST_USE sl_code sl_dbx_auth_header(sl_dbx_client *c, char **out, sl_err *err);
+
 /* Release the calling thread's curl handle (also happens at thread exit). */
 void sl_dbx_thread_cleanup(void);
 

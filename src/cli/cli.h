@@ -86,5 +86,6 @@ extern const struct sl_cmd_group sl_cli_queue;
 extern const struct sl_cmd_group sl_cli_dataset;
 extern const struct sl_cmd_group sl_cli_dev;
 extern const struct sl_cmd_group sl_cli_genie;
+extern const struct sl_cmd_group sl_cli_loadtest;
 
 #endif
