@@ -87,5 +87,7 @@ extern const struct sl_cmd_group sl_cli_dataset;
 extern const struct sl_cmd_group sl_cli_dev;
 extern const struct sl_cmd_group sl_cli_genie;
 extern const struct sl_cmd_group sl_cli_loadtest;
+/* `genie export` and `loadtest export` are the same command (cmd_loadtest.c). */
+int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv);
 
 #endif

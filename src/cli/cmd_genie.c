@@ -722,6 +722,15 @@ static const struct sl_cmd cmds[] = {
                 "MAX_QUEUE_SIZE (default 1000) is refused before anything starts.\n"
                 "Run them with: sluice worker --task-queue genie",
     },
+    {
+        .name = "export",
+        .run = sl_cli_genie_export_run,
+        .usage = "genie export --space-id ID [--include-all] [--max-conversations N] [--from T] "
+                 "[--to T] [-o conversations.yaml]",
+        .help = "Export a Genie space's conversations (messages with content, by time) to YAML\n"
+                "in the format of the genie-simulation tool, for `sluice loadtest genie\n"
+                "--conversations FILE`. --from/--to: 7d, 24h, 30m, 1w, ISO 8601 or YYYY-MM-DD.",
+    },
 };
 
 const struct sl_cmd_group sl_cli_genie = {"genie", "Databricks Genie: ask questions, batches", cmds,

@@ -595,7 +595,7 @@ out:
 
 /* ---- loadtest export ---- */
 
-static int export_run(sl_cli *cli, int argc, char **argv)
+int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
         CONN_OPTS,
@@ -830,7 +830,7 @@ static const struct sl_cmd cmds[] = {
          "  --seed N                   replay choices (default random)\n"
          "  --headless                 accepted for compatibility (always headless)"},
     {.name = "export",
-     .run = export_run,
+     .run = sl_cli_genie_export_run,
      .usage = "loadtest export --space-id ID [--include-all] [--max-conversations N] "
               "[--from T] [--to T] [-o conversations.yaml]",
      .help = "Export a Genie space's conversations (messages with content, by time) to YAML in\n"

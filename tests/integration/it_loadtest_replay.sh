@@ -55,6 +55,12 @@ grep -qx "1: Which products generate the highest total sales value?" "$T/flat.tx
 it_expect_eq "conversation with follow-ups" "$(grep '^3: ' "$T/flat.txt" | cut -c4- | tr '\n' '|')" \
   "Show sales by region|Now only the North region|And units by product there|"
 
+# `sluice genie export` is the same command: same conversations, same order
+"$SLUICE_BIN" genie export --space-id $SP --include-all -o "$T/via_genie.yaml" >/dev/null 2>&1 \
+  || it_fail "sluice genie export failed"
+it_expect_eq "genie export" "$(grep -v '^exported_at' "$T/via_genie.yaml" | md5sum)" \
+  "$(grep -v '^exported_at' "$Y" | md5sum)"
+
 # --max-conversations counts conversations with messages; --from/--to add the filter block
 lt_run export2 export --space-id $SP --include-all --max-conversations 2 -o "$T/two.yaml"
 grep -qx "total_conversations: 2" "$T/two.yaml" || it_fail "max-conversations"
