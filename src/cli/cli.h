@@ -53,6 +53,29 @@ int sl_cli_usage(sl_cli *cli, const char *fmt, ...) SL_PRINTF(2, 3);
 int sl_cli_getopt(sl_cli *cli, int argc, char **argv, const char *shortopts,
                   const struct option *longopts);
 
+/* Databricks connection flags shared by the dbx, genie and loadtest commands. */
+enum { SL_CLI_OPT_HOST = 900, SL_CLI_OPT_TOKEN, SL_CLI_OPT_PROFILE };
+#define SL_CLI_CONN_OPTS                                                                           \
+    {"host", required_argument, NULL, SL_CLI_OPT_HOST},                                            \
+        {"token", required_argument, NULL, SL_CLI_OPT_TOKEN},                                      \
+        {"profile", required_argument, NULL, SL_CLI_OPT_PROFILE}
+#define SL_CLI_CONN_USAGE "[--host URL] [--token PAT] [--profile NAME]"
+
+typedef struct sl_cli_conn {
+    const char *host, *token, *profile;
+} sl_cli_conn;
+
+struct sl_dbx_client;
+/* Handle a connection flag; false if `c` is not one. */
+bool sl_cli_conn_opt(sl_cli_conn *f, int c);
+/* Databricks commands log only warnings unless LOG_LEVEL says otherwise. */
+void sl_cli_quiet_logs(void);
+/* Resolve configuration (flags, environment, ~/.databrickscfg, .env) and create a client;
+ * prints the error line and returns SL_EXIT_FAIL on failure. */
+int sl_cli_dbx_open(sl_cli *cli, const sl_cli_conn *f, struct sl_dbx_client **out);
+/* Free the client and this thread's connection; returns rc. */
+int sl_cli_dbx_finish(struct sl_dbx_client *c, int rc);
+
 /* Output formats for -o. */
 typedef enum { SL_OUT_TABLE, SL_OUT_JSON, SL_OUT_CSV } sl_out_fmt;
 /* Parse -o value; `allowed` is a bitmask of (1 << SL_OUT_*). Returns false (after a usage line). */

@@ -114,7 +114,59 @@ void sl_cli_print_json(const json_t *j)
     }
 }
 
+#include "sluice/dbx.h"
 #include "sluice/workflows.h"
+
+bool sl_cli_conn_opt(sl_cli_conn *f, int c)
+{
+    switch (c) {
+    case SL_CLI_OPT_HOST:
+        f->host = optarg;
+        return true;
+    case SL_CLI_OPT_TOKEN:
+        f->token = optarg;
+        return true;
+    case SL_CLI_OPT_PROFILE:
+        f->profile = optarg;
+        return true;
+    default:
+        return false;
+    }
+}
+
+void sl_cli_quiet_logs(void)
+{
+    const char *lvl = getenv("LOG_LEVEL");
+    if (!lvl || !*lvl)
+        sl_log_set_level(SL_LOG_WARN);
+}
+
+int sl_cli_dbx_open(sl_cli *cli, const sl_cli_conn *f, sl_dbx_client **out)
+{
+    sl_cli_quiet_logs();
+    sl_dbx_config cfg;
+    sl_dbx_config_init(&cfg);
+    cfg.host = f->host;
+    cfg.token = f->token;
+    cfg.profile = f->profile;
+    sl_dbx_settings s;
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_dbx_config_resolve_default(&cfg, &s, &err) != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    sl_code rc = sl_dbx_client_new(&s, out, &err);
+    sl_dbx_settings_cleanup(&s);
+    if (rc != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    return SL_EXIT_OK;
+}
+
+int sl_cli_dbx_finish(sl_dbx_client *c, int rc)
+{
+    sl_dbx_client_free(c);
+    sl_dbx_thread_cleanup();
+    return rc;
+}
 
 static sl_registry *cli_registry;
 

@@ -14,9 +14,7 @@
 #include "sluice/dbx.h"
 
 enum {
-    OPT_HOST = 1000,
-    OPT_TOKEN,
-    OPT_PROFILE,
+    OPT_FIRST = 1000,
     OPT_WAREHOUSE,
     OPT_CATALOG,
     OPT_SCHEMA,
@@ -26,84 +24,19 @@ enum {
     OPT_ROW_LIMIT,
 };
 
-#define CONN_OPTS                                                                                  \
-    {"host", required_argument, NULL, OPT_HOST}, {"token", required_argument, NULL, OPT_TOKEN},    \
-    {                                                                                              \
-        "profile", required_argument, NULL, OPT_PROFILE                                            \
-    }
-
-#define CONN_USAGE "[--host URL] [--token PAT] [--profile NAME]"
-
-typedef struct conn_flags {
-    const char *host, *token, *profile;
-} conn_flags;
-
-/* Handle a connection flag; false if `c` is not one. */
-static bool conn_opt(conn_flags *f, int c)
-{
-    switch (c) {
-    case OPT_HOST:
-        f->host = optarg;
-        return true;
-    case OPT_TOKEN:
-        f->token = optarg;
-        return true;
-    case OPT_PROFILE:
-        f->profile = optarg;
-        return true;
-    default:
-        return false;
-    }
-}
-
-static void quiet_logs(void)
-{
-    const char *lvl = getenv("LOG_LEVEL");
-    if (!lvl || !*lvl)
-        sl_log_set_level(SL_LOG_WARN);
-}
-
-/* Resolve configuration and create a client; prints the error line on failure. */
-static int open_client(sl_cli *cli, const conn_flags *f, sl_dbx_client **out)
-{
-    quiet_logs();
-    sl_dbx_config cfg;
-    sl_dbx_config_init(&cfg);
-    cfg.host = f->host;
-    cfg.token = f->token;
-    cfg.profile = f->profile;
-    sl_dbx_settings s;
-    sl_err err;
-    sl_err_clear(&err);
-    if (sl_dbx_config_resolve_default(&cfg, &s, &err) != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    sl_code rc = sl_dbx_client_new(&s, out, &err);
-    sl_dbx_settings_cleanup(&s);
-    if (rc != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    return SL_EXIT_OK;
-}
-
-static int finish(sl_dbx_client *c, int rc)
-{
-    sl_dbx_client_free(c);
-    sl_dbx_thread_cleanup();
-    return rc;
-}
-
 /* ---- dbx warehouses ---- */
 
 static int warehouses_run(sl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CONN_OPTS, {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
-    conn_flags f = {0};
+        SL_CLI_CONN_OPTS, {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
+    sl_cli_conn f = {0};
     sl_out_fmt fmt = SL_OUT_TABLE;
     int c;
     while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
         if (c == '?')
             return SL_EXIT_USAGE;
-        if (conn_opt(&f, c))
+        if (sl_cli_conn_opt(&f, c))
             continue;
         if (c == 'o' &&
             !sl_cli_parse_output(cli, optarg, (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), &fmt))
@@ -112,14 +45,14 @@ static int warehouses_run(sl_cli *cli, int argc, char **argv)
     if (optind < argc)
         return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
     sl_dbx_client *cl = NULL;
-    int rc = open_client(cli, &f, &cl);
+    int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
-        return finish(cl, rc);
+        return sl_cli_dbx_finish(cl, rc);
     sl_err err;
     sl_err_clear(&err);
     json_t *list = NULL;
     if (sl_dbx_warehouse_list(cl, NULL, &list, &err) != SL_OK)
-        return finish(cl, sl_cli_fail_err(cli, &err));
+        return sl_cli_dbx_finish(cl, sl_cli_fail_err(cli, &err));
     if (fmt == SL_OUT_JSON) {
         sl_cli_print_json(list);
     } else {
@@ -141,7 +74,7 @@ static int warehouses_run(sl_cli *cli, int argc, char **argv)
         json_decref(rows);
     }
     json_decref(list);
-    return finish(cl, SL_EXIT_OK);
+    return sl_cli_dbx_finish(cl, SL_EXIT_OK);
 }
 
 /* ---- dbx sql ---- */
@@ -207,7 +140,7 @@ static char *read_stdin(void)
 static int sql_run(sl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CONN_OPTS,
+        SL_CLI_CONN_OPTS,
         {"warehouse", required_argument, NULL, OPT_WAREHOUSE},
         {"catalog", required_argument, NULL, OPT_CATALOG},
         {"schema", required_argument, NULL, OPT_SCHEMA},
@@ -217,7 +150,7 @@ static int sql_run(sl_cli *cli, int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
-    conn_flags f = {0};
+    sl_cli_conn f = {0};
     sl_out_fmt fmt = SL_OUT_TABLE;
     sl_dbx_statement_req req;
     sl_dbx_statement_req_init(&req);
@@ -231,7 +164,7 @@ static int sql_run(sl_cli *cli, int argc, char **argv)
             free(params);
             return SL_EXIT_USAGE;
         }
-        if (conn_opt(&f, c))
+        if (sl_cli_conn_opt(&f, c))
             continue;
         switch (c) {
         case OPT_WAREHOUSE:
@@ -293,7 +226,7 @@ static int sql_run(sl_cli *cli, int argc, char **argv)
     sl_dbx_client *cl = NULL;
     sl_dbx_result *res = NULL;
     const char **names = NULL, **types = NULL;
-    if ((rc = open_client(cli, &f, &cl)) != SL_EXIT_OK)
+    if ((rc = sl_cli_dbx_open(cli, &f, &cl)) != SL_EXIT_OK)
         goto out;
     sl_dbx_call call = {0};
     if (timeout_ms > 0)
@@ -329,7 +262,7 @@ out:
     sl_dbx_result_free(res);
     free(params);
     free(stmt_buf);
-    return finish(cl, rc);
+    return sl_cli_dbx_finish(cl, rc);
 }
 
 /* ---- dbx files ---- */
@@ -439,12 +372,12 @@ static int files_run(sl_cli *cli, int argc, char **argv)
     if (which == 6)
         return sl_cli_usage(cli, "unknown files sub-command '%s'", sub);
     static const struct option longopts[] = {
-        CONN_OPTS,
+        SL_CLI_CONN_OPTS,
         {"overwrite", no_argument, NULL, OPT_OVERWRITE},
         {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
-    conn_flags f = {0};
+    sl_cli_conn f = {0};
     bool overwrite = false;
     sl_out_fmt fmt = SL_OUT_TABLE;
     int c;
@@ -454,7 +387,7 @@ static int files_run(sl_cli *cli, int argc, char **argv)
     while ((c = sl_cli_getopt(cli, sub_argc, sub_argv, "o:", longopts)) != -1) {
         if (c == '?')
             return SL_EXIT_USAGE;
-        if (conn_opt(&f, c))
+        if (sl_cli_conn_opt(&f, c))
             continue;
         if (c == OPT_OVERWRITE) {
             if (which != 0)
@@ -470,9 +403,9 @@ static int files_run(sl_cli *cli, int argc, char **argv)
     int n = sub_argc - optind;
     char **args = sub_argv + optind;
     sl_dbx_client *cl = NULL;
-    int rc = open_client(cli, &f, &cl);
+    int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
-        return finish(cl, rc);
+        return sl_cli_dbx_finish(cl, rc);
     switch (which) {
     case 0:
         rc = files_put(cli, cl, n, args, overwrite);
@@ -490,14 +423,14 @@ static int files_run(sl_cli *cli, int argc, char **argv)
         rc = files_simple(cli, cl, n, args, which == 5);
         break;
     }
-    return finish(cl, rc);
+    return sl_cli_dbx_finish(cl, rc);
 }
 
 static const struct sl_cmd cmds[] = {
     {
         .name = "warehouses",
         .run = warehouses_run,
-        .usage = "dbx warehouses [-o table|json] " CONN_USAGE,
+        .usage = "dbx warehouses [-o table|json] " SL_CLI_CONN_USAGE,
         .help = "List the SQL warehouses of the workspace (id, name, state, size).\n"
                 "Connection: --host/--token/--profile, else DATABRICKS_HOST, DATABRICKS_TOKEN\n"
                 "(or DATABRICKS_CLIENT_ID/SECRET), ./.env, ~/.databrickscfg.",
@@ -507,7 +440,7 @@ static const struct sl_cmd cmds[] = {
         .run = sql_run,
         .usage = "dbx sql STATEMENT|- [--warehouse ID] [--catalog C] [--schema S] "
                  "[--param name=value[:TYPE]]... [--timeout DUR] [--row-limit N] "
-                 "[-o table|json|csv] " CONN_USAGE,
+                 "[-o table|json|csv] " SL_CLI_CONN_USAGE,
         .help = "Run one SQL statement on a warehouse and print its result.\n"
                 "  --warehouse ID   default DATABRICKS_WAREHOUSE_ID, else the first RUNNING one\n"
                 "  --param name=value[:TYPE]  bind :name (TYPE e.g. INT, DATE, DECIMAL(10,2));\n"
@@ -520,7 +453,7 @@ static const struct sl_cmd cmds[] = {
         .name = "files",
         .run = files_run,
         .usage = "dbx files put LOCAL REMOTE [--overwrite] | get REMOTE LOCAL | ls REMOTE "
-                 "[-o table|json] | stat REMOTE | rm REMOTE | mkdir REMOTE " CONN_USAGE,
+                 "[-o table|json] | stat REMOTE | rm REMOTE | mkdir REMOTE " SL_CLI_CONN_USAGE,
         .help = "Move files to and from Unity Catalog volumes (REMOTE like\n"
                 "/Volumes/catalog/schema/volume/dir/file.csv). Uploads and downloads stream,\n"
                 "so any size works in constant memory; put refuses to replace an existing\n"

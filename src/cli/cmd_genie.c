@@ -27,78 +27,13 @@
 #define BATCH_MAX_LINES        100000
 
 enum {
-    OPT_HOST = 1000,
-    OPT_TOKEN,
-    OPT_PROFILE,
+    OPT_FIRST = 1000,
     OPT_SPACE,
     OPT_CONVERSATION,
     OPT_TIMEOUT,
     OPT_MAX_WIDTH,
     OPT_ALL_USERS,
 };
-
-#define CONN_OPTS                                                                                  \
-    {"host", required_argument, NULL, OPT_HOST}, {"token", required_argument, NULL, OPT_TOKEN},    \
-    {                                                                                              \
-        "profile", required_argument, NULL, OPT_PROFILE                                            \
-    }
-
-#define CONN_USAGE "[--host URL] [--token PAT] [--profile NAME]"
-
-typedef struct conn_flags {
-    const char *host, *token, *profile;
-} conn_flags;
-
-static bool conn_opt(conn_flags *f, int c)
-{
-    switch (c) {
-    case OPT_HOST:
-        f->host = optarg;
-        return true;
-    case OPT_TOKEN:
-        f->token = optarg;
-        return true;
-    case OPT_PROFILE:
-        f->profile = optarg;
-        return true;
-    default:
-        return false;
-    }
-}
-
-static void quiet_logs(void)
-{
-    const char *lvl = getenv("LOG_LEVEL");
-    if (!lvl || !*lvl)
-        sl_log_set_level(SL_LOG_WARN);
-}
-
-static int open_client(sl_cli *cli, const conn_flags *f, sl_dbx_client **out)
-{
-    quiet_logs();
-    sl_dbx_config cfg;
-    sl_dbx_config_init(&cfg);
-    cfg.host = f->host;
-    cfg.token = f->token;
-    cfg.profile = f->profile;
-    sl_dbx_settings s;
-    sl_err err;
-    sl_err_clear(&err);
-    if (sl_dbx_config_resolve_default(&cfg, &s, &err) != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    sl_code rc = sl_dbx_client_new(&s, out, &err);
-    sl_dbx_settings_cleanup(&s);
-    if (rc != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    return SL_EXIT_OK;
-}
-
-static int finish(sl_dbx_client *c, int rc)
-{
-    sl_dbx_client_free(c);
-    sl_dbx_thread_cleanup();
-    return rc;
-}
 
 /* Render a listing: one row per object of `list`, the given keys as columns. */
 static void print_listing(const json_t *list, size_t n, const char *const *names,
@@ -173,14 +108,14 @@ static void print_json_tidy(const json_t *j)
 static int spaces_run(sl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CONN_OPTS, {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
-    conn_flags f = {0};
+        SL_CLI_CONN_OPTS, {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
+    sl_cli_conn f = {0};
     sl_out_fmt fmt = SL_OUT_TABLE;
     int c;
     while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
         if (c == '?')
             return SL_EXIT_USAGE;
-        if (conn_opt(&f, c))
+        if (sl_cli_conn_opt(&f, c))
             continue;
         if (c == 'o' && !sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
             return SL_EXIT_USAGE;
@@ -188,14 +123,14 @@ static int spaces_run(sl_cli *cli, int argc, char **argv)
     if (optind < argc)
         return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
     sl_dbx_client *cl = NULL;
-    int rc = open_client(cli, &f, &cl);
+    int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
-        return finish(cl, rc);
+        return sl_cli_dbx_finish(cl, rc);
     sl_err err;
     sl_err_clear(&err);
     json_t *list = NULL;
     if (sl_dbx_genie_space_list(cl, 0, NULL, &list, &err) != SL_OK)
-        return finish(cl, sl_cli_fail_err(cli, &err));
+        return sl_cli_dbx_finish(cl, sl_cli_fail_err(cli, &err));
     if (fmt == SL_OUT_JSON) {
         sl_cli_print_json(list);
     } else {
@@ -203,7 +138,7 @@ static int spaces_run(sl_cli *cli, int argc, char **argv)
         print_listing(list, 4, names, names, (size_t)-1);
     }
     json_decref(list);
-    return finish(cl, SL_EXIT_OK);
+    return sl_cli_dbx_finish(cl, SL_EXIT_OK);
 }
 
 /* ---- genie ask ---- */
@@ -250,7 +185,7 @@ static void print_answer_table(const sl_dbx_genie_answer *a, size_t max_width)
 static int ask_run(sl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CONN_OPTS,
+        SL_CLI_CONN_OPTS,
         {"space", required_argument, NULL, OPT_SPACE},
         {"conversation", required_argument, NULL, OPT_CONVERSATION},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -258,7 +193,7 @@ static int ask_run(sl_cli *cli, int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
-    conn_flags f = {0};
+    sl_cli_conn f = {0};
     sl_out_fmt fmt = SL_OUT_TABLE;
     sl_dbx_genie_ask_opts o;
     sl_dbx_genie_ask_opts_init(&o);
@@ -267,7 +202,7 @@ static int ask_run(sl_cli *cli, int argc, char **argv)
     while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
         if (c == '?')
             return SL_EXIT_USAGE;
-        if (conn_opt(&f, c))
+        if (sl_cli_conn_opt(&f, c))
             continue;
         switch (c) {
         case OPT_SPACE:
@@ -305,18 +240,18 @@ static int ask_run(sl_cli *cli, int argc, char **argv)
         return sl_cli_usage(cli, "empty QUESTION");
 
     sl_dbx_client *cl = NULL;
-    int rc = open_client(cli, &f, &cl);
+    int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
-        return finish(cl, rc);
+        return sl_cli_dbx_finish(cl, rc);
     sl_err err;
     sl_err_clear(&err);
     sl_dbx_call call = {0};
     if (sl_dbx_genie_poll_from_env(&call, &err) != SL_OK)
-        return finish(cl, sl_cli_fail_err(cli, &err));
+        return sl_cli_dbx_finish(cl, sl_cli_fail_err(cli, &err));
     sl_dbx_genie_state st;
     sl_dbx_genie_answer *ans = NULL;
     if (sl_dbx_genie_ask(cl, question, &o, &call, &st, &ans, &err) != SL_OK)
-        return finish(cl, sl_cli_fail_err(cli, &err));
+        return sl_cli_dbx_finish(cl, sl_cli_fail_err(cli, &err));
     if (st.space_picked && sl_log_get_level() > SL_LOG_INFO)
         fprintf(stderr, "sluice: %s: GENIE_SPACE_ID not set; used Genie space %s (%s)\n",
                 cli->cmd_name, st.space_id, st.space_title);
@@ -341,7 +276,7 @@ static int ask_run(sl_cli *cli, int argc, char **argv)
         print_answer_table(ans, (size_t)max_width);
     }
     sl_dbx_genie_answer_free(ans);
-    return finish(cl, SL_EXIT_OK);
+    return sl_cli_dbx_finish(cl, SL_EXIT_OK);
 }
 
 /* ---- genie conversations ---- */
@@ -349,13 +284,13 @@ static int ask_run(sl_cli *cli, int argc, char **argv)
 static int conversations_run(sl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CONN_OPTS,
+        SL_CLI_CONN_OPTS,
         {"space", required_argument, NULL, OPT_SPACE},
         {"all-users", no_argument, NULL, OPT_ALL_USERS},
         {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
-    conn_flags f = {0};
+    sl_cli_conn f = {0};
     sl_out_fmt fmt = SL_OUT_TABLE;
     const char *space = NULL;
     bool all = false;
@@ -363,7 +298,7 @@ static int conversations_run(sl_cli *cli, int argc, char **argv)
     while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
         if (c == '?')
             return SL_EXIT_USAGE;
-        if (conn_opt(&f, c))
+        if (sl_cli_conn_opt(&f, c))
             continue;
         if (c == OPT_SPACE) {
             if (!*optarg)
@@ -378,9 +313,9 @@ static int conversations_run(sl_cli *cli, int argc, char **argv)
     if (optind < argc)
         return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
     sl_dbx_client *cl = NULL;
-    int rc = open_client(cli, &f, &cl);
+    int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
-        return finish(cl, rc);
+        return sl_cli_dbx_finish(cl, rc);
     sl_err err;
     sl_err_clear(&err);
     char *space_id = NULL;
@@ -388,7 +323,7 @@ static int conversations_run(sl_cli *cli, int argc, char **argv)
     if (sl_dbx_genie_space_resolve(cl, space, NULL, &space_id, &err) != SL_OK ||
         sl_dbx_genie_conversation_list(cl, space_id, all, 0, NULL, &list, &err) != SL_OK) {
         free(space_id);
-        return finish(cl, sl_cli_fail_err(cli, &err));
+        return sl_cli_dbx_finish(cl, sl_cli_fail_err(cli, &err));
     }
     if (fmt == SL_OUT_JSON) {
         sl_cli_print_json(list);
@@ -399,7 +334,7 @@ static int conversations_run(sl_cli *cli, int argc, char **argv)
     }
     json_decref(list);
     free(space_id);
-    return finish(cl, SL_EXIT_OK);
+    return sl_cli_dbx_finish(cl, SL_EXIT_OK);
 }
 
 /* ---- genie batch ---- */
@@ -510,7 +445,7 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
     if (optind + 1 < argc)
         return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind + 1]);
     const char *path = argv[optind];
-    quiet_logs();
+    sl_cli_quiet_logs();
 
     long long max_queue = MAX_QUEUE_SIZE_DEFAULT;
     const char *mq = getenv("MAX_QUEUE_SIZE");
@@ -678,7 +613,7 @@ static const struct sl_cmd cmds[] = {
     {
         .name = "spaces",
         .run = spaces_run,
-        .usage = "genie spaces [-o table|json] " CONN_USAGE,
+        .usage = "genie spaces [-o table|json] " SL_CLI_CONN_USAGE,
         .help = "List the Genie spaces this user can see (space_id, title, warehouse, "
                 "description).",
     },
@@ -686,7 +621,7 @@ static const struct sl_cmd cmds[] = {
         .name = "ask",
         .run = ask_run,
         .usage = "genie ask QUESTION [--space ID] [--conversation ID] [--timeout DURATION] "
-                 "[--max-width N] [-o table|json|csv] " CONN_USAGE,
+                 "[--max-width N] [-o table|json|csv] " SL_CLI_CONN_USAGE,
         .help = "Ask Genie one question and wait for the answer: the text, the generated SQL\n"
                 "and its description, then the rows as a table, and last a line\n"
                 "'conversation: <id>' to follow up with --conversation <id>.\n"
@@ -704,7 +639,7 @@ static const struct sl_cmd cmds[] = {
     {
         .name = "conversations",
         .run = conversations_run,
-        .usage = "genie conversations [--space ID] [--all-users] [-o table|json] " CONN_USAGE,
+        .usage = "genie conversations [--space ID] [--all-users] [-o table|json] " SL_CLI_CONN_USAGE,
         .help = "List the conversations of a space (yours, or everyone's with --all-users,\n"
                 "which needs CAN MANAGE on the space).",
     },

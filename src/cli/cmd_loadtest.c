@@ -23,9 +23,7 @@
 #include "sluice/loadtest.h"
 
 enum {
-    OPT_HOST = 1000,
-    OPT_TOKEN,
-    OPT_PROFILE,
+    OPT_FIRST = 1000,
     OPT_SCENARIO,
     OPT_QUESTIONS,
     OPT_DURATION,
@@ -64,59 +62,6 @@ enum {
     OPT_JSON,
 };
 
-#define CONN_OPTS                                                                                  \
-    {"host", required_argument, NULL, OPT_HOST}, {"token", required_argument, NULL, OPT_TOKEN},    \
-    {                                                                                              \
-        "profile", required_argument, NULL, OPT_PROFILE                                            \
-    }
-
-typedef struct conn_flags {
-    const char *host, *token, *profile;
-} conn_flags;
-
-static bool conn_opt(conn_flags *f, int c)
-{
-    switch (c) {
-    case OPT_HOST:
-        f->host = optarg;
-        return true;
-    case OPT_TOKEN:
-        f->token = optarg;
-        return true;
-    case OPT_PROFILE:
-        f->profile = optarg;
-        return true;
-    default:
-        return false;
-    }
-}
-
-static void quiet_logs(void)
-{
-    const char *lvl = getenv("LOG_LEVEL");
-    if (!lvl || !*lvl)
-        sl_log_set_level(SL_LOG_WARN);
-}
-
-static int open_client(sl_cli *cli, const conn_flags *f, sl_dbx_client **out)
-{
-    sl_dbx_config cfg;
-    sl_dbx_config_init(&cfg);
-    cfg.host = f->host;
-    cfg.token = f->token;
-    cfg.profile = f->profile;
-    sl_dbx_settings s;
-    sl_err err;
-    sl_err_clear(&err);
-    if (sl_dbx_config_resolve_default(&cfg, &s, &err) != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    sl_code rc = sl_dbx_client_new(&s, out, &err);
-    sl_dbx_settings_cleanup(&s);
-    if (rc != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    return SL_EXIT_OK;
-}
-
 static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig)
@@ -145,7 +90,7 @@ static const char *env(const char *name)
 
 /* ---- MLflow client: MLFLOW_TRACKING_URI = databricks[://profile] | http(s)://... ---- */
 
-static int mlflow_client(sl_cli *cli, const conn_flags *f, sl_dbx_client *workspace,
+static int mlflow_client(sl_cli *cli, const sl_cli_conn *f, sl_dbx_client *workspace,
                          sl_dbx_client **out, bool *owned)
 {
     const char *uri = env("MLFLOW_TRACKING_URI");
@@ -157,10 +102,10 @@ static int mlflow_client(sl_cli *cli, const conn_flags *f, sl_dbx_client *worksp
     sl_err err;
     sl_err_clear(&err);
     if (strncmp(uri, "databricks://", 13) == 0) {
-        conn_flags g = *f;
+        sl_cli_conn g = *f;
         g.profile = uri + 13;
         *owned = true;
-        return open_client(cli, &g, out);
+        return sl_cli_dbx_open(cli, &g, out);
     }
     if (strncmp(uri, "http://", 7) != 0 && strncmp(uri, "https://", 8) != 0)
         return sl_cli_fail(cli,
@@ -202,7 +147,7 @@ static void list_scenarios(void)
 }
 
 typedef struct genie_args {
-    conn_flags conn;
+    sl_cli_conn conn;
     const char *scenario, *qfile, *convs, *space, *cache_db, *out, *experiment;
     long long questions, workers, users, sample_size, sample_seed, seed, max_retries, children;
     bool has_questions, has_workers, has_duration, has_users, has_spawn, has_runtime,
@@ -217,7 +162,7 @@ typedef struct genie_args {
 static int genie_parse(sl_cli *cli, int argc, char **argv, genie_args *a)
 {
     static const struct option longopts[] = {
-        CONN_OPTS,
+        SL_CLI_CONN_OPTS,
         {"scenario", required_argument, NULL, OPT_SCENARIO},
         {"questions", required_argument, NULL, OPT_QUESTIONS},
         {"duration", required_argument, NULL, OPT_DURATION},
@@ -252,7 +197,7 @@ static int genie_parse(sl_cli *cli, int argc, char **argv, genie_args *a)
     while ((c = sl_cli_getopt(cli, argc, argv, "c:u:r:t:", longopts)) != -1) {
         if (c == '?')
             return SL_EXIT_USAGE;
-        if (conn_opt(&a->conn, c))
+        if (sl_cli_conn_opt(&a->conn, c))
             continue;
         bool ok = true;
         switch (c) {
@@ -382,7 +327,7 @@ static int genie_run(sl_cli *cli, int argc, char **argv)
         return SL_EXIT_OK;
     if (prc != SL_EXIT_OK)
         return prc;
-    quiet_logs();
+    sl_cli_quiet_logs();
 
     sl_lt_opts o;
     sl_lt_opts_init(&o);
@@ -520,7 +465,7 @@ static int genie_run(sl_cli *cli, int argc, char **argv)
     o.progress = isatty(STDOUT_FILENO) ? stdout : NULL;
     o.stop = &interrupted;
 
-    if ((rc = open_client(cli, &a.conn, &cl)) != SL_EXIT_OK)
+    if ((rc = sl_cli_dbx_open(cli, &a.conn, &cl)) != SL_EXIT_OK)
         goto out;
     const char *sp = a.space ? a.space : (!scenario_mode && cs) ? cs->space_id : NULL;
     if (sl_dbx_genie_space_resolve(cl, sp, NULL, &space, &err) != SL_OK) {
@@ -598,7 +543,7 @@ out:
 int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CONN_OPTS,
+        SL_CLI_CONN_OPTS,
         {"space-id", required_argument, NULL, OPT_SPACE},
         {"include-all", no_argument, NULL, OPT_INCLUDE_ALL},
         {"max-conversations", required_argument, NULL, OPT_MAXCONV},
@@ -606,7 +551,7 @@ int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv)
         {"to", required_argument, NULL, OPT_TO},
         {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0}};
-    conn_flags f = {0};
+    sl_cli_conn f = {0};
     sl_lt_export_opts o;
     sl_lt_export_opts_init(&o);
     o.output_path = "conversations.yaml";
@@ -615,7 +560,7 @@ int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv)
     while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
         if (c == '?')
             return SL_EXIT_USAGE;
-        if (conn_opt(&f, c))
+        if (sl_cli_conn_opt(&f, c))
             continue;
         long long v;
         switch (c) {
@@ -660,9 +605,9 @@ int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv)
             return sl_cli_usage(cli, "--to: %s", err.msg);
         o.has_to = true;
     }
-    quiet_logs();
+    sl_cli_quiet_logs();
     sl_dbx_client *cl = NULL;
-    int rc = open_client(cli, &f, &cl);
+    int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
         return rc;
     sl_lt_convset *cs = NULL;
@@ -751,7 +696,7 @@ static int http_run(sl_cli *cli, int argc, char **argv)
         free(hdrs);
         return sl_cli_usage(cli, "--duration must be > 0");
     }
-    quiet_logs();
+    sl_cli_quiet_logs();
     o.headers = hdrs;
     o.n_headers = n_hdrs;
     o.progress = isatty(STDOUT_FILENO) && !json ? stdout : NULL;
