@@ -15,8 +15,14 @@ again=$($S workflow start --type noop_chain --id chain-1 --input '{"steps":3}' -
 it_expect_eq "idempotent start run id" "$(jq -r .run_id <<<"$again")" "$run_id"
 it_expect_eq "idempotent start flag" "$(jq -r .existing <<<"$again")" true
 
+# --follow prints events as they happen and returns once the run has closed.
+it_start_bg follow "$S" workflow show chain-1 --follow -o json
+follow=$IT_LAST_PID
 it_start_bg worker "$S" worker --exit-when-idle
 wait "$IT_LAST_PID" || it_fail "worker exited non-zero"
+wait "$follow" || it_fail "show --follow exited non-zero"
+it_expect_eq "followed events" "$(jq -s 'map(.type) | last' "$T/follow.log")" '"WorkflowExecutionCompleted"'
+it_expect_eq "followed all" "$(jq -s 'length' "$T/follow.log")" 11
 
 d=$($S workflow describe chain-1 -o json)
 it_expect_eq status "$(jq -r .status <<<"$d")" completed
