@@ -52,7 +52,9 @@ echo "worker peak RSS after 100 small syncs and a 100k-row sync: $((small_rss / 
 kill -TERM "$wpid"; wait "$wpid" 2>/dev/null || true
 
 echo "== 3. the worker's peak RSS with a ${BIG_MB} MB file"
-rows=$((BIG_MB * 1024 * 1024 / 58))
+# rows sized from the 100k sample's mean row length, so the file is BIG_MB large
+row_bytes=$(( $(stat -c %s "$d/100k.csv") / 100000 ))
+rows=$((BIG_MB * 1024 * 1024 / row_bytes))
 gen_csv "$rows" "$d/big.csv"
 ls -l "$d/big.csv" | awk '{printf "file: %.0f MB, %s rows\n", $5 / 1048576, "'"$rows"'"}'
 start_worker
