@@ -132,6 +132,8 @@ void sl_hexid_new(char out[33]);
 
 /* Read a whole file (owned, NUL-terminated). */
 SL_MUST_USE sl_code sl_file_read(const char *path, char **out, size_t *out_len, sl_err *err);
+/* The same for a command-line argument: "-" reads standard input. */
+SL_MUST_USE sl_code sl_file_read_arg(const char *path, char **out, size_t *out_len, sl_err *err);
 
 /* mkdir -p with mode 0755; SL_EIO names the directory that could not be made. */
 SL_MUST_USE sl_code sl_mkdirs(const char *path, sl_err *err);

@@ -124,19 +124,6 @@ static bool parse_param(char *arg, sl_dbx_sql_param *p)
     return true;
 }
 
-static char *read_stdin(void)
-{
-    size_t cap = 4096, len = 0, n;
-    char *buf = sl_xmalloc(cap);
-    while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
-        len += n;
-        if (len + 1 == cap)
-            buf = sl_xrealloc(buf, cap *= 2);
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
 static int sql_run(sl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -212,7 +199,15 @@ static int sql_run(sl_cli *cli, int argc, char **argv)
         return sl_cli_usage(cli, "unexpected argument '%s' (quote the statement)",
                             argv[optind + 1]);
     }
-    char *stmt_buf = strcmp(argv[optind], "-") == 0 ? read_stdin() : NULL;
+    char *stmt_buf = NULL;
+    if (strcmp(argv[optind], "-") == 0) {
+        sl_err rerr;
+        sl_err_clear(&rerr);
+        if (sl_file_read_arg("-", &stmt_buf, NULL, &rerr) != SL_OK) {
+            free(params);
+            return sl_cli_fail_err(cli, &rerr);
+        }
+    }
     req.statement = stmt_buf ? stmt_buf : argv[optind];
     if (!*req.statement) {
         free(params);

@@ -460,16 +460,8 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
     sl_err_clear(&err);
     char *text = NULL;
     size_t len = 0;
-    if (strcmp(path, "-") == 0) {
-        size_t cap = 4096, n;
-        text = sl_xmalloc(cap);
-        while ((n = fread(text + len, 1, cap - len - 1, stdin)) > 0)
-            if ((len += n) + 1 == cap)
-                text = sl_xrealloc(text, cap *= 2);
-        text[len] = '\0';
-    } else if (sl_file_read(path, &text, &len, &err) != SL_OK) {
+    if (sl_file_read_arg(path, &text, &len, &err) != SL_OK)
         return sl_cli_fail_err(cli, &err);
-    }
 
     char *space = batch_space(space_flag);
     batch_item *items = NULL;

@@ -117,6 +117,15 @@ static int one_id(sl_cli *cli, int argc, char **argv, const char **id)
     return SL_EXIT_OK;
 }
 
+/* A command that takes the schedule id and no options. */
+static int only_id(sl_cli *cli, int argc, char **argv, const char **id)
+{
+    static const struct option opts[] = {{NULL, 0, NULL, 0}};
+    if (sl_cli_getopt(cli, argc, argv, "", opts) != -1)
+        return SL_EXIT_USAGE;
+    return one_id(cli, argc, argv, id);
+}
+
 static void print_schedule_table(const json_t *d)
 {
     const char *keys[] = {"schedule_id", "workflow_type", "cron",     "every",  "task_queue",
@@ -276,12 +285,8 @@ static int unpause_run(sl_cli *cli, int argc, char **argv)
 
 static int trigger_run(sl_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{NULL, 0, NULL, 0}};
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "", opts)) != -1)
-        return SL_EXIT_USAGE;
     const char *id = NULL;
-    int rc0 = one_id(cli, argc, argv, &id);
+    int rc0 = only_id(cli, argc, argv, &id);
     if (rc0)
         return rc0;
     sl_engine *e = open_rw(cli);
@@ -350,12 +355,8 @@ static int backfill_run(sl_cli *cli, int argc, char **argv)
 
 static int delete_run(sl_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{NULL, 0, NULL, 0}};
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "", opts)) != -1)
-        return SL_EXIT_USAGE;
     const char *id = NULL;
-    int rc0 = one_id(cli, argc, argv, &id);
+    int rc0 = only_id(cli, argc, argv, &id);
     if (rc0)
         return rc0;
     sl_engine *e = open_rw(cli);

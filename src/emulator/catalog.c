@@ -25,8 +25,9 @@ static void add_common(json_t *o, const json_t *row)
         json_object_set_new(o, "comment", json_string(comment));
 }
 
-static json_t *catalog_info(const json_t *row)
+static json_t *catalog_info(sl_emulator *emu, const json_t *row)
 {
+    (void)emu;
     const char *name = json_string_value(json_object_get(row, "name"));
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{}}", "name", name, "full_name", name,
                           "id", json_string_value(json_object_get(row, "id")), "catalog_type",
@@ -36,8 +37,9 @@ static json_t *catalog_info(const json_t *row)
     return o;
 }
 
-static json_t *schema_info(const json_t *row)
+static json_t *schema_info(sl_emulator *emu, const json_t *row)
 {
+    (void)emu;
     const char *c = json_string_value(json_object_get(row, "catalog"));
     const char *n = json_string_value(json_object_get(row, "name"));
     char *full = sl_xasprintf("%s.%s", c, n);
@@ -67,6 +69,17 @@ static json_t *volume_info(sl_emulator *emu, const json_t *row)
     free(loc);
     add_common(o, row);
     return o;
+}
+
+/* The reply to a create or get: the object as the API shows it, or the lookup's error. */
+static emu_hr reply_info(emu_req *r, json_t *row, const emu_err *e,
+                         json_t *(*info)(sl_emulator *, const json_t *))
+{
+    if (!row)
+        return sl__emu_reply_emu_err(r, e);
+    json_t *o = info(sl__emu_req_emu(r), row);
+    json_decref(row);
+    return sl__emu_reply_json(r, 200, o);
 }
 
 /* Split "a.b[.c]" into exactly `want` lower-cased parts (owned). */
@@ -155,11 +168,7 @@ emu_hr sl__emu_uc_catalog_post(emu_req *r)
             row = sl__emu_uc_catalog_get(db, n, &e);
     }
     free(n);
-    if (!row)
-        return sl__emu_reply_emu_err(r, &e);
-    json_t *o = catalog_info(row);
-    json_decref(row);
-    return sl__emu_reply_json(r, 200, o);
+    return reply_info(r, row, &e, catalog_info);
 }
 
 emu_hr sl__emu_uc_catalog_get_h(emu_req *r)
@@ -171,11 +180,7 @@ emu_hr sl__emu_uc_catalog_get_h(emu_req *r)
     json_t *row = NULL;
     WITH_DB(emu, db) row = sl__emu_uc_catalog_get(db, n, &e);
     free(n);
-    if (!row)
-        return sl__emu_reply_emu_err(r, &e);
-    json_t *o = catalog_info(row);
-    json_decref(row);
-    return sl__emu_reply_json(r, 200, o);
+    return reply_info(r, row, &e, catalog_info);
 }
 
 emu_hr sl__emu_uc_catalog_delete_h(emu_req *r)
@@ -212,11 +217,7 @@ emu_hr sl__emu_uc_schema_post(emu_req *r)
     }
     free(n);
     free(c);
-    if (!row)
-        return sl__emu_reply_emu_err(r, &e);
-    json_t *o = schema_info(row);
-    json_decref(row);
-    return sl__emu_reply_json(r, 200, o);
+    return reply_info(r, row, &e, schema_info);
 }
 
 emu_hr sl__emu_uc_schema_get_h(emu_req *r)
@@ -229,11 +230,7 @@ emu_hr sl__emu_uc_schema_get_h(emu_req *r)
     json_t *row = NULL;
     WITH_DB(emu, db) row = sl__emu_uc_schema_get(db, p[0], p[1], &e);
     free_parts(p, 2);
-    if (!row)
-        return sl__emu_reply_emu_err(r, &e);
-    json_t *o = schema_info(row);
-    json_decref(row);
-    return sl__emu_reply_json(r, 200, o);
+    return reply_info(r, row, &e, schema_info);
 }
 
 emu_hr sl__emu_uc_schema_delete_h(emu_req *r)
@@ -279,11 +276,7 @@ emu_hr sl__emu_uc_volume_post(emu_req *r)
             row = sl__emu_uc_volume_get(db, v[0], v[1], v[2], &e);
     }
     free_parts(v, 3);
-    if (!row)
-        return sl__emu_reply_emu_err(r, &e);
-    json_t *o = volume_info(emu, row);
-    json_decref(row);
-    return sl__emu_reply_json(r, 200, o);
+    return reply_info(r, row, &e, volume_info);
 }
 
 emu_hr sl__emu_uc_volume_get_h(emu_req *r)
@@ -296,11 +289,7 @@ emu_hr sl__emu_uc_volume_get_h(emu_req *r)
     json_t *row = NULL;
     WITH_DB(emu, db) row = sl__emu_uc_volume_get(db, p[0], p[1], p[2], &e);
     free_parts(p, 3);
-    if (!row)
-        return sl__emu_reply_emu_err(r, &e);
-    json_t *o = volume_info(emu, row);
-    json_decref(row);
-    return sl__emu_reply_json(r, 200, o);
+    return reply_info(r, row, &e, volume_info);
 }
 
 emu_hr sl__emu_uc_volume_delete_h(emu_req *r)

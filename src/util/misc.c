@@ -83,12 +83,8 @@ void sl_hexid_new(char out[33])
     out[32] = '\0';
 }
 
-sl_code sl_file_read(const char *path, char **out, size_t *out_len, sl_err *err)
+static sl_code read_stream(FILE *f, const char *name, char **out, size_t *out_len, sl_err *err)
 {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sl_err_set(err, SL_EIO, "cannot read %s: %s", path, strerror(errno));
     size_t cap = 4096, len = 0;
     char *buf = sl_xmalloc(cap);
     size_t n;
@@ -100,17 +96,33 @@ sl_code sl_file_read(const char *path, char **out, size_t *out_len, sl_err *err)
         }
     }
     if (ferror(f)) {
-        int e = errno;
-        fclose(f);
         free(buf);
-        return sl_err_set(err, SL_EIO, "cannot read %s: %s", path, strerror(e));
+        return sl_err_set(err, SL_EIO, "cannot read %s: %s", name, strerror(errno));
     }
-    fclose(f);
     buf[len] = '\0';
     *out = buf;
     if (out_len)
         *out_len = len;
     return SL_OK;
+}
+
+sl_code sl_file_read(const char *path, char **out, size_t *out_len, sl_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sl_err_set(err, SL_EIO, "cannot read %s: %s", path, strerror(errno));
+    sl_code rc = read_stream(f, path, out, out_len, err);
+    fclose(f);
+    return rc;
+}
+
+sl_code sl_file_read_arg(const char *path, char **out, size_t *out_len, sl_err *err)
+{
+    if (strcmp(path, "-") != 0)
+        return sl_file_read(path, out, out_len, err);
+    *out = NULL;
+    return read_stream(stdin, "stdin", out, out_len, err);
 }
 
 sl_code sl_mkdirs(const char *path, sl_err *err)

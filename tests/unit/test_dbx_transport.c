@@ -544,32 +544,33 @@ static void oauth_bad_client_is_an_auth_error(void **state)
 
 static char tmpdir[256];
 
-static int64_t vm_hwm_kb(void)
+/* A "Vm...:" line of /proc/self/status in kB (VmHWM peak, VmRSS current), -1 if absent. */
+static int64_t proc_status_kb(const char *key)
 {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
         return -1;
     char line[256];
+    size_t klen = strlen(key);
     int64_t kb = -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %lld", (long long *)&kb) == 1)
-            break;
+    while (kb < 0 && fgets(line, sizeof(line), f)) {
+        long long v;
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+            sscanf(line + klen + 1, "%lld", &v) == 1)
+            kb = v;
+    }
     fclose(f);
     return kb;
 }
 
+static int64_t vm_hwm_kb(void)
+{
+    return proc_status_kb("VmHWM");
+}
+
 static int64_t vm_rss_kb(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    int64_t kb = -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %lld", (long long *)&kb) == 1)
-            break;
-    fclose(f);
-    return kb;
+    return proc_status_kb("VmRSS");
 }
 
 static bool reset_peak_rss(void)
