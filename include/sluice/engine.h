@@ -208,10 +208,12 @@ int64_t sl_engine_db_bytes(sl_engine *e);
 
 /*
  * Serve task queues: the engine thread runs workflow tasks of these queues inline and
- * leases their activity tasks for local worker threads, at most `capacity` at a time.
+ * leases their activity tasks for `threads` local worker threads, at most `capacity` at a
+ * time. On a queue with a rate or concurrency limit it leases only for idle threads (no
+ * prefetch), so every start the limit counts is a task that begins at once.
  */
 SL_MUST_USE sl_code sl_engine_serve(sl_engine *e, const char *const *queues, size_t n_queues,
-                                    int capacity, sl_err *err);
+                                    int threads, int capacity, sl_err *err);
 /* Stop leasing new work; local tasks not yet started are released. */
 void sl_engine_drain(sl_engine *e);
 

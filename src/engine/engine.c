@@ -482,10 +482,16 @@ static void leased_cb(const sl_act_task_row *row, void *arg)
     p->found++;
 }
 
-static int local_room(sl_engine *e)
+/* How many more activity tasks of `queue` to lease now. Queues with a
+ * rate or concurrency limit get no prefetch: the limit counts a lease as a start, so a task
+ * leased while every thread is busy would start later than counted and let the service see
+ * more requests in a window than the limit allowed. */
+static int local_room(sl_engine *e, const char *queue)
 {
+    bool limited = sl__limits_apply_to(e, queue);
     pthread_mutex_lock(&e->aq_mu);
-    int room = e->local_capacity - e->in_flight - e->dispatch_len;
+    int cap = limited ? e->local_threads : e->local_capacity;
+    int room = cap - e->in_flight - e->dispatch_len;
     pthread_mutex_unlock(&e->aq_mu);
     return room;
 }
@@ -502,7 +508,7 @@ static bool poll_has_work(sl_engine *e, int64_t now)
         int64_t next;
         if (sl_store_wft_next_visible(e->st, e->queues[i], &next, NULL) == SL_OK && next <= now)
             return true;
-        if (!e->draining && local_room(e) > 0 &&
+        if (!e->draining && local_room(e, e->queues[i]) > 0 &&
             sl_store_act_next_visible(e->st, e->queues[i], &next, NULL) == SL_OK && next <= now)
             return true;
     }
@@ -525,7 +531,7 @@ static sl_code poll_queues(sl_engine *e, int64_t now, int *found, sl_err *err)
             return rc;
         if (p.rc != SL_OK)
             return p.rc;
-        int room = e->draining ? 0 : local_room(e);
+        int room = e->draining ? 0 : local_room(e, e->queues[i]);
         if (room > POLL_BATCH)
             room = POLL_BATCH;
         int allowed = room;
@@ -828,11 +834,11 @@ bool sl__engine_take_local(sl_engine *e, const char *queue)
 {
     if (!e->threaded || e->draining || !sl__engine_serves(e, queue))
         return false;
-    return local_room(e) > 0;
+    return local_room(e, queue) > 0;
 }
 
-sl_code sl_engine_serve(sl_engine *e, const char *const *queues, size_t n_queues, int capacity,
-                        sl_err *err)
+sl_code sl_engine_serve(sl_engine *e, const char *const *queues, size_t n_queues, int threads,
+                        int capacity, sl_err *err)
 {
     if (!e->threaded)
         return sl_err_set(err, SL_EINVAL, "serving queues needs a threaded engine");
@@ -845,7 +851,8 @@ sl_code sl_engine_serve(sl_engine *e, const char *const *queues, size_t n_queues
         e->queues[i] = sl_xstrdup(queues[i]);
     e->n_queues = n_queues;
     pthread_mutex_lock(&e->aq_mu);
-    e->local_capacity = capacity > 0 ? capacity : 1;
+    e->local_threads = threads > 0 ? threads : 1;
+    e->local_capacity = capacity > e->local_threads ? capacity : e->local_threads;
     pthread_mutex_unlock(&e->aq_mu);
     e->serving = true;
     e->draining = false;

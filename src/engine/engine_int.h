@@ -254,6 +254,7 @@ struct sl_engine {
     char **queues;
     size_t n_queues;
     int local_capacity;        /* max activity tasks leased locally and not finished */
+    int local_threads;         /* threads running them: the bound on limited queues */
     int64_t maintenance_ms;
     int64_t next_maintenance_ms;
     int64_t poll_delay_ms;     /* idle backoff for database polls */

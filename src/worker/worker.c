@@ -54,7 +54,7 @@ sl_code sl_worker_start(sl_engine *e, const sl_worker_opts *o, sl_worker **out, 
     *out = NULL;
     int n = o->concurrency > 0 ? o->concurrency : 8;
     int capacity = o->capacity > 0 ? o->capacity : 4 * n;
-    sl_code rc = sl_engine_serve(e, o->queues, o->n_queues, capacity, err);
+    sl_code rc = sl_engine_serve(e, o->queues, o->n_queues, n, capacity, err);
     if (rc != SL_OK)
         return rc;
     sl_worker *w = sl_xcalloc(1, sizeof(*w));
