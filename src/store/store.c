@@ -307,6 +307,27 @@ fail:
     return rc;
 }
 
+/* The file's application id and how many schema objects it has, from one snapshot. */
+static sl_code read_identity(sl_store *st, int64_t *app_id, int64_t *n_objects, sl_err *err)
+{
+    static const char sql[] = "SELECT (SELECT application_id FROM pragma_application_id), "
+                              "(SELECT count(*) FROM sqlite_master)";
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return sl__store_fail(st, rc, sql, err);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *app_id = sqlite3_column_int64(s, 0);
+        *n_objects = sqlite3_column_int64(s, 1);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_OK)
+        return sl__store_fail(st, rc, sql, err);
+    return SL_OK;
+}
+
 sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
 {
     *out = NULL;
@@ -357,7 +378,10 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
                             opts->path);
         goto fail;
     }
-    if ((rc = pragma_int(st, "SELECT count(*) FROM sqlite_master", &n_tables, err)) != SL_OK)
+    /* Read the id and the table count in one statement, so from one snapshot: a process
+     * migrating a new file meanwhile commits both at once, and reading them apart could
+     * see its tables but not its id. */
+    if ((rc = read_identity(st, &app_id, &n_tables, err)) != SL_OK)
         goto fail;
     if (app_id != SL_APPLICATION_ID && (app_id != 0 || n_tables > 0)) {
         rc = sl_err_set(err, SL_ESCHEMA, "%s is not a Sluice database; refusing to use it",

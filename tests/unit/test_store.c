@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -93,6 +94,54 @@ static void newer_schema_and_foreign_files_are_refused(void **state)
     fclose(f);
     o.path = other;
     assert_int_equal(sl_store_open(&o, &st, &err), SL_ESCHEMA);
+}
+
+/*
+ * Several processes opening one new file at the same moment (a worker and a CLI command
+ * started together) must all succeed: none may mistake the file another is migrating for a
+ * foreign database. The children wait on a pipe so they start together.
+ */
+static void concurrent_first_opens_all_succeed(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 30, PROCS = 4 };
+    for (int round = 0; round < ROUNDS; round++) {
+        char p[160];
+        snprintf(p, sizeof(p), "%s/c%d.db", dir, round);
+        int gate[2];
+        assert_int_equal(pipe(gate), 0);
+        pid_t pids[PROCS];
+        for (int i = 0; i < PROCS; i++) {
+            pids[i] = fork();
+            assert_true(pids[i] >= 0);
+            if (pids[i] == 0) {
+                close(gate[1]);
+                char b;
+                (void)!read(gate[0], &b, 1); /* returns 0 when the parent closes the pipe */
+                sl_store_opts o;
+                sl_store_opts_init(&o);
+                o.path = p;
+                sl_store *st = NULL;
+                sl_err err;
+                sl_err_clear(&err);
+                sl_code rc = sl_store_open(&o, &st, &err);
+                if (rc != SL_OK)
+                    fprintf(stderr, "child %d: %s\n", i, err.msg);
+                sl_store_close(st);
+                _exit(rc == SL_OK ? 0 : 1);
+            }
+        }
+        close(gate[0]);
+        close(gate[1]);
+        int failed = 0;
+        for (int i = 0; i < PROCS; i++) {
+            int status = 0;
+            assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                failed++;
+        }
+        assert_int_equal(failed, 0);
+    }
 }
 
 static sl_store *with_run(int64_t *run_pk)
@@ -251,6 +300,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(new_database_is_migrated_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_schema_and_foreign_files_are_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(concurrent_first_opens_all_succeed, setup, teardown),
         cmocka_unit_test_setup_teardown(run_versions_are_conditional_and_history_ordered, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(leases_are_exclusive_and_checked, setup, teardown),
