@@ -1,7 +1,7 @@
 /*
- * cron.h - 5-field cron expressions for schedules ("m h dom mon dow", UTC): parse
- * once, then ask for the next fire time. Owns nothing but the parsed sets; it never
- * reads the clock or the time zone, and does its own civil-date arithmetic.
+ * cron.h - 5-field cron expressions for schedules ("m h dom mon dow"): parse once, then
+ * ask for the next fire time, in UTC or in an IANA time zone (sl_tz, read from the system's
+ * tzdata). Never reads the clock or the process's TZ, and does its own civil-date arithmetic.
  *
  * Syntax (Vixie cron / POSIX):
  *   field          range   names
@@ -72,5 +72,31 @@ int64_t sl_cron_next(const sl_cron *c, int64_t after_ms);
  * spaces, names upper-cased ("0 9 * JAN,JUL MON-FRI"), a macro lower-cased ("@daily").
  */
 const char *sl_cron_text(const sl_cron *c);
+
+/*
+ * Time zones. sl_tz_load reads an IANA zone ("Europe/Amsterdam", "America/New_York") from
+ * $TZDIR or /usr/share/zoneinfo (TZif, RFC 8536, including the footer rule for years past the
+ * table); "UTC", "Etc/UTC" and "Z" need no file. SL_EINVAL with one line for a malformed or
+ * unknown name or a corrupt file. An sl_tz is immutable: share it across threads.
+ */
+typedef struct sl_tz sl_tz;
+
+SL_MUST_USE sl_code sl_tz_load(const char *name, sl_tz **out, sl_err *err);
+void sl_tz_free(sl_tz *tz);
+/* The name it was loaded by ("UTC" for all UTC spellings and for NULL). */
+const char *sl_tz_name(const sl_tz *tz);
+/* Offset from UTC in seconds (east positive) at the instant unix_s. tz NULL: UTC. */
+int32_t sl_tz_offset(const sl_tz *tz, int64_t unix_s);
+
+/*
+ * sl_cron_next with the fields read as wall-clock time in tz (NULL: UTC). Returns Unix ms.
+ * Daylight-saving changes, as Vixie cron treats them:
+ *  - hour field `*` (all hours): the schedule follows real time; a reading in a repeated
+ *    hour fires at both occurrences, readings inside a skipped hour do not happen;
+ *  - specific hours ("0 2 * * *"): each wall-clock time fires once. A time that happens
+ *    twice fires at its first occurrence; a time inside a gap fires as if the clock had not
+ *    moved yet (02:30 in a 02:00 -> 03:00 gap fires at 03:30), so a nightly job still runs.
+ */
+int64_t sl_cron_next_tz(const sl_cron *c, const sl_tz *tz, int64_t after_ms);
 
 #endif

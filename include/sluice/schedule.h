@@ -12,8 +12,9 @@
  *   cancel_other  the running one gets a cancel request and the fire starts
  * Fires missed while nothing ran are caught up if they are within the catch-up window
  * (default 1 day); older ones are recorded as missed. Paused schedules fire nothing;
- * unpausing resumes from the next fire after now. Times are UTC (the only time zone
- * supported today).
+ * unpausing resumes from the next fire after now. Cron fields are read in the schedule's
+ * time zone (IANA name, default UTC; see sl_cron_next_tz for daylight-saving changes);
+ * workflow ids and stored times are UTC.
  */
 #ifndef SLUICE_SCHEDULE_H
 #define SLUICE_SCHEDULE_H
@@ -30,7 +31,7 @@ typedef struct sl_schedule_opts {
     const char *overlap;     /* default "skip" */
     int64_t catchup_ms;      /* default 1 day */
     int64_t jitter_ms;       /* random delay added to each start, default 0 */
-    const char *timezone;    /* "UTC" */
+    const char *timezone;    /* IANA zone for cron fields, e.g. "Europe/Amsterdam"; "UTC" */
     bool paused;
     const char *note;
 } sl_schedule_opts;

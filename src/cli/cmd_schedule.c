@@ -142,9 +142,13 @@ static void print_schedule_table(const json_t *d)
     }
     size_t i;
     json_t *v;
+    json_t *local = json_object_get(d, "next_fire_times_local");
     printf("next fire times:\n");
     json_array_foreach(json_object_get(d, "next_fire_times"), i, v)
-    printf("  %s\n", json_string_value(v));
+    {
+        const char *lt = json_string_value(json_array_get(local, i));
+        printf("  %s%s%s\n", json_string_value(v), lt ? "  " : "", lt ? lt : "");
+    }
     printf("running:\n");
     json_array_foreach(json_object_get(d, "running"), i, v)
     printf("  %s\n", json_string_value(v));
@@ -377,11 +381,15 @@ static const struct sl_cmd cmds[] = {
      .run = create_run,
      .usage = "schedule create --id S --type T [--input JSON] (--cron \"m h dom mon dow\" | "
               "--every DURATION) [--overlap skip|buffer_one|allow_all|cancel_other] "
-              "[--catchup-window DURATION] [--jitter DURATION] [--timezone UTC] [--task-queue Q] "
+              "[--catchup-window DURATION] [--jitter DURATION] [--timezone ZONE] [--task-queue Q] "
               "[--paused] [--note TEXT]",
      .help = "Each fire starts workflow T with id S-<scheduled time in UTC, ISO-8601>, so a fire\n"
              "is never started twice. Fires missed while no worker ran are caught up within the\n"
-             "catch-up window (default 1d). Workers process schedules."},
+             "catch-up window (default 1d). Workers process schedules.\n"
+             "--timezone (an IANA name such as Europe/Amsterdam; default UTC) reads the cron\n"
+             "fields as wall-clock time there. At daylight-saving changes a cron with specific\n"
+             "hours fires once per wall-clock time (a time skipped by the change runs just\n"
+             "after it); a cron over all hours follows real time."},
     {.name = "list", .run = list_run, .usage = "schedule list [-o table|json]", .help = ""},
     {.name = "describe",
      .run = describe_run,

@@ -27,10 +27,12 @@ void sl_schedule_opts_init(sl_schedule_opts *o)
 
 typedef struct spec {
     sl_cron *cron;
+    sl_tz *tz; /* cron fields are wall-clock time here; NULL: UTC */
     int64_t every_ms;
 } spec;
 
-static sl_code spec_parse(const char *text, spec *sp, sl_err *err)
+/* text: the stored spec JSON; timezone: the schedule's zone (NULL or "UTC": UTC). */
+static sl_code spec_parse(const char *text, const char *timezone, spec *sp, sl_err *err)
 {
     memset(sp, 0, sizeof(*sp));
     json_error_t je;
@@ -45,19 +47,24 @@ static sl_code spec_parse(const char *text, spec *sp, sl_err *err)
     else
         rc = sl_err_set(err, SL_EINVAL, "schedule spec needs a cron expression or an interval");
     json_decref(j);
+    if (rc == SL_OK && sp->cron && timezone && (rc = sl_tz_load(timezone, &sp->tz, err)) != SL_OK) {
+        sl_cron_free(sp->cron);
+        sp->cron = NULL;
+    }
     return rc;
 }
 
 static void spec_free(spec *sp)
 {
     sl_cron_free(sp->cron);
+    sl_tz_free(sp->tz);
 }
 
 /* First fire strictly after t, or -1. */
 static int64_t spec_next(const spec *sp, int64_t t)
 {
     if (sp->cron)
-        return sl_cron_next(sp->cron, t);
+        return sl_cron_next_tz(sp->cron, sp->tz, t);
     return (t / sp->every_ms + 1) * sp->every_ms;
 }
 
@@ -213,7 +220,7 @@ static sl_code process_one(sl_engine *e, sl_schedule_row *r, int64_t now, int *f
                            sl_err *err)
 {
     spec sp;
-    sl_code rc = spec_parse(r->spec, &sp, err);
+    sl_code rc = spec_parse(r->spec, r->timezone, &sp, err);
     if (rc != SL_OK) {
         /* A broken spec must not block the others: pause it with a note. */
         r->paused = true;
@@ -356,24 +363,34 @@ static sl_code create_fn(sl_engine *e, item *it, sl_err *err)
         return sl_err_set(err, SL_EINVAL,
                           "unknown overlap policy '%s' (skip, buffer_one, allow_all, cancel_other)",
                           o->overlap ? o->overlap : "");
-    if (o->timezone && strcmp(o->timezone, "UTC") != 0 && strcmp(o->timezone, "Etc/UTC") != 0 &&
-        strcmp(o->timezone, "Z") != 0)
-        return sl_err_set(err, SL_EINVAL,
-                          "time zone '%s' is not supported; schedules run in UTC for now",
-                          o->timezone);
     json_t *spj = o->cron ? json_pack("{s:s}", "cron", o->cron)
                           : json_pack("{s:I}", "every_ms", (json_int_t)o->every_ms);
     char *spec_text = sl_json_dumps(spj);
     json_decref(spj);
     spec sp;
-    sl_code rc = spec_parse(spec_text, &sp, err);
+    sl_code rc = spec_parse(spec_text, o->timezone, &sp, err);
     if (rc != SL_OK) {
         free(spec_text);
         return rc;
     }
+    if (!o->cron && o->timezone && strcmp(sl_tz_name(NULL), o->timezone) != 0) {
+        /* an interval runs in real time; a zone would mean nothing */
+        sl_tz *tz = NULL;
+        rc = sl_tz_load(o->timezone, &tz, err);
+        bool utc = rc == SL_OK && strcmp(sl_tz_name(tz), "UTC") == 0;
+        sl_tz_free(tz);
+        if (rc == SL_OK && !utc)
+            rc = sl_err_set(err, SL_EINVAL, "--timezone applies to --cron schedules only; "
+                                            "--every runs in real time");
+        if (rc != SL_OK) {
+            spec_free(&sp);
+            free(spec_text);
+            return rc;
+        }
+    }
+    const char *zone = sl_tz_name(sp.tz);
     int64_t now = sl_now_ms();
     int64_t next = spec_next(&sp, now);
-    spec_free(&sp);
     sl_schedule_row r = {
         .schedule_id = (char *)o->id,
         .spec = spec_text,
@@ -382,7 +399,7 @@ static sl_code create_fn(sl_engine *e, item *it, sl_err *err)
         .overlap = (char *)o->overlap,
         .catchup_ms = o->catchup_ms > 0 ? o->catchup_ms : DEFAULT_CATCHUP,
         .jitter_ms = o->jitter_ms,
-        .timezone = "UTC",
+        .timezone = (char *)zone,
         .paused = o->paused,
         .note = (char *)o->note,
         .next_fire_ms = next > 0 ? next : 0,
@@ -393,6 +410,7 @@ static sl_code create_fn(sl_engine *e, item *it, sl_err *err)
     r.input = o->input ? sl_json_dumps(o->input) : NULL;
     rc = sl_store_schedule_insert(e->st, &r, err);
     free(r.input);
+    spec_free(&sp);
     free(spec_text);
     /* wake pollers early for the first fire */
     if (rc == SL_OK && next > 0)
@@ -404,6 +422,18 @@ sl_code sl_schedule_create(sl_engine *e, const sl_schedule_opts *o, sl_err *err)
 {
     struct sched_call c = {.o = o};
     return run_call(e, create_fn, &c, err);
+}
+
+/* t as wall-clock time in tz with its offset: "2026-11-26T02:00:00+01:00". */
+static const char *local_time(const sl_tz *tz, int64_t t, char *buf, size_t len)
+{
+    int32_t off = sl_tz_offset(tz, t / 1000);
+    char ts[40];
+    sl_time_format(t + (int64_t)off * 1000, ts, sizeof(ts)); /* "...T02:00:00.000Z" */
+    ts[t % 1000 == 0 ? 19 : 23] = '\0';
+    unsigned a = (unsigned)(off < 0 ? -off : off) % 86400;
+    snprintf(buf, len, "%.23s%c%02u:%02u", ts, off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+    return buf;
 }
 
 static json_t *row_json(const sl_schedule_row *r, int n_next)
@@ -432,17 +462,24 @@ static json_t *row_json(const sl_schedule_row *r, int n_next)
     json_error_t je2;
     json_t *input = r->input ? json_loads(r->input, JSON_DECODE_ANY, &je2) : json_null();
     json_object_set_new(j, "input", input ? input : json_null());
-    json_t *next = json_array();
+    json_t *next = json_array(), *local = NULL;
     spec sp;
-    if (n_next > 0 && !r->paused && spec_parse(r->spec, &sp, NULL) == SL_OK) {
+    if (n_next > 0 && !r->paused && spec_parse(r->spec, r->timezone, &sp, NULL) == SL_OK) {
+        if (sp.tz && strcmp(sl_tz_name(sp.tz), "UTC") != 0)
+            local = json_array();
         int64_t t = r->next_fire_ms;
         for (int i = 0; i < n_next && t > 0; i++) {
             json_array_append_new(next, json_string(sl_time_format(t, buf, sizeof(buf))));
+            if (local)
+                json_array_append_new(local, json_string(local_time(sp.tz, t, buf,
+                                                                    sizeof(buf))));
             t = spec_next(&sp, t);
         }
         spec_free(&sp);
     }
     json_object_set_new(j, "next_fire_times", next);
+    if (local)
+        json_object_set_new(j, "next_fire_times_local", local);
     json_t *acts = r->actions ? json_loads(r->actions, 0, &je) : NULL;
     json_object_set_new(j, "recent_actions", acts ? acts : json_array());
     json_decref(spj);
@@ -502,7 +539,7 @@ static sl_code pause_fn(sl_engine *e, item *it, sl_err *err)
     if (!c->pause && r.paused) {
         /* resume from the next fire after now: what was missed while paused is not run */
         spec sp;
-        if ((rc = spec_parse(r.spec, &sp, err)) != SL_OK) {
+        if ((rc = spec_parse(r.spec, r.timezone, &sp, err)) != SL_OK) {
             sl_schedule_row_cleanup(&r);
             return rc;
         }
@@ -562,7 +599,7 @@ static sl_code backfill_fn(sl_engine *e, item *it, sl_err *err)
     if (rc != SL_OK)
         return rc;
     spec sp;
-    if ((rc = spec_parse(r.spec, &sp, err)) != SL_OK) {
+    if ((rc = spec_parse(r.spec, r.timezone, &sp, err)) != SL_OK) {
         sl_schedule_row_cleanup(&r);
         return rc;
     }

@@ -2,15 +2,19 @@
  * test_cron.c - cron expressions: macros, normalised text, ranges, steps, lists and names,
  * Sunday as 0 or 7, the day-of-month/day-of-week rule, rollovers and leap days, schedules
  * that never fire, every parse error with its message, and sl_cron_next cross-checked
- * against a brute-force minute scan over thousands of random expressions.
+ * against a brute-force minute scan over thousands of random expressions. Time zones:
+ * offsets checked against the C library's localtime over decades in zones with unusual
+ * rules, cron in local time across daylight-saving changes (both modes), and load errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -622,6 +626,231 @@ static void next_matches_a_brute_force_minute_scan(void **state)
     assert_true(n_fires > 5000);
 }
 
+/* ---- time zones ---------------------------------------------------------------------- */
+
+static const char *const zones[] = {
+    "Europe/Amsterdam",
+    "America/New_York",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+    "Europe/Dublin",
+    "America/Sao_Paulo",
+    "Pacific/Apia",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+    "Africa/Casablanca",
+    NULL,
+};
+
+static sl_tz *tz_ok(const char *name)
+{
+    sl_tz *tz = NULL;
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_tz_load(name, &tz, &err) != SL_OK)
+        fail_msg("time zone %s did not load: %s", name, err.msg);
+    return tz;
+}
+
+static long libc_offset(int64_t t)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+    localtime_r(&secs, &tm);
+    return tm.tm_gmtoff;
+}
+
+static void use_libc_zone(const char *name)
+{
+    setenv("TZ", name, 1);
+    tzset();
+}
+
+/* Every 3 hours (plus a stray second) from 1970 to 2060, and every 3 days back to 1900: the table,
+ * the footer rule past 2037, and the zones' odd histories all agree with glibc. */
+static void offsets_match_the_c_library(void **state)
+{
+    (void)state;
+    for (int z = 0; zones[z]; z++) {
+        sl_tz *tz = tz_ok(zones[z]);
+        use_libc_zone(zones[z]);
+        int64_t checked = 0;
+        for (int64_t t = at("1900-01-01T00:00:00Z") / 1000; t < at("2060-01-01T00:00:00Z") / 1000;
+             t += t < 0 ? 3 * 86400 + 7 : 3 * 3600 + 1) {
+            long want = libc_offset(t);
+            int32_t got = sl_tz_offset(tz, t);
+            if (got != want) {
+                char a[32];
+                fail_msg("%s at %s: offset %d, C library says %ld", zones[z],
+                         fmt(t * 1000, a, sizeof(a)), got, want);
+            }
+            checked++;
+        }
+        assert_true(checked > 250000);
+        sl_tz_free(tz);
+    }
+    unsetenv("TZ");
+    tzset();
+}
+
+/* The first minute after t whose local reading (localtime) c selects, scanning minutes. */
+static int64_t brute_next_local(const sl_cron *c, int64_t t)
+{
+    for (int64_t u = fdiv(t, MIN_MS) + 1; u < fdiv(t, MIN_MS) + 40 * 1440; u++) {
+        time_t secs = (time_t)(u * 60);
+        struct tm tm;
+        localtime_r(&secs, &tm);
+        /* the local reading, taken as UTC, must be what sl_cron_next selects */
+        int64_t local = u * MIN_MS + (int64_t)tm.tm_gmtoff * 1000;
+        int64_t hit = sl_cron_next(c, local - 1);
+        if (hit == local)
+            return u * MIN_MS;
+        /* nothing left this local day (sl_cron_next is checked against a brute-force scan
+         * above): skip to three hours before the local day ends, which no change of offset
+         * can overshoot */
+        int64_t day_end = (fdiv(local, DAY_MS) + 1) * DAY_MS;
+        if ((hit < 0 || hit >= day_end) && (day_end - local) / MIN_MS > 181)
+            u += (day_end - local) / MIN_MS - 181;
+    }
+    return -1;
+}
+
+/* All hours selected: fires are exactly the minutes whose local reading matches, found by a
+ * minute scan with localtime, from every other day of the months in which zones change
+ * their clocks (March, April, September to November, 2024-2026). */
+static void every_hour_schedules_follow_real_time(void **state)
+{
+    (void)state;
+    static const char *const exprs[] = {"*/30 * * * *", "15 * * * *", "0,59 * * * *",
+                                        "*/7 * * * SUN", NULL};
+    static const int months[] = {3, 4, 9, 10, 11};
+    for (int z = 0; zones[z]; z++) {
+        sl_tz *tz = tz_ok(zones[z]);
+        use_libc_zone(zones[z]);
+        for (int e = 0; exprs[e]; e++) {
+            sl_cron *c = parse_ok(exprs[e]);
+            int fires = 0;
+            for (int y = 2024; y <= 2026; y++)
+                for (int m = 0; m < 5; m++)
+                    for (int d = 1; d <= 29; d += 2) {
+                        char start[32];
+                        snprintf(start, sizeof(start), "%04d-%02d-%02dT%02d:%02d:00Z", y, months[m],
+                                 d, (d * 5) % 24, (d * 13) % 60);
+                        int64_t t = at(start);
+                        for (int k = 0; k < 4; k++) {
+                            int64_t got = sl_cron_next_tz(c, tz, t);
+                            int64_t want = brute_next_local(c, t);
+                            if (got != want) {
+                                char a[32], g[32], w[32];
+                                fail_msg("%s '%s' after %s: got %s, want %s", zones[z], exprs[e],
+                                         fmt(t, a, sizeof(a)), fmt(got, g, sizeof(g)),
+                                         fmt(want, w, sizeof(w)));
+                            }
+                            t = got + (k == 1 ? 17 * MIN_MS : 0);
+                            fires++;
+                        }
+                    }
+            assert_true(fires > 800);
+            sl_cron_free(c);
+        }
+        sl_tz_free(tz);
+    }
+    unsetenv("TZ");
+    tzset();
+}
+
+static void expect_next_tz(const char *zone, const char *expr, const char *after, const char *want)
+{
+    sl_tz *tz = tz_ok(zone);
+    sl_cron *c = parse_ok(expr);
+    int64_t got = sl_cron_next_tz(c, tz, at(after));
+    if (got != at(want)) {
+        char g[32];
+        fail_msg("%s '%s' after %s: got %s, want %s", zone, expr, after, fmt(got, g, sizeof(g)),
+                 want);
+    }
+    sl_cron_free(c);
+    sl_tz_free(tz);
+}
+
+/* Specific hours: each wall-clock time once; a time in a spring-forward gap runs late
+ * rather than not at all; a time repeated at fall-back runs at its first occurrence. */
+static void specific_hours_fire_once_per_wall_clock_time(void **state)
+{
+    (void)state;
+    /* Amsterdam 2026: clocks go 02:00 -> 03:00 on 29 March (01:00Z), 03:00 -> 02:00 on
+     * 25 October (01:00Z). */
+    expect_next_tz("Europe/Amsterdam", "0 2 * * *", "2026-03-28T12:00:00Z", "2026-03-29T01:00:00Z");
+    expect_next_tz("Europe/Amsterdam", "0 2 * * *", "2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z");
+    expect_next_tz("Europe/Amsterdam", "30 2 * * *", "2026-03-28T12:00:00Z",
+                   "2026-03-29T01:30:00Z");
+    expect_next_tz("Europe/Amsterdam", "30 2 * * *", "2026-10-24T12:00:00Z",
+                   "2026-10-25T00:30:00Z");
+    expect_next_tz("Europe/Amsterdam", "30 2 * * *", "2026-10-25T00:30:00Z",
+                   "2026-10-26T01:30:00Z");
+    expect_next_tz("Europe/Amsterdam", "*/20 2 * * *", "2026-10-25T00:50:00Z",
+                   "2026-10-26T01:00:00Z");
+    expect_next_tz("Europe/Amsterdam", "0 9 * * *", "2026-11-25T00:00:00Z", "2026-11-25T08:00:00Z");
+    expect_next_tz("Europe/Amsterdam", "0 9 * * *", "2026-07-01T00:00:00Z", "2026-07-01T07:00:00Z");
+    /* past the last transition in the file: the footer rule */
+    expect_next_tz("Europe/Amsterdam", "0 12 * * *", "2050-07-01T00:00:00Z",
+                   "2050-07-01T10:00:00Z");
+    expect_next_tz("Europe/Amsterdam", "0 12 * * *", "2050-12-01T00:00:00Z",
+                   "2050-12-01T11:00:00Z");
+    /* New York, weekdays at nine: EST in November, EDT in July */
+    expect_next_tz("America/New_York", "0 9 * * MON-FRI", "2026-11-25T00:00:00Z",
+                   "2026-11-25T14:00:00Z");
+    expect_next_tz("America/New_York", "0 9 * * MON-FRI", "2026-07-04T00:00:00Z",
+                   "2026-07-06T13:00:00Z");
+    /* Sydney, southern hemisphere: 03:00 -> 02:00 on 5 April 2026 (16:00Z the day before) */
+    expect_next_tz("Australia/Sydney", "0 2 * * *", "2026-04-04T00:00:00Z", "2026-04-04T15:00:00Z");
+    expect_next_tz("Australia/Sydney", "0 2 * * *", "2026-04-04T15:00:00Z", "2026-04-05T16:00:00Z");
+    /* no daylight saving, half-hour offset */
+    expect_next_tz("Asia/Kolkata", "0 0 1 1 *", "2026-06-01T00:00:00Z", "2026-12-31T18:30:00Z");
+    /* UTC spellings need no zone file */
+    expect_next_tz("Etc/UTC", "0 2 * * *", "2026-03-28T12:00:00Z", "2026-03-29T02:00:00Z");
+}
+
+static void bad_zones_are_refused_with_one_line(void **state)
+{
+    (void)state;
+    sl_tz *tz = NULL;
+    sl_err err;
+    sl_err_clear(&err);
+    assert_int_equal(sl_tz_load("Mars/Olympus_Mons", &tz, &err), SL_EINVAL);
+    assert_null(tz);
+    assert_non_null(strstr(err.msg, "unknown time zone 'Mars/Olympus_Mons'"));
+    static const char *const bad[] = {
+        "../../etc/passwd", "/etc/localtime", "Europe/", "Europe//Paris",
+        "Europe/Paris now", "./UTC",          NULL};
+    for (int i = 0; bad[i]; i++) {
+        sl_err_clear(&err);
+        assert_int_equal(sl_tz_load(bad[i], &tz, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "invalid time zone name"));
+        assert_null(strchr(err.msg, '\n'));
+    }
+    /* a corrupt zone file, and UTC without any zone directory */
+    char dir[] = "/tmp/sluice-test-tz.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[64];
+    snprintf(file, sizeof(file), "%s/Bad", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("TZif2 but then nothing that makes sense", f);
+    fclose(f);
+    setenv("TZDIR", dir, 1);
+    sl_err_clear(&err);
+    assert_int_equal(sl_tz_load("Bad", &tz, &err), SL_EINVAL);
+    assert_non_null(strstr(err.msg, "not a valid TZif file"));
+    assert_int_equal(sl_tz_load("UTC", &tz, &err), SL_OK);
+    assert_string_equal(sl_tz_name(tz), "UTC");
+    assert_int_equal(sl_tz_offset(tz, 1700000000), 0);
+    sl_tz_free(tz);
+    unsetenv("TZDIR");
+    unlink(file);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +870,10 @@ int main(void)
         cmocka_unit_test(times_outside_years_1_to_9999_give_minus_one),
         cmocka_unit_test(parse_errors_name_the_field_and_the_reason),
         cmocka_unit_test(next_matches_a_brute_force_minute_scan),
+        cmocka_unit_test(offsets_match_the_c_library),
+        cmocka_unit_test(every_hour_schedules_follow_real_time),
+        cmocka_unit_test(specific_hours_fire_once_per_wall_clock_time),
+        cmocka_unit_test(bad_zones_are_refused_with_one_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
