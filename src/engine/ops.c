@@ -396,6 +396,25 @@ static sl_code change_commit(sl_engine *e, change *ch, sl_err *err)
 
 /* ---- commands from workflow code --------------------------------------------------------- */
 
+/*
+ * ActivityTaskScheduled's attributes, {"seq":..,"activity_type":..,"task_queue":..,"input":..,
+ * "options":..}, assembled from the input and options already serialised for the task row:
+ * serialising them is the costliest part of scheduling a step, so it is done once. The
+ * result is what json_dumps(JSON_COMPACT) of that object gives.
+ */
+static char *activity_attrs(int32_t seq, const char *name, const char *queue,
+                            const char *input_text, const char *opts_text)
+{
+    char *n = dumps_take(sl_json_check(json_string(name)));
+    char *q = dumps_take(sl_json_check(json_string(queue)));
+    char *s = sl_xasprintf("{\"seq\":%d,\"activity_type\":%s,\"task_queue\":%s,\"input\":%s,"
+                           "\"options\":%s}",
+                           (int)seq, n, q, input_text, opts_text);
+    free(n);
+    free(q);
+    return s;
+}
+
 static void emit_activity(run_state *rs, change *ch, const wf_cmd *c, int64_t now)
 {
     const sl_activity_opts *o = &c->opts;
@@ -406,9 +425,8 @@ static void emit_activity(run_state *rs, change *ch, const wf_cmd *c, int64_t no
     json_t *opts = sl_activity_opts_to_json(o);
     char *opts_text = sl_json_dumps(opts);
     char *input_text = sl_json_dumps(c->input);
-    char *attrs = dumps_take(sl_json_check(
-        json_pack("{s:i,s:s,s:s,s:O,s:o}", "seq", c->seq, "activity_type", c->name, "task_queue",
-                  queue, "input", c->input, "options", opts)));
+    json_decref(opts);
+    char *attrs = activity_attrs(c->seq, c->name, queue, input_text, opts_text);
     (void)sl__rs_push_cmd(rs, CMD_ACTIVITY, c->seq, c->name, next_id(ch), NULL);
     int idx = change_event(ch, SL_EV_ACTIVITY_SCHEDULED, now, attrs);
     pend_fx *fx = change_fx(ch, FX_ACT, idx);
