@@ -128,6 +128,8 @@ void sl_engine_close(sl_engine *e)
     for (int i = 0; i < e->n_limited; i++)
         free(e->limited[i]);
     free(e->limited);
+    free(e->opts_memo_queue);
+    free(e->opts_memo_text);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->rd_mu);

@@ -287,6 +287,11 @@ struct sl_engine {
 
     /* history size limits */
     int64_t hist_warn_events, hist_warn_bytes, hist_limit_events, hist_limit_bytes;
+    /* The last activity options serialised, and their text (workflows mostly schedule their
+     * steps with the same options). Touched only by whoever runs workflow tasks. */
+    sl_activity_opts opts_memo;
+    char *opts_memo_queue;
+    char *opts_memo_text;
 
     /* per-transaction scratch (engine thread only) */
     act_task *dispatch_head, *dispatch_tail; /* leased in this txn, handed out at commit */

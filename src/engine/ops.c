@@ -415,18 +415,54 @@ static char *activity_attrs(int32_t seq, const char *name, const char *queue,
     return s;
 }
 
-static void emit_activity(run_state *rs, change *ch, const wf_cmd *c, int64_t now)
+static bool same_opts(const sl_activity_opts *a, const char *a_queue, const sl_activity_opts *b)
+{
+    const sl_retry_policy *p = &a->retry, *q = &b->retry;
+    if ((a_queue == NULL) != (b->task_queue == NULL) ||
+        (a_queue && strcmp(a_queue, b->task_queue) != 0) ||
+        a->start_to_close_ms != b->start_to_close_ms ||
+        a->schedule_to_close_ms != b->schedule_to_close_ms ||
+        a->schedule_to_start_ms != b->schedule_to_start_ms || a->heartbeat_ms != b->heartbeat_ms ||
+        a->has_retry != b->has_retry)
+        return false;
+    if (!a->has_retry)
+        return true;
+    if (p->initial_interval_ms != q->initial_interval_ms ||
+        p->backoff_coefficient != q->backoff_coefficient ||
+        p->maximum_interval_ms != q->maximum_interval_ms ||
+        p->maximum_attempts != q->maximum_attempts || p->jitter != q->jitter ||
+        p->n_non_retryable != q->n_non_retryable)
+        return false;
+    for (int i = 0; i < p->n_non_retryable; i++)
+        if (strcmp(p->non_retryable[i], q->non_retryable[i]) != 0)
+            return false;
+    return true;
+}
+
+/* The options as JSON text (owned), from the engine's memo when they are the last ones. */
+static char *opts_text(sl_engine *e, const sl_activity_opts *o)
+{
+    if (!e->opts_memo_text || !same_opts(&e->opts_memo, e->opts_memo_queue, o)) {
+        free(e->opts_memo_text);
+        free(e->opts_memo_queue);
+        e->opts_memo = *o;
+        e->opts_memo_queue = o->task_queue ? sl_xstrdup(o->task_queue) : NULL;
+        e->opts_memo.task_queue = NULL;
+        e->opts_memo_text = dumps_take(sl_activity_opts_to_json(o));
+    }
+    return sl_xstrdup(e->opts_memo_text);
+}
+
+static void emit_activity(sl_engine *e, run_state *rs, change *ch, const wf_cmd *c, int64_t now)
 {
     const sl_activity_opts *o = &c->opts;
     const char *queue = o->task_queue ? o->task_queue : rs->queue;
     int64_t s2c = o->start_to_close_ms      ? o->start_to_close_ms
                   : o->schedule_to_close_ms ? o->schedule_to_close_ms
                                             : DEFAULT_START_TO_CLOSE_MS;
-    json_t *opts = sl_activity_opts_to_json(o);
-    char *opts_text = sl_json_dumps(opts);
+    char *otext = opts_text(e, o);
     char *input_text = sl_json_dumps(c->input);
-    json_decref(opts);
-    char *attrs = activity_attrs(c->seq, c->name, queue, input_text, opts_text);
+    char *attrs = activity_attrs(c->seq, c->name, queue, input_text, otext);
     (void)sl__rs_push_cmd(rs, CMD_ACTIVITY, c->seq, c->name, next_id(ch), NULL);
     int idx = change_event(ch, SL_EV_ACTIVITY_SCHEDULED, now, attrs);
     pend_fx *fx = change_fx(ch, FX_ACT, idx);
@@ -435,7 +471,7 @@ static void emit_activity(run_state *rs, change *ch, const wf_cmd *c, int64_t no
     row->queue = sl_xstrdup(queue);
     row->activity_type = sl_xstrdup(c->name);
     row->input = input_text;
-    row->opts = opts_text;
+    row->opts = otext;
     row->start_to_close_ms = s2c;
     row->heartbeat_ms = o->heartbeat_ms;
     row->attempt = 1;
@@ -680,7 +716,7 @@ static void wft_into_change(sl_engine *e, run_state *rs, change *ch, int64_t now
         const wf_cmd *c = &wf.new_cmds[i];
         switch (c->kind) {
         case CMD_ACTIVITY:
-            emit_activity(rs, ch, c, now);
+            emit_activity(e, rs, ch, c, now);
             break;
         case CMD_TIMER:
             emit_timer(rs, ch, c, now);
