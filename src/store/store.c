@@ -236,24 +236,27 @@ static sl_code exec_sql(sl_store *st, const char *sql, sl_err *err)
     return SL_OK;
 }
 
-static sl_code pragma_int(sl_store *st, const char *sql, int64_t *out, sl_err *err)
+/* The first row's first n integer columns of sql (zeros when it returns no row). */
+static sl_code query_ints(sl_store *st, const char *sql, int64_t *out, int n, sl_err *err)
 {
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
     if (rc != SQLITE_OK)
         return sl__store_fail(st, rc, sql, err);
     rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(s, 0);
+    for (int i = 0; i < n; i++)
+        out[i] = rc == SQLITE_ROW ? sqlite3_column_int64(s, i) : 0;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
         rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-        *out = 0;
-        rc = SQLITE_OK;
-    }
     sqlite3_finalize(s);
     if (rc != SQLITE_OK)
         return sl__store_fail(st, rc, sql, err);
     return SL_OK;
+}
+
+static sl_code pragma_int(sl_store *st, const char *sql, int64_t *out, sl_err *err)
+{
+    return query_ints(st, sql, out, 1, err);
 }
 
 /*
@@ -305,27 +308,6 @@ static sl_code migrate(sl_store *st, bool read_only, sl_err *err)
 fail:
     exec_sql(st, "ROLLBACK", NULL);
     return rc;
-}
-
-/* The file's application id and how many schema objects it has, from one snapshot. */
-static sl_code read_identity(sl_store *st, int64_t *app_id, int64_t *n_objects, sl_err *err)
-{
-    static const char sql[] = "SELECT (SELECT application_id FROM pragma_application_id), "
-                              "(SELECT count(*) FROM sqlite_master)";
-    sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return sl__store_fail(st, rc, sql, err);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *app_id = sqlite3_column_int64(s, 0);
-        *n_objects = sqlite3_column_int64(s, 1);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_OK)
-        return sl__store_fail(st, rc, sql, err);
-    return SL_OK;
 }
 
 sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
@@ -381,8 +363,14 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
     /* Read the id and the table count in one statement, so from one snapshot: a process
      * migrating a new file meanwhile commits both at once, and reading them apart could
      * see its tables but not its id. */
-    if ((rc = read_identity(st, &app_id, &n_tables, err)) != SL_OK)
+    int64_t ident[2];
+    if ((rc = query_ints(st,
+                         "SELECT (SELECT application_id FROM pragma_application_id), "
+                         "(SELECT count(*) FROM sqlite_master)",
+                         ident, 2, err)) != SL_OK)
         goto fail;
+    app_id = ident[0];
+    n_tables = ident[1];
     if (app_id != SL_APPLICATION_ID && (app_id != 0 || n_tables > 0)) {
         rc = sl_err_set(err, SL_ESCHEMA, "%s is not a Sluice database; refusing to use it",
                         opts->path);

@@ -778,37 +778,35 @@ static void expect_next_tz(const char *zone, const char *expr, const char *after
 static void specific_hours_fire_once_per_wall_clock_time(void **state)
 {
     (void)state;
-    /* Amsterdam 2026: clocks go 02:00 -> 03:00 on 29 March (01:00Z), 03:00 -> 02:00 on
-     * 25 October (01:00Z). */
-    expect_next_tz("Europe/Amsterdam", "0 2 * * *", "2026-03-28T12:00:00Z", "2026-03-29T01:00:00Z");
-    expect_next_tz("Europe/Amsterdam", "0 2 * * *", "2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z");
-    expect_next_tz("Europe/Amsterdam", "30 2 * * *", "2026-03-28T12:00:00Z",
-                   "2026-03-29T01:30:00Z");
-    expect_next_tz("Europe/Amsterdam", "30 2 * * *", "2026-10-24T12:00:00Z",
-                   "2026-10-25T00:30:00Z");
-    expect_next_tz("Europe/Amsterdam", "30 2 * * *", "2026-10-25T00:30:00Z",
-                   "2026-10-26T01:30:00Z");
-    expect_next_tz("Europe/Amsterdam", "*/20 2 * * *", "2026-10-25T00:50:00Z",
-                   "2026-10-26T01:00:00Z");
-    expect_next_tz("Europe/Amsterdam", "0 9 * * *", "2026-11-25T00:00:00Z", "2026-11-25T08:00:00Z");
-    expect_next_tz("Europe/Amsterdam", "0 9 * * *", "2026-07-01T00:00:00Z", "2026-07-01T07:00:00Z");
-    /* past the last transition in the file: the footer rule */
-    expect_next_tz("Europe/Amsterdam", "0 12 * * *", "2050-07-01T00:00:00Z",
-                   "2050-07-01T10:00:00Z");
-    expect_next_tz("Europe/Amsterdam", "0 12 * * *", "2050-12-01T00:00:00Z",
-                   "2050-12-01T11:00:00Z");
-    /* New York, weekdays at nine: EST in November, EDT in July */
-    expect_next_tz("America/New_York", "0 9 * * MON-FRI", "2026-11-25T00:00:00Z",
-                   "2026-11-25T14:00:00Z");
-    expect_next_tz("America/New_York", "0 9 * * MON-FRI", "2026-07-04T00:00:00Z",
-                   "2026-07-06T13:00:00Z");
-    /* Sydney, southern hemisphere: 03:00 -> 02:00 on 5 April 2026 (16:00Z the day before) */
-    expect_next_tz("Australia/Sydney", "0 2 * * *", "2026-04-04T00:00:00Z", "2026-04-04T15:00:00Z");
-    expect_next_tz("Australia/Sydney", "0 2 * * *", "2026-04-04T15:00:00Z", "2026-04-05T16:00:00Z");
-    /* no daylight saving, half-hour offset */
-    expect_next_tz("Asia/Kolkata", "0 0 1 1 *", "2026-06-01T00:00:00Z", "2026-12-31T18:30:00Z");
-    /* UTC spellings need no zone file */
-    expect_next_tz("Etc/UTC", "0 2 * * *", "2026-03-28T12:00:00Z", "2026-03-29T02:00:00Z");
+    static const struct {
+        const char *zone, *expr, *after, *want;
+    } cases[] = {
+        /* Amsterdam 2026: clocks go 02:00 -> 03:00 on 29 March (01:00Z), 03:00 -> 02:00 on
+         * 25 October (01:00Z). */
+        {"Europe/Amsterdam", "0 2 * * *", "2026-03-28T12:00:00Z", "2026-03-29T01:00:00Z"},
+        {"Europe/Amsterdam", "0 2 * * *", "2026-03-29T01:00:00Z", "2026-03-30T00:00:00Z"},
+        {"Europe/Amsterdam", "30 2 * * *", "2026-03-28T12:00:00Z", "2026-03-29T01:30:00Z"},
+        {"Europe/Amsterdam", "30 2 * * *", "2026-10-24T12:00:00Z", "2026-10-25T00:30:00Z"},
+        {"Europe/Amsterdam", "30 2 * * *", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"},
+        {"Europe/Amsterdam", "*/20 2 * * *", "2026-10-25T00:50:00Z", "2026-10-26T01:00:00Z"},
+        {"Europe/Amsterdam", "0 9 * * *", "2026-11-25T00:00:00Z", "2026-11-25T08:00:00Z"},
+        {"Europe/Amsterdam", "0 9 * * *", "2026-07-01T00:00:00Z", "2026-07-01T07:00:00Z"},
+        /* past the last transition in the file: the footer rule */
+        {"Europe/Amsterdam", "0 12 * * *", "2050-07-01T00:00:00Z", "2050-07-01T10:00:00Z"},
+        {"Europe/Amsterdam", "0 12 * * *", "2050-12-01T00:00:00Z", "2050-12-01T11:00:00Z"},
+        /* New York, weekdays at nine: EST in November, EDT in July */
+        {"America/New_York", "0 9 * * MON-FRI", "2026-11-25T00:00:00Z", "2026-11-25T14:00:00Z"},
+        {"America/New_York", "0 9 * * MON-FRI", "2026-07-04T00:00:00Z", "2026-07-06T13:00:00Z"},
+        /* Sydney, southern hemisphere: 03:00 -> 02:00 on 5 April 2026 (16:00Z the day before) */
+        {"Australia/Sydney", "0 2 * * *", "2026-04-04T00:00:00Z", "2026-04-04T15:00:00Z"},
+        {"Australia/Sydney", "0 2 * * *", "2026-04-04T15:00:00Z", "2026-04-05T16:00:00Z"},
+        /* no daylight saving, half-hour offset */
+        {"Asia/Kolkata", "0 0 1 1 *", "2026-06-01T00:00:00Z", "2026-12-31T18:30:00Z"},
+        /* UTC spellings need no zone file */
+        {"Etc/UTC", "0 2 * * *", "2026-03-28T12:00:00Z", "2026-03-29T02:00:00Z"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_next_tz(cases[i].zone, cases[i].expr, cases[i].after, cases[i].want);
 }
 
 static void bad_zones_are_refused_with_one_line(void **state)

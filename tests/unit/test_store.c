@@ -36,15 +36,22 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static sl_store *open_db(void)
+/* Open p; on failure *st is NULL and err says why. */
+static sl_code try_open(const char *p, sl_store **st, sl_err *err)
 {
     sl_store_opts o;
     sl_store_opts_init(&o);
-    o.path = path;
-    sl_store *st = NULL;
+    o.path = p;
+    *st = NULL;
+    sl_err_clear(err);
+    return sl_store_open(&o, st, err);
+}
+
+static sl_store *open_db(void)
+{
+    sl_store *st;
     sl_err err;
-    sl_err_clear(&err);
-    assert_int_equal(sl_store_open(&o, &st, &err), SL_OK);
+    assert_int_equal(try_open(path, &st, &err), SL_OK);
     return st;
 }
 
@@ -118,13 +125,9 @@ static void concurrent_first_opens_all_succeed(void **state)
                 close(gate[1]);
                 char b;
                 (void)!read(gate[0], &b, 1); /* returns 0 when the parent closes the pipe */
-                sl_store_opts o;
-                sl_store_opts_init(&o);
-                o.path = p;
-                sl_store *st = NULL;
+                sl_store *st;
                 sl_err err;
-                sl_err_clear(&err);
-                sl_code rc = sl_store_open(&o, &st, &err);
+                sl_code rc = try_open(p, &st, &err);
                 if (rc != SL_OK)
                     fprintf(stderr, "child %d: %s\n", i, err.msg);
                 sl_store_close(st);
