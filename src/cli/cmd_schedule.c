@@ -228,17 +228,20 @@ static int list_run(sl_cli *cli, int argc, char **argv)
     if (fmt == SL_OUT_JSON) {
         sl_cli_print_json(arr);
     } else {
-        printf("%-24s %-16s %-20s %-7s %s\n", "SCHEDULE", "TYPE", "SPEC", "PAUSED", "NEXT FIRE");
+        printf("%-24s %-16s %-32s %-7s %s\n", "SCHEDULE", "TYPE", "SPEC", "PAUSED", "NEXT FIRE");
         size_t i;
         json_t *d;
         json_array_foreach(arr, i, d)
         {
             json_t *cron = json_object_get(d, "cron");
-            char spec[64];
-            snprintf(spec, sizeof(spec), "%s%s", cron ? "" : "every ",
-                     json_string_value(cron ? cron : json_object_get(d, "every")));
+            const char *zone = json_string_value(json_object_get(d, "timezone"));
+            bool local = cron && zone && strcmp(zone, "UTC") != 0;
+            char spec[160];
+            snprintf(spec, sizeof(spec), "%s%s%s%s", cron ? "" : "every ",
+                     json_string_value(cron ? cron : json_object_get(d, "every")),
+                     local ? " " : "", local ? zone : "");
             json_t *next = json_array_get(json_object_get(d, "next_fire_times"), 0);
-            printf("%-24s %-16s %-20s %-7s %s\n",
+            printf("%-24s %-16s %-32s %-7s %s\n",
                    json_string_value(json_object_get(d, "schedule_id")),
                    json_string_value(json_object_get(d, "workflow_type")), spec,
                    json_is_true(json_object_get(d, "paused")) ? "yes" : "no",
