@@ -2794,6 +2794,165 @@ static void p_cleanup(P *p)
     lex_free(&p->lx);
 }
 
+/* A value of type `from` stored into a column of type `to`, cast as Spark's store assignment
+ * does (a value that does not convert fails the statement). */
+static void emit_store(sl__sb *o, const char *x, int from, emu_type to)
+{
+    if (from == (int)to || from == EMU_T_NULL || (is_int_type(from) && is_int_type((int)to)))
+        sl__sb_puts(o, x);
+    else if (to == EMU_T_STRING)
+        emit_string_of(o, x, from);
+    else
+        sl__sb_printf(o, "sl_cast(%s, '%s', '%s')", x, sl__emu_type_text(to),
+                      sl__emu_type_text((emu_type)from));
+}
+
+/*
+ * INSERT INTO [TABLE] name [(col, ...)] VALUES (expr, ...)[, (...)] | SELECT ...
+ * Columns left out of the list are NULL. Result: num_affected_rows, num_inserted_rows.
+ */
+static bool x_insert(P *p, emu_result *out)
+{
+    if (!expect_kw(p, "INTO"))
+        return false;
+    (void)accept_kw(p, "TABLE");
+    qname q = {0};
+    if (!parse_qname(p, 3, &q))
+        return false;
+    bool ok = false;
+    emu_err ue = {0};
+    emu_table_info ti = {0};
+    int *target = NULL, n_target = 0;
+    sl__sb sql = {0};
+    if (!txn(p, "BEGIN IMMEDIATE"))
+        goto out;
+    if (!sl__emu_uc_table_get(p->db, q.c, q.s, q.t, &ti, &ue)) {
+        uc_fail(p, &ue);
+        goto rollback;
+    }
+    target = sl_xcalloc((size_t)ti.n_cols + 1, sizeof(*target));
+    if (accept_op(p, "(")) {
+        do {
+            tok *t = cur(p);
+            if (!is_name_tok(t)) {
+                fail_syntax(p);
+                goto rollback;
+            }
+            int k = 0;
+            while (k < ti.n_cols && strcasecmp(ti.cols[k].name, t->text) != 0)
+                k++;
+            if (k == ti.n_cols) {
+                fail(p, EMU_E_INVALID, "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703",
+                     "A column, variable, or function parameter with name `%s` cannot be "
+                     "resolved. Table `%s`.`%s`.`%s` has no such column.",
+                     t->text, q.c, q.s, q.t);
+                goto rollback;
+            }
+            for (int j = 0; j < n_target; j++)
+                if (target[j] == k) {
+                    fail(p, EMU_E_INVALID, "COLUMN_ALREADY_EXISTS", "42711",
+                         "The column `%s` is listed twice.", ti.cols[k].name);
+                    goto rollback;
+                }
+            if (n_target < ti.n_cols)
+                target[n_target++] = k;
+            p->i++;
+        } while (accept_op(p, ","));
+        if (!expect_op(p, ")"))
+            goto rollback;
+    } else {
+        for (int k = 0; k < ti.n_cols; k++)
+            target[n_target++] = k;
+    }
+    char *phys = sl__emu_phys_name(q.c, q.s, q.t);
+    sl__sb_puts(&sql, "INSERT INTO ");
+    sl__sb_put_ident(&sql, phys);
+    free(phys);
+    sl__sb_puts(&sql, " (");
+    for (int j = 0; j < n_target; j++) {
+        if (j)
+            sl__sb_puts(&sql, ", ");
+        sl__sb_put_ident(&sql, ti.cols[target[j]].name);
+    }
+    sl__sb_puts(&sql, ") ");
+    int n_data = -1;
+    if (accept_kw(p, "VALUES")) {
+        sl__sb_puts(&sql, "VALUES ");
+        int row = 0;
+        do {
+            if (!expect_op(p, "("))
+                goto rollback;
+            sl__sb_puts(&sql, row++ ? ", (" : "(");
+            int n = 0;
+            do {
+                sl__sb x = {0};
+                int t = p_expr(p, &x);
+                if (t == T_ERR) {
+                    sl__sb_free(&x);
+                    goto rollback;
+                }
+                if (n < n_target) {
+                    if (n)
+                        sl__sb_puts(&sql, ", ");
+                    emit_store(&sql, sl__sb_str(&x), t, ti.cols[target[n]].type);
+                }
+                sl__sb_free(&x);
+                n++;
+            } while (accept_op(p, ","));
+            if (!expect_op(p, ")"))
+                goto rollback;
+            sl__sb_puts(&sql, ")");
+            if (n != n_target) {
+                n_data = n;
+                break;
+            }
+        } while (accept_op(p, ","));
+    } else if (is_kw(cur(p), "SELECT")) {
+        sl__sb sel = {0};
+        if (!p_select(p, &sel)) {
+            sl__sb_free(&sel);
+            goto rollback;
+        }
+        sl__sb_puts(&sql, sl__sb_str(&sel));
+        sl__sb_free(&sel);
+        if (p->n_outs != n_target)
+            n_data = p->n_outs;
+    } else {
+        fail_syntax(p);
+        goto rollback;
+    }
+    if (n_data >= 0) {
+        fail(p, EMU_E_INVALID, "INSERT_COLUMN_ARITY_MISMATCH", "21S01",
+             "Cannot write to `%s`.`%s`.`%s`: the target has %d columns but the data has %d.",
+             q.c, q.s, q.t, n_target, n_data);
+        goto rollback;
+    }
+    if (!end_of_stmt(p))
+        goto rollback;
+    sqlite3_stmt *st = prepare(p, sl__sb_str(&sql));
+    if (!st)
+        goto rollback;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        sqlite_fail(p, "insert");
+    sqlite3_finalize(st);
+    int64_t n = sqlite3_changes64(p->db);
+    if (!p->failed && txn(p, "COMMIT")) {
+        affected_result(out, n);
+        ok = true;
+        goto out;
+    }
+rollback:
+    sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    free(target);
+    sl__sb_free(&sql);
+    if (ti.name)
+        sl__emu_table_info_free(&ti);
+    qname_free(&q);
+    return ok;
+}
+
 static bool dispatch(P *p, emu_result *out)
 {
     tok *t = cur(p);
@@ -2807,6 +2966,8 @@ static bool dispatch(P *p, emu_result *out)
         return x_create(p, out);
     if (accept_kw(p, "DROP"))
         return x_drop(p, out);
+    if (accept_kw(p, "INSERT"))
+        return x_insert(p, out);
     if (accept_kw(p, "SHOW"))
         return x_show(p, out);
     if (accept_kw(p, "DESCRIBE") || accept_kw(p, "DESC"))

@@ -1,6 +1,8 @@
 /* test_emu_sql.c - the Databricks SQL subset on a real state database: SELECT forms,
  * aggregates, parameters, DDL, SHOW/DESCRIBE, read_files (CSV and JSON Lines), CTAS with
- * casts, Databricks printing, and refusal of multi-statement injection and unsupported SQL. */
+ * casts, INSERT (VALUES and SELECT, column lists, store-assignment casts, arity and unknown
+ * columns refused without a partial write), Databricks printing, and refusal of
+ * multi-statement injection and unsupported SQL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,6 +191,56 @@ static void ddl_show_describe_and_drop(void **state)
     assert_int_equal(f->res.n_rows, 0);
 }
 
+static void insert_values_and_select(void **state)
+{
+    fx *f = *state;
+    assert_true(run(f, "CREATE CATALOG IF NOT EXISTS c1"));
+    assert_true(run(f, "CREATE SCHEMA IF NOT EXISTS c1.s"));
+    assert_true(run(f, "CREATE TABLE c1.s.t AS SELECT 1 AS id, 'a' AS name, 2.5 AS score, "
+                       "DATE'2026-01-01' AS d"));
+    assert_true(run(f, "INSERT INTO c1.s.t VALUES (2, 'b', 3.5, '2026-02-01'), "
+                       "(3, NULL, 1, DATE'2026-03-01')"));
+    assert_string_equal(f->res.cols[0].name, "num_affected_rows");
+    assert_string_equal(f->res.cols[1].name, "num_inserted_rows");
+    assert_string_equal(cell(f, 0, 0), "2");
+    /* a column list in another order; the string '4' is stored as INT 4; the rest NULL */
+    assert_true(run(f, "INSERT INTO TABLE c1.s.t (name, id) VALUES ('only', '4')"));
+    assert_true(run(f, "INSERT INTO c1.s.t SELECT id + 10, name, score, d FROM c1.s.t "
+                       "WHERE id < 3"));
+    assert_string_equal(cell(f, 0, 0), "2");
+    assert_true(run(f, "SELECT id, name, score, d FROM c1.s.t ORDER BY id"));
+    assert_int_equal(f->res.n_rows, 6);
+    static const char *const want[6][4] = {
+        {"1", "a", "2.5", "2026-01-01"}, {"2", "b", "3.5", "2026-02-01"},
+        {"3", NULL, "1.0", "2026-03-01"}, {"4", "only", NULL, NULL},
+        {"11", "a", "2.5", "2026-01-01"}, {"12", "b", "3.5", "2026-02-01"},
+    };
+    for (size_t r = 0; r < 6; r++)
+        for (int c = 0; c < 4; c++) {
+            if (want[r][c])
+                assert_string_equal(cell(f, r, c), want[r][c]);
+            else
+                assert_null(cell(f, r, c));
+        }
+    /* refused, and nothing written */
+    assert_false(run(f, "INSERT INTO c1.s.t VALUES (1, 2)"));
+    assert_string_equal(f->err.cls, "INSERT_COLUMN_ARITY_MISMATCH");
+    assert_false(run(f, "INSERT INTO c1.s.t VALUES (7, 'x', 1.0, NULL), (8)"));
+    assert_string_equal(f->err.cls, "INSERT_COLUMN_ARITY_MISMATCH");
+    assert_false(run(f, "INSERT INTO c1.s.t SELECT id FROM c1.s.t"));
+    assert_string_equal(f->err.cls, "INSERT_COLUMN_ARITY_MISMATCH");
+    assert_false(run(f, "INSERT INTO c1.s.t (nope) VALUES (1)"));
+    assert_string_equal(f->err.cls, "UNRESOLVED_COLUMN.WITH_SUGGESTION");
+    assert_false(run(f, "INSERT INTO c1.s.t (id, id) VALUES (1, 2)"));
+    assert_false(run(f, "INSERT INTO c1.s.t (id) VALUES (9), ('abc')"));
+    assert_string_equal(f->err.cls, "CAST_INVALID_INPUT");
+    assert_false(run(f, "INSERT INTO c1.s.nosuch VALUES (1)"));
+    assert_string_equal(f->err.cls, "TABLE_OR_VIEW_NOT_FOUND");
+    assert_false(run(f, "INSERT INTO c1.s.t VALUES (1, 'x', 1.0, NULL); DROP TABLE c1.s.t"));
+    assert_true(run(f, "SELECT count(*) FROM c1.s.t"));
+    assert_string_equal(cell(f, 0, 0), "6");
+}
+
 static void csv_bronze_then_silver_with_casts(void **state)
 {
     fx *f = *state;
@@ -322,6 +374,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(backticks_and_two_part_names_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(named_parameters_are_typed_and_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(ddl_show_describe_and_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(insert_values_and_select, setup, teardown),
         cmocka_unit_test_setup_teardown(csv_bronze_then_silver_with_casts, setup, teardown),
         cmocka_unit_test_setup_teardown(json_lines_union_keys_and_keep_nested_text, setup,
                                         teardown),
