@@ -16,8 +16,14 @@ mkdir -p "$CACHE"
 have=$(jq -r .version "$CACHE/node_modules/@databricks/sdk-experimental/package.json" 2>/dev/null || true)
 if [ "$have" != "$SDK_VERSION" ]; then
   [ -f "$CACHE/package.json" ] || echo '{"name":"sluice-sdk-check","private":true}' > "$CACHE/package.json"
-  (cd "$CACHE" && npm install --no-audit --no-fund --loglevel=error "@databricks/sdk-experimental@$SDK_VERSION") \
-    > "$T/npm.log" 2>&1 || { cat "$T/npm.log" >&2; it_fail "npm install failed"; }
+  # The registry can drop a connection now and then: three tries before giving up.
+  ok=0
+  for attempt in 1 2 3; do
+    if (cd "$CACHE" && npm install --no-audit --no-fund --loglevel=error \
+      "@databricks/sdk-experimental@$SDK_VERSION") > "$T/npm.log" 2>&1; then ok=1; break; fi
+    echo "npm install attempt $attempt failed" >&2
+  done
+  [ "$ok" == 1 ] || { cat "$T/npm.log" >&2; it_fail "npm install failed"; }
 fi
 
 emu_start emu --genie-latency 300ms --genie-rate 0
