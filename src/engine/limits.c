@@ -14,11 +14,13 @@
 #define WINDOW_MAX 1000
 
 /* A start leaves the window a little after its period: the request it stands for reaches the
- * remote service a few milliseconds after the lease, and the service counts arrivals. */
+ * remote service some time after the lease (thread hand-off, connection, a loaded machine),
+ * and the service counts arrivals. The guard, a tenth of the period within 100 ms - 2 s,
+ * absorbs that delay's jitter, so the rate the service measures stays within the limit. */
 static int64_t window_margin(int64_t period_ms)
 {
-    int64_t m = period_ms / 20;
-    return m < 50 ? 50 : m;
+    int64_t m = period_ms / 10;
+    return m < 100 ? 100 : m > 2000 ? 2000 : m;
 }
 
 static void add_name(const char *name, void *arg)
