@@ -223,6 +223,12 @@ typedef struct scope_col {
     emu_type type;
 } scope_col;
 
+/* A table in the FROM clause: the name and alias qualified references may use. */
+typedef struct from_src {
+    char *name;
+    char *alias;
+} from_src;
+
 typedef struct pbind {
     char *name;
     int idx;
@@ -243,7 +249,10 @@ typedef struct P {
     char *from_sql;      /* quoted SQLite source */
     char *from_name;     /* table name for qualified refs */
     char *from_alias;
+    from_src *srcs; /* every source; with more than one, columns are emitted as "sN"."col" */
+    int n_src;
     scope_col *cols;
+    int *col_src; /* the source of each of cols */
     int n_cols;
     /* select output, usable by ORDER BY / GROUP BY / HAVING */
     scope_col *outs;
@@ -929,24 +938,61 @@ static int p_case(P *p, sl__sb *o)
     return rt;
 }
 
+/* The source a qualifier names (its alias, or its table name), or -1. */
+static int find_src(P *p, const char *q)
+{
+    for (int k = 0; k < p->n_src; k++)
+        if ((p->srcs[k].alias && strcasecmp(q, p->srcs[k].alias) == 0) ||
+            (p->srcs[k].name && strcasecmp(q, p->srcs[k].name) == 0))
+            return k;
+    return -1;
+}
+
+/* Scope column k as SQLite text: qualified by its source once the FROM clause has a JOIN. */
+static void put_col(P *p, sl__sb *o, int k)
+{
+    if (p->n_src > 1)
+        sl__sb_printf(o, "\"s%d\".", p->col_src[k]);
+    sl__sb_put_ident(o, p->cols[k].name);
+}
+
 static int resolve_column(P *p, sl__sb *o, char **parts, int n)
 {
     const char *name = parts[n - 1];
+    int src = -1;
     if (n > 1) {
         const char *q = parts[n - 2];
-        bool ok = (p->from_alias && strcasecmp(q, p->from_alias) == 0) ||
-                  (p->from_name && strcasecmp(q, p->from_name) == 0);
-        if (!ok || n > 4)
+        src = find_src(p, q);
+        if (src < 0 || n > 4)
             return fail(p, EMU_E_INVALID, "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703",
                         "A column, variable, or function parameter with name `%s`.`%s` cannot "
                         "be resolved.",
                         q, name);
     }
+    int hit = -1, n_hits = 0;
     for (int k = 0; k < p->n_cols; k++) {
-        if (strcasecmp(p->cols[k].name, name) == 0) {
-            sl__sb_put_ident(o, p->cols[k].name);
-            return (int)p->cols[k].type;
+        if ((src < 0 || p->col_src[k] == src) && strcasecmp(p->cols[k].name, name) == 0) {
+            if (hit < 0)
+                hit = k;
+            n_hits++;
         }
+    }
+    if (n_hits > 1) {
+        sl__sb all = {0};
+        for (int k = 0; k < p->n_cols; k++)
+            if (strcasecmp(p->cols[k].name, name) == 0) {
+                const from_src *fs = &p->srcs[p->col_src[k]];
+                sl__sb_printf(&all, "%s`%s`.`%s`", sl__sb_str(&all)[0] ? ", " : "",
+                              fs->alias ? fs->alias : fs->name, p->cols[k].name);
+            }
+        fail(p, EMU_E_INVALID, "AMBIGUOUS_REFERENCE", "42704",
+             "Reference `%s` is ambiguous, could be: [%s].", name, sl__sb_str(&all));
+        sl__sb_free(&all);
+        return T_ERR;
+    }
+    if (hit >= 0) {
+        put_col(p, o, hit);
+        return (int)p->cols[hit].type;
     }
     if (p->allow_alias && n == 1) {
         for (int k = 0; k < p->n_outs; k++) {
@@ -1351,6 +1397,8 @@ static void scope_add(P *p, const char *name, emu_type t)
     p->cols = sl_xrealloc(p->cols, (size_t)(p->n_cols + 1) * sizeof(*p->cols));
     p->cols[p->n_cols].name = sl_xstrdup(name);
     p->cols[p->n_cols].type = t;
+    p->col_src = sl_xrealloc(p->col_src, (size_t)(p->n_cols + 1) * sizeof(*p->col_src));
+    p->col_src[p->n_cols] = p->n_src > 0 ? p->n_src - 1 : 0;
     p->n_cols++;
 }
 
@@ -1890,66 +1938,177 @@ static bool p_read_files(P *p)
 
 /* ------------------------------------------------------------------ SELECT */
 
+/* A catalog table as a FROM source: its columns join the scope (as source p->n_src - 1);
+ * *sql gets its quoted SQLite name and *name the table name. */
+static bool p_table_source(P *p, char **sql, char **name)
+{
+    qname q = {0};
+    if (!parse_qname(p, 3, &q))
+        return false;
+    emu_table_info ti;
+    emu_err te = {0};
+    if (!sl__emu_uc_table_get(p->db, q.c, q.s, q.t, &ti, &te)) {
+        fail(p, te.kind == EMU_E_NOT_FOUND ? EMU_E_INVALID : te.kind,
+             te.kind == EMU_E_NOT_FOUND ? "TABLE_OR_VIEW_NOT_FOUND" : te.cls,
+             te.kind == EMU_E_NOT_FOUND ? "42P01" : te.sqlstate,
+             "The table or view `%s`.`%s`.`%s` cannot be found. Verify the spelling and "
+             "correctness of the schema and catalog.",
+             q.c, q.s, q.t);
+        qname_free(&q);
+        return false;
+    }
+    for (int k = 0; k < ti.n_cols; k++)
+        scope_add(p, ti.cols[k].name, ti.cols[k].type);
+    sl__emu_table_info_free(&ti);
+    char *phys = sl__emu_phys_name(q.c, q.s, q.t);
+    sl__sb sb = {0};
+    sl__sb_put_ident(&sb, phys);
+    free(phys);
+    *sql = sl__sb_take(&sb);
+    *name = sl_xstrdup(q.t);
+    qname_free(&q);
+    return true;
+}
+
+static bool is_join_kw(tok *t)
+{
+    return is_kw(t, "JOIN") || is_kw(t, "INNER") || is_kw(t, "LEFT") || is_kw(t, "RIGHT") ||
+           is_kw(t, "FULL") || is_kw(t, "CROSS") || is_kw(t, "NATURAL") || is_kw(t, "SEMI") ||
+           is_kw(t, "ANTI");
+}
+
+/* [AS] alias after a source, unless the next word starts a clause or a join. */
+static bool p_source_alias(P *p, char **alias)
+{
+    *alias = NULL;
+    bool as = accept_kw(p, "AS");
+    static const char *stops[] = {"WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION",
+                                  "OFFSET", "ON", "USING", NULL};
+    if (is_name_tok(cur(p))) {
+        bool stop = !as && is_join_kw(cur(p));
+        for (int k = 0; !as && stops[k]; k++)
+            if (is_kw(cur(p), stops[k]))
+                stop = true;
+        if (!stop) {
+            *alias = sl_xstrdup(cur(p)->text);
+            p->i++;
+            return true;
+        }
+    }
+    if (as)
+        return fail_syntax(p), false;
+    return true;
+}
+
+static void src_push(P *p, const char *name, const char *alias)
+{
+    p->srcs = sl_xrealloc(p->srcs, (size_t)(p->n_src + 1) * sizeof(*p->srcs));
+    p->srcs[p->n_src].name = name ? sl_xstrdup(name) : NULL;
+    p->srcs[p->n_src].alias = alias ? sl_xstrdup(alias) : NULL;
+    p->n_src++;
+}
+
+/*
+ * FROM source [[AS] alias] { [INNER] | LEFT|RIGHT|FULL [OUTER] | CROSS JOIN source [[AS] alias]
+ * [ON condition] | , source [[AS] alias] }. The first source may be read_files(...); joined
+ * ones are catalog tables. Once there is a join, every column is emitted qualified.
+ */
 static bool p_from(P *p)
 {
     p->has_from = true;
+    p->n_src = 0;
+    src_push(p, NULL, NULL);
     if (is_kw(cur(p), "read_files") && is_op(peek_at(p, 1), "(")) {
         if (!p_read_files(p))
             return false;
     } else if (is_op(cur(p), "(")) {
         fail_unsupported(p, "a subquery in FROM");
         return false;
-    } else {
-        qname q = {0};
-        if (!parse_qname(p, 3, &q))
-            return false;
-        emu_table_info ti;
-        emu_err te = {0};
-        if (!sl__emu_uc_table_get(p->db, q.c, q.s, q.t, &ti, &te)) {
-            fail(p, te.kind == EMU_E_NOT_FOUND ? EMU_E_INVALID : te.kind,
-                 te.kind == EMU_E_NOT_FOUND ? "TABLE_OR_VIEW_NOT_FOUND" : te.cls,
-                 te.kind == EMU_E_NOT_FOUND ? "42P01" : te.sqlstate,
-                 "The table or view `%s`.`%s`.`%s` cannot be found. Verify the spelling and "
-                 "correctness of the schema and catalog.",
-                 q.c, q.s, q.t);
-            qname_free(&q);
-            return false;
-        }
-        for (int k = 0; k < ti.n_cols; k++)
-            scope_add(p, ti.cols[k].name, ti.cols[k].type);
-        sl__emu_table_info_free(&ti);
-        char *phys = sl__emu_phys_name(q.c, q.s, q.t);
-        sl__sb s = {0};
-        sl__sb_put_ident(&s, phys);
-        free(phys);
-        p->from_sql = sl__sb_take(&s);
-        p->from_name = sl_xstrdup(q.t);
-        qname_free(&q);
-    }
-    if (accept_kw(p, "AS")) {
-        if (!is_name_tok(cur(p))) {
-            fail_syntax(p);
-            return false;
-        }
-    }
-    static const char *stops[] = {"WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "JOIN", "INNER",
-                                  "LEFT",  "RIGHT", "FULL",   "CROSS", "UNION", "NATURAL",
-                                  "OFFSET", NULL};
-    if (is_name_tok(cur(p))) {
-        bool stop = false;
-        for (int k = 0; stops[k]; k++)
-            if (is_kw(cur(p), stops[k]))
-                stop = true;
-        if (!stop) {
-            p->from_alias = sl_xstrdup(cur(p)->text);
-            p->i++;
-        }
-    }
-    if (is_op(cur(p), ",") || is_kw(cur(p), "JOIN") || is_kw(cur(p), "INNER") ||
-        is_kw(cur(p), "LEFT") || is_kw(cur(p), "RIGHT") || is_kw(cur(p), "FULL") ||
-        is_kw(cur(p), "CROSS") || is_kw(cur(p), "NATURAL")) {
-        fail_unsupported(p, "JOIN");
+    } else if (!p_table_source(p, &p->from_sql, &p->from_name)) {
         return false;
+    }
+    if (!p_source_alias(p, &p->from_alias))
+        return false;
+    p->srcs[0].name = sl_xstrdup(p->from_name);
+    p->srcs[0].alias = p->from_alias ? sl_xstrdup(p->from_alias) : NULL;
+    for (;;) {
+        const char *kind;
+        bool on = true;
+        tok *t = cur(p);
+        if (accept_op(p, ",")) {
+            kind = "CROSS JOIN";
+            on = false;
+        } else if (accept_kw(p, "JOIN") || (accept_kw(p, "INNER") && expect_kw(p, "JOIN"))) {
+            kind = "JOIN";
+        } else if (is_kw(t, "LEFT") || is_kw(t, "RIGHT") || is_kw(t, "FULL")) {
+            kind = is_kw(t, "LEFT") ? "LEFT JOIN" : is_kw(t, "RIGHT") ? "RIGHT JOIN"
+                                                                      : "FULL JOIN";
+            p->i++;
+            if (is_kw(cur(p), "SEMI") || is_kw(cur(p), "ANTI"))
+                return fail_unsupported(p, "SEMI and ANTI joins"), false;
+            (void)accept_kw(p, "OUTER");
+            if (!expect_kw(p, "JOIN"))
+                return false;
+        } else if (accept_kw(p, "CROSS")) {
+            if (!expect_kw(p, "JOIN"))
+                return false;
+            kind = "CROSS JOIN";
+            on = false;
+        } else if (is_kw(t, "NATURAL") || is_kw(t, "SEMI") || is_kw(t, "ANTI")) {
+            return fail_unsupported(p, "NATURAL, SEMI and ANTI joins"), false;
+        } else {
+            break;
+        }
+        if (p->failed)
+            return false;
+        if (is_op(cur(p), "(") || (is_kw(cur(p), "read_files") && is_op(peek_at(p, 1), "(")))
+            return fail_unsupported(p, "a subquery or read_files as a joined source"), false;
+        if (p->n_src == 1) { /* the first join: name the first source */
+            char *first = sl_xasprintf("%s AS \"s0\"", p->from_sql);
+            free(p->from_sql);
+            p->from_sql = first;
+        }
+        src_push(p, NULL, NULL);
+        char *sql = NULL, *name = NULL, *alias = NULL;
+        if (!p_table_source(p, &sql, &name) || !p_source_alias(p, &alias)) {
+            free(sql);
+            free(name);
+            return false;
+        }
+        from_src *fs = &p->srcs[p->n_src - 1];
+        fs->name = name;
+        fs->alias = alias;
+        const char *me = alias ? alias : name;
+        for (int k = 0; k < p->n_src - 1; k++) {
+            const char *other = p->srcs[k].alias ? p->srcs[k].alias : p->srcs[k].name;
+            if (other && strcasecmp(other, me) == 0) {
+                free(sql);
+                fail(p, EMU_E_INVALID, "AMBIGUOUS_REFERENCE", "42704",
+                     "The name `%s` is used for two sources in FROM; give one an alias.", me);
+                return false;
+            }
+        }
+        sl__sb j = {0};
+        sl__sb_printf(&j, "%s %s %s AS \"s%d\"", p->from_sql, kind, sql, p->n_src - 1);
+        free(sql);
+        if (on) {
+            if (is_kw(cur(p), "USING")) {
+                sl__sb_free(&j);
+                return fail_unsupported(p, "JOIN ... USING (write the ON condition)"), false;
+            }
+            if (!expect_kw(p, "ON")) {
+                sl__sb_free(&j);
+                return false;
+            }
+            sl__sb_puts(&j, " ON ");
+            int ct = p_expr(p, &j);
+            if (ct == T_ERR) {
+                sl__sb_free(&j);
+                return false;
+            }
+        }
+        free(p->from_sql);
+        p->from_sql = sl__sb_take(&j);
     }
     return true;
 }
@@ -1978,6 +2137,12 @@ static char *expr_name(P *p, size_t from, size_t to)
     tok *a = &p->lx.t[from], *b = &p->lx.t[to - 1];
     if (to - from == 1 && is_name_tok(a))
         return sl_xstrdup(a->text);
+    /* A qualified column (t.col, c.s.t.col) is named by the column, as Spark names it. */
+    bool qualified = (to - from) % 2 == 1;
+    for (size_t k = from; qualified && k < to; k++)
+        qualified = (k - from) % 2 == 0 ? is_name_tok(&p->lx.t[k]) : is_op(&p->lx.t[k], ".");
+    if (qualified)
+        return sl_xstrdup(b->text);
     if (to - from == 4 && is_kw(a, "COUNT") && is_op(&p->lx.t[from + 2], "*"))
         return sl_xstrdup("count(1)");
     char *s = sl_xstrndup(p->src + a->off, b->off + b->len - a->off);
@@ -1998,11 +2163,12 @@ static bool p_select_items(P *p, sl__sb *o)
             sl__sb_puts(o, ", ");
         /* * or t.* */
         bool star = is_op(cur(p), "*");
+        int star_src = -1;
         if (!star && is_name_tok(cur(p)) && is_op(peek_at(p, 1), ".") &&
             is_op(peek_at(p, 2), "*")) {
             const char *q = cur(p)->text;
-            if (!((p->from_alias && strcasecmp(q, p->from_alias) == 0) ||
-                  (p->from_name && strcasecmp(q, p->from_name) == 0))) {
+            star_src = find_src(p, q);
+            if (star_src < 0) {
                 fail(p, EMU_E_INVALID, "CANNOT_RESOLVE_STAR_EXPAND", "42704",
                      "Cannot resolve `%s`.* given input columns.", q);
                 return false;
@@ -2017,9 +2183,16 @@ static bool p_select_items(P *p, sl__sb *o)
                      "Invalid usage of '*' without FROM.");
                 return false;
             }
+            int n_star = 0;
             for (int k = 0; k < p->n_cols; k++) {
-                sl__sb_printf(o, "%s", k ? ", " : "");
-                sl__sb_put_ident(o, p->cols[k].name);
+                if (star_src >= 0 && p->col_src[k] != star_src)
+                    continue;
+                sl__sb_printf(o, "%s", n_star++ ? ", " : "");
+                put_col(p, o, k);
+                if (p->n_src > 1) {
+                    sl__sb_puts(o, " AS ");
+                    sl__sb_put_ident(o, p->cols[k].name);
+                }
                 out_add(p, p->cols[k].name, (int)p->cols[k].type);
             }
         } else {
@@ -2780,6 +2953,7 @@ static void p_cleanup(P *p)
     for (int k = 0; k < p->n_cols; k++)
         free(p->cols[k].name);
     free(p->cols);
+    free(p->col_src);
     for (int k = 0; k < p->n_outs; k++)
         free(p->outs[k].name);
     free(p->outs);
@@ -2791,6 +2965,11 @@ static void p_cleanup(P *p)
     free(p->from_sql);
     free(p->from_name);
     free(p->from_alias);
+    for (int k = 0; k < p->n_src; k++) {
+        free(p->srcs[k].name);
+        free(p->srcs[k].alias);
+    }
+    free(p->srcs);
     lex_free(&p->lx);
 }
 

@@ -1,6 +1,6 @@
 /* test_emu_sql.c - the Databricks SQL subset on a real state database: SELECT forms,
  * aggregates, parameters, DDL, SHOW/DESCRIBE, read_files (CSV and JSON Lines), CTAS with
- * casts, INSERT (VALUES and SELECT, column lists, store-assignment casts, arity and unknown
+ * casts, JOINs (inner, outer, cross; ambiguity refused), INSERT (VALUES and SELECT, column lists, store-assignment casts, arity and unknown
  * columns refused without a partial write), Databricks printing, and refusal of
  * multi-statement injection and unsupported SQL. */
 #include <setjmp.h>
@@ -241,6 +241,63 @@ static void insert_values_and_select(void **state)
     assert_string_equal(cell(f, 0, 0), "6");
 }
 
+static void joins_inner_outer_cross_and_ambiguity(void **state)
+{
+    fx *f = *state;
+    assert_true(run(f, "CREATE SCHEMA IF NOT EXISTS main.j"));
+    assert_true(run(f, "CREATE TABLE main.j.customers AS SELECT 1 AS id, 'Ann' AS name"));
+    assert_true(run(f, "INSERT INTO main.j.customers VALUES (2, 'Bob'), (3, 'Cy')"));
+    assert_true(run(f, "CREATE TABLE main.j.orders AS SELECT 10 AS order_id, 1 AS customer_id, "
+                       "5.0 AS amount"));
+    assert_true(run(f, "INSERT INTO main.j.orders VALUES (11, 1, 7.5), (12, 2, 1.25), "
+                       "(13, 9, 100)"));
+    /* inner join with aggregates; a qualified column is named by the column */
+    assert_true(run(f, "SELECT c.name, sum(o.amount) AS total, count(*) AS n FROM "
+                       "main.j.customers c JOIN main.j.orders o ON o.customer_id = c.id "
+                       "GROUP BY c.name ORDER BY total DESC"));
+    assert_int_equal(f->res.n_rows, 2);
+    assert_string_equal(f->res.cols[0].name, "name");
+    assert_string_equal(cell(f, 0, 0), "Ann");
+    assert_string_equal(cell(f, 0, 1), "12.5");
+    assert_string_equal(cell(f, 1, 0), "Bob");
+    assert_string_equal(cell(f, 1, 2), "1");
+    /* left join keeps the customer without orders, with NULLs */
+    assert_true(run(f, "SELECT c.name, o.order_id FROM main.j.customers AS c LEFT OUTER JOIN "
+                       "main.j.orders AS o ON o.customer_id = c.id ORDER BY c.id, o.order_id"));
+    assert_int_equal(f->res.n_rows, 4);
+    assert_string_equal(cell(f, 3, 0), "Cy");
+    assert_null(cell(f, 3, 1));
+    /* full join keeps both sides; * expands every source, t.* one */
+    assert_true(run(f, "SELECT * FROM main.j.customers c FULL JOIN main.j.orders o "
+                       "ON o.customer_id = c.id"));
+    assert_int_equal(f->res.n_rows, 5);
+    assert_int_equal(f->res.n_cols, 5);
+    assert_true(run(f, "SELECT o.* FROM main.j.customers c, main.j.orders o "
+                       "WHERE c.id = o.customer_id AND c.name = 'Ann'"));
+    assert_int_equal(f->res.n_cols, 3);
+    assert_int_equal(f->res.n_rows, 2);
+    assert_true(run(f, "SELECT count(*) FROM main.j.customers CROSS JOIN main.j.orders"));
+    assert_string_equal(cell(f, 0, 0), "12");
+    /* RIGHT JOIN, and a join feeding CREATE TABLE AS */
+    assert_true(run(f, "CREATE TABLE main.j.spend AS SELECT o.order_id, c.name FROM "
+                       "main.j.customers c RIGHT JOIN main.j.orders o ON o.customer_id = c.id"));
+    assert_string_equal(cell(f, 0, 0), "4");
+    assert_true(run(f, "SELECT count(*) FROM main.j.spend WHERE name IS NULL"));
+    assert_string_equal(cell(f, 0, 0), "1");
+    /* ambiguity and unknown qualifiers are refused */
+    assert_false(run(f, "SELECT id FROM main.j.customers c JOIN main.j.customers d "
+                        "ON c.id = d.id"));
+    assert_string_equal(f->err.cls, "AMBIGUOUS_REFERENCE");
+    assert_false(run(f, "SELECT 1 FROM main.j.customers JOIN main.j.customers ON true"));
+    assert_string_equal(f->err.cls, "AMBIGUOUS_REFERENCE");
+    assert_false(run(f, "SELECT x.name FROM main.j.customers c JOIN main.j.orders o "
+                        "ON o.customer_id = c.id"));
+    assert_string_equal(f->err.cls, "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION");
+    assert_false(run(f, "SELECT c.name FROM main.j.customers c JOIN main.j.orders o "
+                        "ON o.nope = c.id"));
+    assert_string_equal(f->err.cls, "UNRESOLVED_COLUMN.WITH_SUGGESTION");
+}
+
 static void csv_bronze_then_silver_with_casts(void **state)
 {
     fx *f = *state;
@@ -346,9 +403,13 @@ static void injection_and_unsupported_sql_are_refused(void **state)
     assert_false(run(f, "SELECT sha2(region, 256) FROM samples.sales.product_sales"));
     assert_string_equal(f->err.cls, "UNRESOLVED_ROUTINE");
     assert_non_null(strstr(f->err.msg, "sha2"));
+    assert_false(run(f, "SELECT a.region FROM samples.sales.product_sales a NATURAL JOIN "
+                        "samples.sales.product_sales b"));
+    assert_string_equal(f->err.cls, "UNSUPPORTED_FEATURE");
+    assert_non_null(strstr(f->err.msg, "NATURAL"));
     assert_false(run(f, "SELECT a.region FROM samples.sales.product_sales a JOIN "
-                        "samples.sales.product_sales b ON a.order_id = b.order_id"));
-    assert_non_null(strstr(f->err.msg, "JOIN"));
+                        "samples.sales.product_sales b USING (order_id)"));
+    assert_non_null(strstr(f->err.msg, "USING"));
 }
 
 static void translation_quotes_identifiers_and_uses_cast_functions(void **state)
@@ -375,6 +436,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(named_parameters_are_typed_and_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(ddl_show_describe_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(insert_values_and_select, setup, teardown),
+        cmocka_unit_test_setup_teardown(joins_inner_outer_cross_and_ambiguity, setup, teardown),
         cmocka_unit_test_setup_teardown(csv_bronze_then_silver_with_casts, setup, teardown),
         cmocka_unit_test_setup_teardown(json_lines_union_keys_and_keep_nested_text, setup,
                                         teardown),
