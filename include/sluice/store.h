@@ -57,6 +57,9 @@ typedef struct sl_store_opts {
     sl_durability durability;
     int busy_timeout_ms; /* default 10000 */
     bool read_only;      /* open an existing database without migrating (CLI reads) */
+    /* Checkpoint the WAL from a background thread with its own connection, so commits on
+     * this one do not stop to copy pages into the database (the engine's write connection). */
+    bool background_checkpoint;
 } sl_store_opts;
 
 void sl_store_opts_init(sl_store_opts *o);

@@ -41,6 +41,7 @@ sl_code sl_engine_open(const sl_engine_opts *o, sl_engine **out, sl_err *err)
     so.path = o->db_path;
     so.durability = o->durability;
     so.read_only = o->read_only;
+    so.background_checkpoint = o->threaded && !o->read_only;
     sl_code rc = sl_store_open(&so, &e->st, err);
     if (rc != SL_OK) {
         free(e);

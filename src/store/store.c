@@ -310,6 +310,106 @@ fail:
     return rc;
 }
 
+/*
+ * Background checkpoints. SQLite's default copies WAL pages into the database inside the
+ * commit that crosses 1000 pages, on the committing thread. With background_checkpoint the
+ * WAL hook wakes a thread with its own connection at CKPT_WAKE_PAGES to copy them meanwhile;
+ * the writer itself checkpoints at CKPT_INLINE_PAGES, which then has little left to copy and,
+ * being between its transactions, completes - so the next transaction can restart the WAL from
+ * its beginning and the file stays bounded under sustained load.
+ */
+#define CKPT_WAKE_PAGES   1000
+#define CKPT_INLINE_PAGES 4000
+
+static void *ckpt_main(void *arg)
+{
+    store_ckpt *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->stop && c->pending == 0)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop)
+            break;
+        c->pending = 0;
+        c->running = true;
+        pthread_mutex_unlock(&c->mu);
+        (void)sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+        c->running = false;
+        c->runs++;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    store_ckpt *c = arg;
+    if (pages >= CKPT_INLINE_PAGES) {
+        /* let a background checkpoint in progress finish: it holds the checkpoint lock */
+        pthread_mutex_lock(&c->mu);
+        while (c->running)
+            pthread_cond_wait(&c->cv, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= CKPT_WAKE_PAGES) {
+        pthread_mutex_lock(&c->mu);
+        if (c->pending == 0) {
+            c->pending = pages;
+            pthread_cond_signal(&c->cv);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
+/* Start the checkpointer for st; on failure st keeps SQLite's own checkpoints. */
+static void ckpt_start(sl_store *st, const sl_store_opts *opts)
+{
+    store_ckpt *c = sl_xcalloc(1, sizeof(*c));
+    if (sqlite3_open_v2(st->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close_v2(c->db);
+        free(c);
+        return;
+    }
+    sqlite3_busy_timeout(c->db, 1000);
+    sqlite3_exec(c->db,
+                 opts->durability == SL_DURABILITY_FULL ? "PRAGMA synchronous=FULL"
+                                                        : "PRAGMA synchronous=NORMAL",
+                 NULL, NULL, NULL);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+        sqlite3_close_v2(c->db);
+        free(c);
+        return;
+    }
+    st->ckpt = c;
+    sqlite3_wal_hook(st->db, wal_hook, c);
+}
+
+static void ckpt_stop(sl_store *st)
+{
+    store_ckpt *c = st->ckpt;
+    if (!c)
+        return;
+    sqlite3_wal_hook(st->db, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    sqlite3_close_v2(c->db);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+    st->ckpt = NULL;
+}
+
 sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
 {
     *out = NULL;
@@ -405,6 +505,8 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
         goto fail;
     if ((rc = migrate(st, opts->read_only, err)) != SL_OK)
         goto fail;
+    if (opts->background_checkpoint && !opts->read_only)
+        ckpt_start(st, opts);
     *out = st;
     return SL_OK;
 fail:
@@ -416,6 +518,7 @@ void sl_store_close(sl_store *st)
 {
     if (!st)
         return;
+    ckpt_stop(st);
     for (int i = 0; i < STMT__COUNT; i++)
         sqlite3_finalize(st->stmts[i]);
     if (st->db)

@@ -2,6 +2,7 @@
 #ifndef SLUICE_STORE_INT_H
 #define SLUICE_STORE_INT_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "sluice/store.h"
@@ -53,11 +54,24 @@ enum stmt_id {
     STMT__COUNT
 };
 
+/* The background checkpointer: its own connection, woken by the WAL hook. */
+typedef struct store_ckpt {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sqlite3 *db;
+    int pending; /* WAL pages at the last wake-up; 0 when idle */
+    bool running; /* a checkpoint is in progress */
+    bool stop;
+    uint64_t runs;
+} store_ckpt;
+
 struct sl_store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmts[STMT__COUNT];
     bool in_txn;
+    store_ckpt *ckpt; /* NULL: SQLite checkpoints on commit, as by default */
 };
 
 /* The prepared statement for id (reset, bindings cleared); NULL after setting err. */

@@ -1,12 +1,15 @@
 /* test_store.c - the engine database: migrations and refusals, conditional run versions,
- * ordered history, and activity task leases (lease, take, retry, heartbeat, expiry). */
+ * ordered history, activity task leases (lease, take, retry, heartbeat, expiry), first opens
+ * racing from several processes, and background checkpoints keeping the WAL bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,23 +39,29 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Open p; on failure *st is NULL and err says why. */
-static sl_code try_open(const char *p, sl_store **st, sl_err *err)
+/* Open p (bg: checkpoint in the background); on failure *st is NULL and err says why. */
+static sl_code try_open(const char *p, bool bg, sl_store **st, sl_err *err)
 {
     sl_store_opts o;
     sl_store_opts_init(&o);
     o.path = p;
+    o.background_checkpoint = bg;
     *st = NULL;
     sl_err_clear(err);
     return sl_store_open(&o, st, err);
 }
 
-static sl_store *open_db(void)
+static sl_store *open_db_bg(bool bg)
 {
     sl_store *st;
     sl_err err;
-    assert_int_equal(try_open(path, &st, &err), SL_OK);
+    assert_int_equal(try_open(path, bg, &st, &err), SL_OK);
     return st;
+}
+
+static sl_store *open_db(void)
+{
+    return open_db_bg(false);
 }
 
 static void exec(const char *p, const char *sql)
@@ -127,7 +136,7 @@ static void concurrent_first_opens_all_succeed(void **state)
                 (void)!read(gate[0], &b, 1); /* returns 0 when the parent closes the pipe */
                 sl_store *st;
                 sl_err err;
-                sl_code rc = try_open(p, &st, &err);
+                sl_code rc = try_open(p, false, &st, &err);
                 if (rc != SL_OK)
                     fprintf(stderr, "child %d: %s\n", i, err.msg);
                 sl_store_close(st);
@@ -147,9 +156,9 @@ static void concurrent_first_opens_all_succeed(void **state)
     }
 }
 
-static sl_store *with_run(int64_t *run_pk)
+static sl_store *with_run_bg(int64_t *run_pk, bool bg)
 {
-    sl_store *st = open_db();
+    sl_store *st = open_db_bg(bg);
     sl_run_row r;
     memset(&r, 0, sizeof(r));
     snprintf(r.run_id, sizeof(r.run_id), "00000000-0000-4000-8000-000000000001");
@@ -165,12 +174,62 @@ static sl_store *with_run(int64_t *run_pk)
     return st;
 }
 
+static sl_store *with_run(int64_t *run_pk)
+{
+    return with_run_bg(run_pk, false);
+}
+
 static bool count_cb(const sl_event_row *ev, void *arg)
 {
     int64_t *n = arg;
     assert_int_equal(ev->event_id, *n + 1);
     (*n)++;
     return true;
+}
+
+/*
+ * With background checkpoints, 48 MiB of history written in 400 transactions without a
+ * pause: the WAL stays bounded (the writer finishes each checkpoint the background thread
+ * started, so the WAL restarts), and every event is there after reopening.
+ */
+static void background_checkpoints_keep_the_wal_bounded(void **state)
+{
+    (void)state;
+    int64_t run_pk;
+    sl_store *st = with_run_bg(&run_pk, true);
+    char *attrs = malloc(4097);
+    assert_non_null(attrs);
+    memset(attrs, 'x', 4096);
+    attrs[0] = '"';
+    attrs[4095] = '"';
+    attrs[4096] = '\0';
+    char wal[160];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    int64_t id = 1, max_wal = 0;
+    for (int tx = 0; tx < 400; tx++) {
+        assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+        for (int k = 0; k < 30; k++, id++) {
+            sl_event_row ev = {.event_id = id, .type = "Marker", .time_ms = id,
+                               .attrs = attrs, .attrs_len = 4096};
+            assert_int_equal(sl_store_event_insert(st, run_pk, &ev, NULL), SL_OK);
+        }
+        assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > max_wal)
+            max_wal = sb.st_size;
+    }
+    free(attrs);
+    sl_store_close(st);
+    fprintf(stderr, "largest WAL %lld bytes for %lld bytes written\n", (long long)max_wal,
+            (long long)(id - 1) * 4096);
+    assert_true(max_wal > 0);
+    assert_true(max_wal < 32 * 1024 * 1024);
+    st = open_db();
+    int64_t n = 0;
+    assert_int_equal(sl_store_events_scan(st, run_pk, 1, 0, count_cb, &n, NULL), SL_OK);
+    assert_int_equal(n, id - 1);
+    assert_int_equal(sl_store_integrity_check(st, NULL), SL_OK);
+    sl_store_close(st);
 }
 
 static void run_versions_are_conditional_and_history_ordered(void **state)
@@ -304,6 +363,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(newer_schema_and_foreign_files_are_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_first_opens_all_succeed, setup, teardown),
+        cmocka_unit_test_setup_teardown(background_checkpoints_keep_the_wal_bounded, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(run_versions_are_conditional_and_history_ordered, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(leases_are_exclusive_and_checked, setup, teardown),
