@@ -2,6 +2,7 @@
  * ordered history, activity task leases (lease, take, retry, heartbeat, expiry), first opens
  * racing from several processes, and background checkpoints keeping the WAL bounded. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -187,6 +188,75 @@ static bool count_cb(const sl_event_row *ev, void *arg)
     return true;
 }
 
+static bool last_id_cb(const sl_event_row *ev, void *arg)
+{
+    *(int64_t *)arg = ev->event_id;
+    return true;
+}
+
+/* A writer with background checkpoints, killed with SIGKILL at several points (some while a
+ * checkpoint runs): the database opens, passes integrity_check, holds every transaction the
+ * writer saw committed, and no half transaction. */
+static void kill9_during_background_checkpoints_loses_nothing(void **state)
+{
+    (void)state;
+    enum { PER_TX = 30 };
+    static const int kill_after[] = {20, 45, 140, 333, 610};
+    int64_t run_pk;
+    sl_store_close(with_run(&run_pk));
+    for (size_t round = 0; round < sizeof(kill_after) / sizeof(kill_after[0]); round++) {
+        int acks[2];
+        assert_int_equal(pipe(acks), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(acks[0]);
+            sl_store *st = open_db_bg(true);
+            char attrs[2049];
+            memset(attrs, 'y', 2048);
+            attrs[0] = attrs[2047] = '"';
+            attrs[2048] = '\0';
+            int64_t n = 0;
+            if (sl_store_events_scan(st, run_pk, 1, 0, last_id_cb, &n, NULL) != SL_OK)
+                _exit(3);
+            for (;;) {
+                if (sl_store_begin(st, NULL) != SL_OK)
+                    _exit(4);
+                for (int k = 0; k < PER_TX; k++) {
+                    sl_event_row ev = {.event_id = ++n, .type = "Marker", .time_ms = n,
+                                       .attrs = attrs, .attrs_len = 2048};
+                    if (sl_store_event_insert(st, run_pk, &ev, NULL) != SL_OK)
+                        _exit(5);
+                }
+                if (sl_store_commit(st, NULL) != SL_OK)
+                    _exit(6);
+                if (write(acks[1], &n, sizeof(n)) != sizeof(n))
+                    _exit(7);
+            }
+        }
+        close(acks[1]);
+        int64_t acked = 0, v;
+        int seen = 0;
+        while (seen < kill_after[round] && read(acks[0], &v, sizeof(v)) == sizeof(v)) {
+            acked = v;
+            seen++;
+        }
+        kill(pid, SIGKILL);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        close(acks[0]);
+        assert_int_equal(seen, kill_after[round]);
+        sl_store *st = open_db();
+        assert_int_equal(sl_store_integrity_check(st, NULL), SL_OK);
+        int64_t n = 0;
+        assert_int_equal(sl_store_events_scan(st, run_pk, 1, 0, count_cb, &n, NULL), SL_OK);
+        sl_store_close(st);
+        assert_true(n >= acked);
+        assert_int_equal(n % PER_TX, 0);
+    }
+}
+
 /*
  * With background checkpoints, 48 MiB of history written in 400 transactions without a
  * pause: the WAL stays bounded (the writer finishes each checkpoint the background thread
@@ -365,6 +435,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_first_opens_all_succeed, setup, teardown),
         cmocka_unit_test_setup_teardown(background_checkpoints_keep_the_wal_bounded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(kill9_during_background_checkpoints_loses_nothing,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(run_versions_are_conditional_and_history_ordered, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(leases_are_exclusive_and_checked, setup, teardown),
