@@ -680,8 +680,11 @@ static bool tz_parse(sl_tz *tz, const unsigned char *b, size_t n)
                 return false;
         }
         const unsigned char *ti = d + timecnt * (tsize + 1);
-        for (size_t i = 0; i < tz->ntypes; i++)
+        for (size_t i = 0; i < tz->ntypes; i++) {
             tz->utoff[i] = (int32_t)be_int(ti + 6 * i, 4);
+            if (tz->utoff[i] < -26 * 3600 || tz->utoff[i] > 26 * 3600)
+                return false; /* no zone is more than a day off UTC */
+        }
         if (tsize == 4)
             return true;
         const unsigned char *f = d + body, *end = b + n;

@@ -849,6 +849,77 @@ static void bad_zones_are_refused_with_one_line(void **state)
     rmdir(dir);
 }
 
+/* Damaged zone files (bytes flipped, counts changed, footers mangled, truncated) are either
+ * read or refused with SL_EINVAL; reading them never goes out of bounds (run under ASan). */
+static void damaged_zone_files_never_crash(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/usr/share/zoneinfo/Europe/Amsterdam", "rb");
+    assert_non_null(f);
+    static unsigned char orig[8192];
+    size_t n = fread(orig, 1, sizeof(orig), f);
+    fclose(f);
+    assert_true(n > 44 && n < sizeof(orig));
+    char dir[] = "/tmp/sluice-test-tzf.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[64];
+    snprintf(file, sizeof(file), "%s/Damaged", dir);
+    setenv("TZDIR", dir, 1);
+    sl_cron *c = parse_ok("30 2 * * *");
+    int loaded = 0, refused = 0;
+    for (int round = 0; round < 3000; round++) {
+        unsigned char buf[8192];
+        memcpy(buf, orig, n);
+        size_t len = n;
+        int kind = rnd(0, 4);
+        if (kind == 0) { /* a count in one of the two headers */
+            size_t at = (rnd(0, 1) ? 0 : 44 + 0) + 20 + (size_t)rnd(0, 23);
+            buf[at] = (unsigned char)rng();
+        } else if (kind == 1) { /* random bytes anywhere */
+            for (int k = rnd(1, 8); k > 0; k--)
+                buf[rng() % len] = (unsigned char)rng();
+        } else if (kind == 2) { /* truncated */
+            len = (size_t)rnd(0, (int)len - 1);
+        } else if (kind == 3) { /* the footer */
+            for (size_t k = len - 2; k > len - 30; k--)
+                if (rnd(0, 3) == 0)
+                    buf[k] = (unsigned char)"M.,/<>-+0123456789ABCDJ"[rng() % 23];
+        } else { /* the transition table */
+            size_t at = 44 + (size_t)rnd(0, 400);
+            if (at < len)
+                buf[at] ^= (unsigned char)(1u << rnd(0, 7));
+        }
+        FILE *w = fopen(file, "wb");
+        assert_non_null(w);
+        fwrite(buf, 1, len, w);
+        fclose(w);
+        sl_tz *tz = NULL;
+        sl_err err;
+        sl_err_clear(&err);
+        sl_code rc = sl_tz_load("Damaged", &tz, &err);
+        if (rc == SL_OK) {
+            loaded++;
+            for (int64_t t = -4000000000LL; t < 4000000000LL; t += 123456789)
+                (void)sl_tz_offset(tz, t);
+            int64_t a = at("2026-03-01T00:00:00Z");
+            for (int k = 0; k < 5 && a > 0; k++)
+                a = sl_cron_next_tz(c, tz, a);
+            sl_tz_free(tz);
+        } else {
+            assert_int_equal(rc, SL_EINVAL);
+            assert_null(tz);
+            assert_null(strchr(err.msg, '\n'));
+            refused++;
+        }
+    }
+    fprintf(stderr, "damaged zone files: %d read, %d refused\n", loaded, refused);
+    assert_true(loaded > 100 && refused > 100);
+    sl_cron_free(c);
+    unsetenv("TZDIR");
+    unlink(file);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -872,6 +943,7 @@ int main(void)
         cmocka_unit_test(every_hour_schedules_follow_real_time),
         cmocka_unit_test(specific_hours_fire_once_per_wall_clock_time),
         cmocka_unit_test(bad_zones_are_refused_with_one_line),
+        cmocka_unit_test(damaged_zone_files_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
