@@ -1983,7 +1983,7 @@ static bool p_source_alias(P *p, char **alias)
     *alias = NULL;
     bool as = accept_kw(p, "AS");
     static const char *stops[] = {"WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION",
-                                  "OFFSET", "ON", "USING", NULL};
+                                  "OFFSET", "ON", "USING", "SET", NULL};
     if (is_name_tok(cur(p))) {
         bool stop = !as && is_join_kw(cur(p));
         for (int k = 0; !as && stops[k]; k++)
@@ -3132,6 +3132,147 @@ out:
     return ok;
 }
 
+static void affected_only_result(emu_result *out, int64_t n)
+{
+    static const scope_col cols[] = {{"num_affected_rows", EMU_T_BIGINT}};
+    result_cols(out, cols, 1);
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%lld", (long long)n);
+    char *row[1] = {sl_xstrdup(buf)};
+    result_row(out, row);
+}
+
+/* The table an UPDATE or DELETE changes, [AS] alias included: its columns become the scope.
+ * *phys gets its quoted SQLite name. */
+static bool p_dml_target(P *p, char **phys)
+{
+    p->has_from = true;
+    p->n_src = 0;
+    src_push(p, NULL, NULL);
+    char *name = NULL, *alias = NULL;
+    if (!p_table_source(p, phys, &name))
+        return false;
+    p->srcs[0].name = name;
+    if (!p_source_alias(p, &alias))
+        return false;
+    p->srcs[0].alias = alias;
+    return true;
+}
+
+/* Run one data-changing statement in its own transaction; *n = rows changed. */
+static bool run_dml(P *p, const char *sql, int64_t *n)
+{
+    if (!txn(p, "BEGIN IMMEDIATE"))
+        return false;
+    sqlite3_stmt *st = prepare(p, sql);
+    if (st) {
+        if (sqlite3_step(st) != SQLITE_DONE)
+            sqlite_fail(p, "update");
+        sqlite3_finalize(st);
+    }
+    *n = sqlite3_changes64(p->db);
+    if (!p->failed && txn(p, "COMMIT"))
+        return true;
+    sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+    return false;
+}
+
+/* DELETE FROM name [[AS] alias] [WHERE cond]. Result: num_affected_rows. */
+static bool x_delete(P *p, emu_result *out)
+{
+    if (!expect_kw(p, "FROM"))
+        return false;
+    char *phys = NULL;
+    sl__sb sql = {0};
+    bool ok = false;
+    if (!p_dml_target(p, &phys))
+        goto out;
+    sl__sb_printf(&sql, "DELETE FROM %s", phys);
+    if (accept_kw(p, "WHERE")) {
+        sl__sb_puts(&sql, " WHERE ");
+        if (p_expr(p, &sql) == T_ERR)
+            goto out;
+    }
+    int64_t n;
+    if (end_of_stmt(p) && run_dml(p, sl__sb_str(&sql), &n)) {
+        affected_only_result(out, n);
+        ok = true;
+    }
+out:
+    free(phys);
+    sl__sb_free(&sql);
+    return ok;
+}
+
+/* UPDATE name [[AS] alias] SET col = expr[, ...] [WHERE cond]: values are cast to the column
+ * types as INSERT does. Result: num_affected_rows. */
+static bool x_update(P *p, emu_result *out)
+{
+    char *phys = NULL;
+    sl__sb sql = {0};
+    bool ok = false;
+    if (!p_dml_target(p, &phys) || !expect_kw(p, "SET"))
+        goto out;
+    sl__sb_printf(&sql, "UPDATE %s SET ", phys);
+    int n_set = 0;
+    do {
+        /* col or alias.col */
+        if (is_name_tok(cur(p)) && is_op(peek_at(p, 1), ".") && is_name_tok(peek_at(p, 2))) {
+            if (find_src(p, cur(p)->text) != 0) {
+                fail(p, EMU_E_INVALID, "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703",
+                     "A column with name `%s`.`%s` cannot be resolved.", cur(p)->text,
+                     peek_at(p, 2)->text);
+                goto out;
+            }
+            p->i += 2;
+        }
+        tok *t = cur(p);
+        if (!is_name_tok(t)) {
+            fail_syntax(p);
+            goto out;
+        }
+        int k = 0;
+        while (k < p->n_cols && strcasecmp(p->cols[k].name, t->text) != 0)
+            k++;
+        if (k == p->n_cols) {
+            fail(p, EMU_E_INVALID, "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703",
+                 "A column, variable, or function parameter with name `%s` cannot be "
+                 "resolved.",
+                 t->text);
+            goto out;
+        }
+        p->i++;
+        if (!expect_op(p, "="))
+            goto out;
+        sl__sb x = {0};
+        int xt = p_expr(p, &x);
+        if (xt == T_ERR) {
+            sl__sb_free(&x);
+            goto out;
+        }
+        if (n_set++)
+            sl__sb_puts(&sql, ", ");
+        sl__sb_put_ident(&sql, p->cols[k].name);
+        sl__sb_puts(&sql, " = ");
+        emit_store(&sql, sl__sb_str(&x), xt, p->cols[k].type);
+        sl__sb_free(&x);
+    } while (accept_op(p, ","));
+    if (accept_kw(p, "WHERE")) {
+        sl__sb_puts(&sql, " WHERE ");
+        if (p_expr(p, &sql) == T_ERR)
+            goto out;
+    }
+    int64_t n;
+    if (end_of_stmt(p) && run_dml(p, sl__sb_str(&sql), &n)) {
+        affected_only_result(out, n);
+        ok = true;
+    }
+out:
+    free(phys);
+    sl__sb_free(&sql);
+    return ok;
+}
+
 static bool dispatch(P *p, emu_result *out)
 {
     tok *t = cur(p);
@@ -3147,6 +3288,10 @@ static bool dispatch(P *p, emu_result *out)
         return x_drop(p, out);
     if (accept_kw(p, "INSERT"))
         return x_insert(p, out);
+    if (accept_kw(p, "DELETE"))
+        return x_delete(p, out);
+    if (accept_kw(p, "UPDATE"))
+        return x_update(p, out);
     if (accept_kw(p, "SHOW"))
         return x_show(p, out);
     if (accept_kw(p, "DESCRIBE") || accept_kw(p, "DESC"))

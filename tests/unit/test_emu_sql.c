@@ -1,6 +1,6 @@
 /* test_emu_sql.c - the Databricks SQL subset on a real state database: SELECT forms,
  * aggregates, parameters, DDL, SHOW/DESCRIBE, read_files (CSV and JSON Lines), CTAS with
- * casts, JOINs (inner, outer, cross; ambiguity refused), INSERT (VALUES and SELECT, column lists, store-assignment casts, arity and unknown
+ * casts, JOINs (inner, outer, cross; ambiguity refused), UPDATE and DELETE, INSERT (VALUES and SELECT, column lists, store-assignment casts, arity and unknown
  * columns refused without a partial write), Databricks printing, and refusal of
  * multi-statement injection and unsupported SQL. */
 #include <setjmp.h>
@@ -298,6 +298,42 @@ static void joins_inner_outer_cross_and_ambiguity(void **state)
     assert_string_equal(f->err.cls, "UNRESOLVED_COLUMN.WITH_SUGGESTION");
 }
 
+static void update_and_delete(void **state)
+{
+    fx *f = *state;
+    assert_true(run(f, "CREATE SCHEMA IF NOT EXISTS main.u"));
+    assert_true(run(f, "CREATE TABLE main.u.t AS SELECT 1 AS id, 'a' AS name, 2.5 AS score"));
+    assert_true(run(f, "INSERT INTO main.u.t VALUES (2, 'b', 3.5), (3, 'c', 4.5), (4, 'd', NULL)"));
+    assert_true(run(f, "UPDATE main.u.t SET score = score * 2, name = upper(name) WHERE id >= 3"));
+    assert_int_equal(f->res.n_cols, 1);
+    assert_string_equal(f->res.cols[0].name, "num_affected_rows");
+    assert_string_equal(cell(f, 0, 0), "2");
+    /* an alias, a qualified target column, and a string cast to the column's type */
+    assert_true(run(f, "UPDATE main.u.t AS x SET x.score = '7.25' WHERE x.id = 1"));
+    assert_string_equal(cell(f, 0, 0), "1");
+    assert_true(run(f, "SELECT id, name, score FROM main.u.t ORDER BY id"));
+    assert_string_equal(cell(f, 0, 2), "7.25");
+    assert_string_equal(cell(f, 1, 1), "b");
+    assert_string_equal(cell(f, 2, 1), "C");
+    assert_string_equal(cell(f, 2, 2), "9.0");
+    assert_null(cell(f, 3, 2));
+    /* a value that does not convert fails the whole statement: nothing changes */
+    assert_false(run(f, "UPDATE main.u.t SET id = CASE WHEN id = 4 THEN 'x' ELSE '5' END"));
+    assert_string_equal(f->err.cls, "CAST_INVALID_INPUT");
+    assert_false(run(f, "UPDATE main.u.t SET nope = 1"));
+    assert_string_equal(f->err.cls, "UNRESOLVED_COLUMN.WITH_SUGGESTION");
+    assert_false(run(f, "UPDATE main.u.t SET y.id = 1"));
+    assert_true(run(f, "DELETE FROM main.u.t WHERE score IS NULL OR name = 'b'"));
+    assert_string_equal(cell(f, 0, 0), "2");
+    assert_true(run(f, "SELECT sum(id) FROM main.u.t"));
+    assert_string_equal(cell(f, 0, 0), "4");
+    assert_true(run(f, "DELETE FROM main.u.t"));
+    assert_string_equal(cell(f, 0, 0), "2");
+    assert_false(run(f, "DELETE FROM main.u.nosuch"));
+    assert_string_equal(f->err.cls, "TABLE_OR_VIEW_NOT_FOUND");
+    assert_false(run(f, "DELETE main.u.t"));
+}
+
 static void csv_bronze_then_silver_with_casts(void **state)
 {
     fx *f = *state;
@@ -397,9 +433,9 @@ static void injection_and_unsupported_sql_are_refused(void **state)
     assert_string_equal(cell(f, 0, 0), "0");
     assert_true(run(f, "SELECT count(*) FROM samples.sales.product_sales;"));
     assert_string_equal(cell(f, 0, 0), "50");
-    assert_false(run(f, "UPDATE samples.sales.product_sales SET units = 0"));
+    assert_false(run(f, "MERGE INTO samples.sales.product_sales USING x ON true"));
     assert_string_equal(f->err.cls, "UNSUPPORTED_FEATURE");
-    assert_non_null(strstr(f->err.msg, "UPDATE"));
+    assert_non_null(strstr(f->err.msg, "MERGE"));
     assert_false(run(f, "SELECT sha2(region, 256) FROM samples.sales.product_sales"));
     assert_string_equal(f->err.cls, "UNRESOLVED_ROUTINE");
     assert_non_null(strstr(f->err.msg, "sha2"));
@@ -437,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(ddl_show_describe_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(insert_values_and_select, setup, teardown),
         cmocka_unit_test_setup_teardown(joins_inner_outer_cross_and_ambiguity, setup, teardown),
+        cmocka_unit_test_setup_teardown(update_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(csv_bronze_then_silver_with_casts, setup, teardown),
         cmocka_unit_test_setup_teardown(json_lines_union_keys_and_keep_nested_text, setup,
                                         teardown),
