@@ -16,16 +16,26 @@
 #include "sluice/loadtest.h"
 #include "sluice/worker.h"
 
+struct bench;
+
+/* What a start callback needs: the bench and the slot the workflow holds. */
+struct slot_ref {
+    struct bench *b;
+    int slot;
+};
+
 struct bench {
     sl_engine *e;
+    struct slot_ref *refs; /* one per slot */
     json_t *input;
     int total;       /* workflows in this phase */
     int base;        /* index of the phase's first workflow */
     int started, done, errors;
     int64_t *slot_start_ns; /* start time per slot, one slot per workflow in flight */
     int *free_slots;        /* stack of free slots */
-    int n_free;
+    int n_free, n_slots;
     sl_lt_hist *lat; /* start-to-close latency (ns) of the measured phase */
+    char first_error[160]; /* what went wrong first, for the error line */
     bool measure;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -36,10 +46,16 @@ static void start_next(struct bench *b);
 static void on_start(void *arg, sl_code rc, const sl_start_result *res)
 {
     (void)res;
-    struct bench *b = arg;
+    const struct slot_ref *ref = arg;
+    struct bench *b = ref->b;
     if (rc != SL_OK) {
-        /* counted as done; its slot stays taken, which only shrinks what is in flight */
+        /* counted as done, and its slot is free again */
         pthread_mutex_lock(&b->mu);
+        b->slot_start_ns[ref->slot] = 0;
+        b->free_slots[b->n_free++] = ref->slot;
+        if (!b->first_error[0])
+            snprintf(b->first_error, sizeof(b->first_error), "a start failed (%s)",
+                     sl_code_name(rc));
         b->errors++;
         b->done++;
         pthread_cond_signal(&b->cv);
@@ -55,21 +71,21 @@ static void start_next(struct bench *b)
         pthread_mutex_unlock(&b->mu);
         return;
     }
-    int i = b->base + b->started++;
-    if (b->n_free == 0) { /* every slot lost to failed starts: count this one failed too */
-        b->errors++;
-        b->done++;
-        pthread_cond_signal(&b->cv);
+    if (b->n_free == 0) {
+        /* C already in flight: a completion from the previous phase can call in here after
+         * this phase started its C. The next completion starts this one instead. */
         pthread_mutex_unlock(&b->mu);
         return;
     }
+    int i = b->base + b->started++;
     int slot = b->free_slots[--b->n_free];
     b->slot_start_ns[slot] = sl_mono_ns();
     pthread_mutex_unlock(&b->mu);
     char id[48];
     snprintf(id, sizeof(id), "bench-%d.%d", i, slot);
     sl_start_opts o = {.workflow_id = id, .task_queue = "bench"};
-    sl_engine_start_async(b->e, "noop_chain", json_incref(b->input), &o, on_start, b);
+    sl_engine_start_async(b->e, "noop_chain", json_incref(b->input), &o, on_start,
+                          &b->refs[slot]);
 }
 
 static void on_close(void *arg, const char *workflow_id, const char *run_id, int status)
@@ -80,11 +96,20 @@ static void on_close(void *arg, const char *workflow_id, const char *run_id, int
     int slot = dot ? atoi(dot + 1) : 0;
     int64_t now = sl_mono_ns();
     pthread_mutex_lock(&b->mu);
+    if (slot < 0 || slot >= b->n_slots || b->slot_start_ns[slot] == 0) {
+        pthread_mutex_unlock(&b->mu); /* not one of ours in flight */
+        return;
+    }
     if (b->measure)
         sl_lt_hist_record(b->lat, now - b->slot_start_ns[slot]);
+    b->slot_start_ns[slot] = 0;
     b->free_slots[b->n_free++] = slot;
-    if (status != SL_RUN_COMPLETED)
+    if (status != SL_RUN_COMPLETED) {
+        if (!b->first_error[0])
+            snprintf(b->first_error, sizeof(b->first_error), "workflow %s ended %s",
+                     workflow_id, sl_run_status_name(status));
         b->errors++;
+    }
     b->done++;
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
@@ -189,6 +214,10 @@ static int bench_run(sl_cli *cli, int argc, char **argv)
     b.free_slots = sl_xcalloc((size_t)conc, sizeof(int));
     for (int k = 0; k < (int)conc; k++)
         b.free_slots[b.n_free++] = (int)conc - 1 - k;
+    b.n_slots = (int)conc;
+    b.refs = sl_xcalloc((size_t)conc, sizeof(*b.refs));
+    for (int k = 0; k < (int)conc; k++)
+        b.refs[k] = (struct slot_ref){.b = &b, .slot = k};
     b.lat = sl_lt_hist_new();
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv, NULL);
@@ -222,6 +251,22 @@ static int bench_run(sl_cli *cli, int argc, char **argv)
     sl_engine_stats_get(e, &s1);
     sl_worker_stop(w);
     sl_engine_on_close(e, NULL, NULL);
+    if (b.first_error[0]) {
+        /* say what went wrong: the failed run's failure, when it has one */
+        char wid[64] = "";
+        sscanf(b.first_error, "workflow %63s", wid);
+        json_t *d = NULL;
+        if (wid[0] && sl_engine_describe(e, wid, NULL, &d, NULL) == SL_OK) {
+            char *f = sl_json_dumps(json_object_get(d, "failure"));
+            fprintf(stderr, "sluice: bench: %d errors; first: %s: %s\n",
+                    b.errors + warm_errors, b.first_error, f);
+            free(f);
+            json_decref(d);
+        } else {
+            fprintf(stderr, "sluice: bench: %d errors; first: %s\n", b.errors + warm_errors,
+                    b.first_error);
+        }
+    }
     int64_t db_bytes = sl_engine_db_bytes(e);
     sl_engine_close(e);
     {
@@ -273,6 +318,7 @@ static int bench_run(sl_cli *cli, int argc, char **argv)
     json_decref(b.input);
     free(b.slot_start_ns);
     free(b.free_slots);
+    free(b.refs);
     sl_lt_hist_free(b.lat);
     pthread_mutex_destroy(&b.mu);
     pthread_cond_destroy(&b.cv);
