@@ -703,7 +703,7 @@ static bool tz_parse(sl_tz *tz, const unsigned char *b, size_t n)
 sl_code sl_tz_load(const char *name, sl_tz **out, sl_err *err)
 {
     *out = NULL;
-    if (!name || !*name)
+    if (!name)
         name = "UTC";
     if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0 || strcmp(name, "Z") == 0) {
         sl_tz *tz = sl_xcalloc(1, sizeof(*tz) + 4);

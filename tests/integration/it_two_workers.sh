@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# timeout: 180
+# timeout: 240
 # Two worker processes on one database complete 1,000 workflows together; no activity is
 # executed or completed twice for the same attempt, and both workers did work.
 . "$SLUICE_SRC/tests/lib/common.sh"
 S=$SLUICE_BIN
 export SLUICE_EXAMPLES_LOG="$T/executions.log"
 N=1000
-# Start everything first (one CLI transaction each would be slow: use a generated batch).
-for i in $(seq 1 $N); do echo "$i"; done | while read -r i; do
+# Both workers are up before any work exists, then the workflows arrive while they run: each
+# worker picks up workflow tasks as they come (a worker started first must not find everything
+# already taken, as happened once on a loaded machine when work was queued before the workers).
+it_start_bg w1 "$S" worker --concurrency 4
+p1=$IT_LAST_PID
+it_start_bg w2 "$S" worker --concurrency 4
+p2=$IT_LAST_PID
+it_wait_line "$T/w1.log" "ready:" 60 >/dev/null
+it_wait_line "$T/w2.log" "ready:" 60 >/dev/null
+for i in $(seq 1 $N); do
   $S workflow start --type noop_chain --id "p$i" --input '{"steps":3,"activity_ms":1}' >/dev/null
 done
-it_start_bg w1 "$S" worker --concurrency 4 --exit-when-idle
-p1=$IT_LAST_PID
-it_start_bg w2 "$S" worker --concurrency 4 --exit-when-idle
-p2=$IT_LAST_PID
-wait "$p1" || it_fail "worker 1 failed"
-wait "$p2" || it_fail "worker 2 failed"
+it_wait_for 150 bash -c "[ \$($S workflow count --status completed) -eq $N ]"
+kill -TERM "$p1" "$p2"
+wait "$p1" || it_fail "worker 1 did not stop cleanly"
+wait "$p2" || it_fail "worker 2 did not stop cleanly"
 
 it_expect_eq completed "$($S workflow count --status completed)" $N
 q() { sqlite3 "$SLUICE_DB" "$1"; }

@@ -819,7 +819,7 @@ static void bad_zones_are_refused_with_one_line(void **state)
     assert_null(tz);
     assert_non_null(strstr(err.msg, "unknown time zone 'Mars/Olympus_Mons'"));
     static const char *const bad[] = {
-        "../../etc/passwd", "/etc/localtime", "Europe/", "Europe//Paris",
+        "", "../../etc/passwd", "/etc/localtime", "Europe/", "Europe//Paris",
         "Europe/Paris now", "./UTC",          NULL};
     for (int i = 0; bad[i]; i++) {
         sl_err_clear(&err);
