@@ -11,24 +11,37 @@ it_expect_fail 1 "queue 'q' has no limits" $S queue limit q --clear
 
 $S queue limit paced --rate 4/1s --burst 4 >/dev/null
 $S queue limit narrow --concurrency 2 >/dev/null
-for i in $(seq 1 16); do
-  $S workflow start --type noop_chain --id "r$i" --task-queue paced --input '{"steps":1}' >/dev/null
-done
-for i in $(seq 1 6); do
-  $S workflow start --type noop_chain --id "c$i" --task-queue narrow --input '{"steps":1,"activity_ms":300}' >/dev/null
-done
+start_all() {
+  for i in $(seq 1 16); do
+    $S workflow start --type noop_chain --id "r$i" --task-queue paced --input '{"steps":1}' >/dev/null
+  done
+  for i in $(seq 1 6); do
+    $S workflow start --type noop_chain --id "c$i" --task-queue narrow --input '{"steps":1,"activity_ms":300}' >/dev/null
+  done
+}
+# queue list before any worker runs: depth and limits
+start_all
 q=$($S queue list -o json)
 it_expect_eq "paced depth" "$(jq '.[] | select(.queue=="paced") | .depth' <<<"$q")" 16
 it_expect_eq "paced limits" "$(jq -r '.[] | select(.queue=="paced") | .limits.rate' <<<"$q")" "4/1s"
 it_expect_eq "narrow limits" "$(jq '.[] | select(.queue=="narrow") | .limits.concurrency' <<<"$q")" 2
 $S queue list | grep -q "^paced .* rate 4/1s burst 4" || it_fail "queue list table"
-
-it_start_bg w1 "$S" worker --task-queue paced --task-queue narrow --concurrency 4 --exit-when-idle
+# The measured run uses a fresh database and starts the workflows once both workers are up,
+# so neither can take every workflow task before the other has started (a loaded machine).
+export SLUICE_DB="$T/run.db"
+$S queue limit paced --rate 4/1s --burst 4 >/dev/null
+$S queue limit narrow --concurrency 2 >/dev/null
+it_start_bg w1 "$S" worker --task-queue paced --task-queue narrow --concurrency 4
 p1=$IT_LAST_PID
-it_start_bg w2 "$S" worker --task-queue paced --task-queue narrow --concurrency 4 --exit-when-idle
+it_start_bg w2 "$S" worker --task-queue paced --task-queue narrow --concurrency 4
 p2=$IT_LAST_PID
-wait "$p1" || it_fail "worker 1"
-wait "$p2" || it_fail "worker 2"
+it_wait_line "$T/w1.log" "ready:" 60 >/dev/null
+it_wait_line "$T/w2.log" "ready:" 60 >/dev/null
+start_all
+it_wait_for 60 bash -c "[ \$($S workflow count --status completed) -eq 22 ]"
+kill -TERM "$p1" "$p2"
+wait "$p1" || it_fail "worker 1 did not stop cleanly"
+wait "$p2" || it_fail "worker 2 did not stop cleanly"
 it_expect_eq "all done" "$($S workflow count --status completed)" 22
 
 # Start times of the paced activities, in ms, sorted.
