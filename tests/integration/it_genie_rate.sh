@@ -20,15 +20,19 @@ questions() { for i in $(seq 1 "$1"); do echo "Which products generate the highe
 
 $S queue limit genie --rate 5/2s >/dev/null
 questions 20 limited >q20.txt
-$S genie batch q20.txt --space "$SP" >ids.txt
-it_expect_eq "workflows" "$(wc -l <ids.txt)" 20
 # Two threads each, below the limit's burst of 5: with 8, the worker that just finished (and
 # polls again at once) could take every window and leave the other nothing to share. Two
 # threads also mean leases beyond idle threads would show: a task leased while both are busy
 # starts later than the limit counted it, and the emulator sees a 429. The limit (5/2s), not
 # the threads (4), still sets the pace.
+# Both workers are up before the batch is queued, so neither can take every workflow task
+# before the other has started (a loaded machine).
 it_start_bg w1 "$S" worker --task-queue genie --concurrency 2
 it_start_bg w2 "$S" worker --task-queue genie --concurrency 2
+it_wait_line "$T/w1.log" "ready:" 60 >/dev/null
+it_wait_line "$T/w2.log" "ready:" 60 >/dev/null
+$S genie batch q20.txt --space "$SP" >ids.txt
+it_expect_eq "workflows" "$(wc -l <ids.txt)" 20
 it_wait_for 120 bash -c "[ \$($S workflow count --type genie_query --status completed) -eq 20 ]"
 it_expect_eq "failed" "$($S workflow count --type genie_query --status failed)" 0
 stats=$(curl -s "$EMU_URL/_emulator/stats")
