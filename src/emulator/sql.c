@@ -3177,29 +3177,33 @@ static bool run_dml(P *p, const char *sql, int64_t *n)
     return false;
 }
 
+/* The optional WHERE of an UPDATE or DELETE, the end of the statement, and the run. */
+static bool where_and_run(P *p, sl__sb *sql, emu_result *out)
+{
+    if (accept_kw(p, "WHERE")) {
+        sl__sb_puts(sql, " WHERE ");
+        if (p_expr(p, sql) == T_ERR)
+            return false;
+    }
+    int64_t n;
+    if (!end_of_stmt(p) || !run_dml(p, sl__sb_str(sql), &n))
+        return false;
+    affected_only_result(out, n);
+    return true;
+}
+
 /* DELETE FROM name [[AS] alias] [WHERE cond]. Result: num_affected_rows. */
 static bool x_delete(P *p, emu_result *out)
 {
-    if (!expect_kw(p, "FROM"))
-        return false;
     char *phys = NULL;
+    if (!expect_kw(p, "FROM") || !p_dml_target(p, &phys)) {
+        free(phys);
+        return false;
+    }
     sl__sb sql = {0};
-    bool ok = false;
-    if (!p_dml_target(p, &phys))
-        goto out;
     sl__sb_printf(&sql, "DELETE FROM %s", phys);
-    if (accept_kw(p, "WHERE")) {
-        sl__sb_puts(&sql, " WHERE ");
-        if (p_expr(p, &sql) == T_ERR)
-            goto out;
-    }
-    int64_t n;
-    if (end_of_stmt(p) && run_dml(p, sl__sb_str(&sql), &n)) {
-        affected_only_result(out, n);
-        ok = true;
-    }
-out:
     free(phys);
+    bool ok = where_and_run(p, &sql, out);
     sl__sb_free(&sql);
     return ok;
 }
@@ -3257,16 +3261,7 @@ static bool x_update(P *p, emu_result *out)
         emit_store(&sql, sl__sb_str(&x), xt, p->cols[k].type);
         sl__sb_free(&x);
     } while (accept_op(p, ","));
-    if (accept_kw(p, "WHERE")) {
-        sl__sb_puts(&sql, " WHERE ");
-        if (p_expr(p, &sql) == T_ERR)
-            goto out;
-    }
-    int64_t n;
-    if (end_of_stmt(p) && run_dml(p, sl__sb_str(&sql), &n)) {
-        affected_only_result(out, n);
-        ok = true;
-    }
+    ok = where_and_run(p, &sql, out);
 out:
     free(phys);
     sl__sb_free(&sql);
