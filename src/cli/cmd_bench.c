@@ -36,6 +36,7 @@ struct bench {
     int n_free, n_slots;
     sl_lt_hist *lat; /* start-to-close latency (ns) of the measured phase */
     char first_error[160]; /* what went wrong first, for the error line */
+    char first_failed[64]; /* the workflow that failed first, if one did */
     bool measure;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -105,9 +106,11 @@ static void on_close(void *arg, const char *workflow_id, const char *run_id, int
     b->slot_start_ns[slot] = 0;
     b->free_slots[b->n_free++] = slot;
     if (status != SL_RUN_COMPLETED) {
-        if (!b->first_error[0])
+        if (!b->first_error[0]) {
             snprintf(b->first_error, sizeof(b->first_error), "workflow %s ended %s",
                      workflow_id, sl_run_status_name(status));
+            snprintf(b->first_failed, sizeof(b->first_failed), "%s", workflow_id);
+        }
         b->errors++;
     }
     b->done++;
@@ -253,11 +256,11 @@ static int bench_run(sl_cli *cli, int argc, char **argv)
     sl_engine_on_close(e, NULL, NULL);
     if (b.first_error[0]) {
         /* say what went wrong: the failed run's failure, when it has one */
-        char wid[64] = "";
-        sscanf(b.first_error, "workflow %63s", wid);
         json_t *d = NULL;
-        if (wid[0] && sl_engine_describe(e, wid, NULL, &d, NULL) == SL_OK) {
-            char *f = sl_json_dumps(json_object_get(d, "failure"));
+        if (b.first_failed[0] &&
+            sl_engine_describe(e, b.first_failed, NULL, &d, NULL) == SL_OK) {
+            json_t *fj = json_object_get(d, "failure");
+            char *f = fj ? sl_json_dumps(fj) : sl_xstrdup("no failure recorded");
             fprintf(stderr, "sluice: bench: %d errors; first: %s: %s\n",
                     b.errors + warm_errors, b.first_error, f);
             free(f);

@@ -247,8 +247,6 @@ typedef struct P {
     /* FROM scope */
     bool has_from;
     char *from_sql;      /* quoted SQLite source */
-    char *from_name;     /* table name for qualified refs */
-    char *from_alias;
     from_src *srcs; /* every source; with more than one, columns are emitted as "sN"."col" */
     int n_src;
     scope_col *cols;
@@ -1932,7 +1930,7 @@ static bool p_read_files(P *p)
     sl__sb_puts(&s, "temp.");
     sl__sb_put_ident(&s, tname);
     p->from_sql = sl__sb_take(&s);
-    p->from_name = sl_xstrdup("read_files");
+    p->srcs[0].name = sl_xstrdup("read_files");
     return true;
 }
 
@@ -2024,13 +2022,11 @@ static bool p_from(P *p)
     } else if (is_op(cur(p), "(")) {
         fail_unsupported(p, "a subquery in FROM");
         return false;
-    } else if (!p_table_source(p, &p->from_sql, &p->from_name)) {
+    } else if (!p_table_source(p, &p->from_sql, &p->srcs[0].name)) {
         return false;
     }
-    if (!p_source_alias(p, &p->from_alias))
+    if (!p_source_alias(p, &p->srcs[0].alias))
         return false;
-    p->srcs[0].name = sl_xstrdup(p->from_name);
-    p->srcs[0].alias = p->from_alias ? sl_xstrdup(p->from_alias) : NULL;
     for (;;) {
         const char *kind;
         bool on = true;
@@ -2963,8 +2959,6 @@ static void p_cleanup(P *p)
     }
     free(p->binds);
     free(p->from_sql);
-    free(p->from_name);
-    free(p->from_alias);
     for (int k = 0; k < p->n_src; k++) {
         free(p->srcs[k].name);
         free(p->srcs[k].alias);
@@ -3149,14 +3143,7 @@ static bool p_dml_target(P *p, char **phys)
     p->has_from = true;
     p->n_src = 0;
     src_push(p, NULL, NULL);
-    char *name = NULL, *alias = NULL;
-    if (!p_table_source(p, phys, &name))
-        return false;
-    p->srcs[0].name = name;
-    if (!p_source_alias(p, &alias))
-        return false;
-    p->srcs[0].alias = alias;
-    return true;
+    return p_table_source(p, phys, &p->srcs[0].name) && p_source_alias(p, &p->srcs[0].alias);
 }
 
 /* Run one data-changing statement in its own transaction; *n = rows changed. */

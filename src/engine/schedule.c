@@ -47,7 +47,8 @@ static sl_code spec_parse(const char *text, const char *timezone, spec *sp, sl_e
     else
         rc = sl_err_set(err, SL_EINVAL, "schedule spec needs a cron expression or an interval");
     json_decref(j);
-    if (rc == SL_OK && sp->cron && timezone && (rc = sl_tz_load(timezone, &sp->tz, err)) != SL_OK) {
+    /* every spec validates its zone; only a cron reads its fields in it */
+    if (rc == SL_OK && timezone && (rc = sl_tz_load(timezone, &sp->tz, err)) != SL_OK) {
         sl_cron_free(sp->cron);
         sp->cron = NULL;
     }
@@ -373,20 +374,12 @@ static sl_code create_fn(sl_engine *e, item *it, sl_err *err)
         free(spec_text);
         return rc;
     }
-    if (!o->cron && o->timezone && strcmp(sl_tz_name(NULL), o->timezone) != 0) {
+    if (!o->cron && strcmp(sl_tz_name(sp.tz), "UTC") != 0) {
         /* an interval runs in real time; a zone would mean nothing */
-        sl_tz *tz = NULL;
-        rc = sl_tz_load(o->timezone, &tz, err);
-        bool utc = rc == SL_OK && strcmp(sl_tz_name(tz), "UTC") == 0;
-        sl_tz_free(tz);
-        if (rc == SL_OK && !utc)
-            rc = sl_err_set(err, SL_EINVAL, "--timezone applies to --cron schedules only; "
-                                            "--every runs in real time");
-        if (rc != SL_OK) {
-            spec_free(&sp);
-            free(spec_text);
-            return rc;
-        }
+        spec_free(&sp);
+        free(spec_text);
+        return sl_err_set(err, SL_EINVAL, "--timezone applies to --cron schedules only; "
+                                          "--every runs in real time");
     }
     const char *zone = sl_tz_name(sp.tz);
     int64_t now = sl_now_ms();

@@ -326,17 +326,16 @@ static void *ckpt_main(void *arg)
     store_ckpt *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->stop && c->pending == 0)
+        while (!c->stop && !c->wake)
             pthread_cond_wait(&c->cv, &c->mu);
         if (c->stop)
             break;
-        c->pending = 0;
+        c->wake = false;
         c->running = true;
         pthread_mutex_unlock(&c->mu);
         (void)sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_lock(&c->mu);
         c->running = false;
-        c->runs++;
         pthread_cond_broadcast(&c->cv);
     }
     pthread_mutex_unlock(&c->mu);
@@ -355,8 +354,8 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
         (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     } else if (pages >= CKPT_WAKE_PAGES) {
         pthread_mutex_lock(&c->mu);
-        if (c->pending == 0) {
-            c->pending = pages;
+        if (!c->wake) {
+            c->wake = true;
             pthread_cond_signal(&c->cv);
         }
         pthread_mutex_unlock(&c->mu);

@@ -60,10 +60,9 @@ typedef struct store_ckpt {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     sqlite3 *db;
-    int pending; /* WAL pages at the last wake-up; 0 when idle */
+    bool wake;    /* the WAL hook asked for a checkpoint */
     bool running; /* a checkpoint is in progress */
     bool stop;
-    uint64_t runs;
 } store_ckpt;
 
 struct sl_store {
