@@ -1,7 +1,7 @@
 /*
  * cron.h - 5-field cron expressions for schedules ("m h dom mon dow"): parse once, then
  * ask for the next fire time, in UTC or in an IANA time zone (sl_tz, read from the system's
- * tzdata). Never reads the clock or the process's TZ, and does its own civil-date arithmetic.
+ * tzdata). Never reads the clock or the process's TZ (calendar arithmetic: sl_days_from_civil).
  *
  * Syntax (Vixie cron / POSIX):
  *   field          range   names

@@ -110,6 +110,11 @@ SL_MUST_USE sl_code sl_duration_from_json(const json_t *j, int64_t *out_ms, sl_e
 /* Shortest exact form: 90000 -> "1m30s", 250 -> "250ms", 0 -> "0s". buf >= 32 bytes. */
 const char *sl_duration_format(int64_t ms, char *buf, size_t buf_len);
 
+/* Proleptic Gregorian calendar arithmetic (Howard Hinnant's algorithms): days since
+ * 1970-01-01 of y-m-d (m 1-12, d 1-31), and back. Exact for any int64 year that fits. */
+int64_t sl_days_from_civil(int64_t y, int m, int d);
+void sl_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
 /* UTC timestamps: "2026-11-25T13:00:58.123Z". buf >= 32 bytes. */
 const char *sl_time_format(int64_t unix_ms, char *buf, size_t buf_len);
 /* Parse RFC 3339 / ISO-8601 ("2026-11-25T13:00:58Z", "...58.123+01:00", "2026-11-25",

@@ -246,27 +246,12 @@ bool sl__emu_parse_date(const char *s, char out[11])
     return true;
 }
 
-static int64_t days_from_civil(int y, int m, int d)
+/* The date of a day number (days since 1970-01-01), for years that fit an int. */
+static void ymd_of_days(int64_t days, int *y, int *m, int *d)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
+    int64_t yy;
+    sl_civil_from_days(days, &yy, m, d);
+    *y = (int)yy;
 }
 
 static void format_ts_ms(int64_t ms, char out[32])
@@ -274,7 +259,7 @@ static void format_ts_ms(int64_t ms, char out[32])
     int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
     int64_t rem = ms - days * 86400000;
     int y, m, d;
-    civil_from_days(days, &y, &m, &d);
+    ymd_of_days(days, &y, &m, &d);
     snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600000),
              (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000));
 }
@@ -331,7 +316,7 @@ static bool parse_ts_ms(const char *s, int64_t *out_ms)
         if (p != e || hh > 23 || mi > 59 || ss > 59)
             return false;
     }
-    *out_ms = ((days_from_civil(y, mo, d) * 24 + hh) * 60 + mi - off_min) * 60000 +
+    *out_ms = ((sl_days_from_civil(y, mo, d) * 24 + hh) * 60 + mi - off_min) * 60000 +
               (int64_t)ss * 1000 + ms;
     return true;
 }
@@ -580,14 +565,14 @@ static void fn_date_trunc(sqlite3_context *cx, int argc, sqlite3_value **argv)
     }
     int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
     int y, m, d;
-    civil_from_days(days, &y, &m, &d);
+    ymd_of_days(days, &y, &m, &d);
     if (strcasecmp(unit, "YEAR") == 0 || strcasecmp(unit, "YYYY") == 0)
-        ms = days_from_civil(y, 1, 1) * 86400000;
+        ms = sl_days_from_civil(y, 1, 1) * 86400000;
     else if (strcasecmp(unit, "QUARTER") == 0)
-        ms = days_from_civil(y, (m - 1) / 3 * 3 + 1, 1) * 86400000;
+        ms = sl_days_from_civil(y, (m - 1) / 3 * 3 + 1, 1) * 86400000;
     else if (strcasecmp(unit, "MONTH") == 0 || strcasecmp(unit, "MM") == 0 ||
              strcasecmp(unit, "MON") == 0)
-        ms = days_from_civil(y, m, 1) * 86400000;
+        ms = sl_days_from_civil(y, m, 1) * 86400000;
     else if (strcasecmp(unit, "DAY") == 0 || strcasecmp(unit, "DD") == 0)
         ms = days * 86400000;
     else if (strcasecmp(unit, "HOUR") == 0)

@@ -60,36 +60,12 @@ static const struct {
     {"@hourly", "0 * * * *"},
 };
 
-/* ---- civil-date arithmetic (proleptic Gregorian, Howard Hinnant's algorithms) ---------- */
+/* ---- calendar helpers (the day arithmetic itself is sl_days_from_civil, util.h) ---------- */
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* Days since 1970-01-01 of y-m-d (m 1-12, d 1-31). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;                                   /* [0, 399] */
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
-    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
 }
 
 static bool is_leap(int64_t y)
@@ -380,7 +356,7 @@ static uint64_t month_day_mask(const sl_cron *c, int64_t y, int m)
     if (c->dow_any)
         return c->doms & valid; /* includes both `*`: doms is then full */
     uint64_t by_dow = 0;
-    int w = weekday(days_from_civil(y, m, 1));
+    int w = weekday(sl_days_from_civil(y, m, 1));
     for (int d = 1; d <= dim; d++, w = w == 6 ? 0 : w + 1) {
         if (c->dows >> w & 1)
             by_dow |= UINT64_C(1) << d;
@@ -402,7 +378,7 @@ int64_t sl_cron_next(const sl_cron *c, int64_t after_ms)
     int minute = (int)((first - day * DAY_MIN) % 60);
     int64_t y;
     int mon, dom;
-    civil_from_days(day, &y, &mon, &dom);
+    sl_civil_from_days(day, &y, &mon, &dom);
 
     /*
      * Find the earliest (month, day, hour, minute) at or after the cursor, coarsest field
@@ -421,7 +397,7 @@ int64_t sl_cron_next(const sl_cron *c, int64_t after_ms)
             dom = 1;
             hour = minute = 0;
         }
-        if (days_from_civil(y, mon, 1) > last_day)
+        if (sl_days_from_civil(y, mon, 1) > last_day)
             return -1;
         int nd = next_bit(month_day_mask(c, y, mon), dom);
         if (nd < 0) {
@@ -453,7 +429,7 @@ int64_t sl_cron_next(const sl_cron *c, int64_t after_ms)
             minute = 0;
             continue;
         }
-        int64_t t = days_from_civil(y, mon, dom) * DAY_MIN + hour * 60 + nmi;
+        int64_t t = sl_days_from_civil(y, mon, dom) * DAY_MIN + hour * 60 + nmi;
         return t > last ? -1 : t * MINUTE_MS;
     }
 }
@@ -759,11 +735,11 @@ static int64_t rule_local(const tz_rule *r, int64_t y)
 {
     int64_t day;
     if (r->kind == 'J')
-        day = days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60);
+        day = sl_days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60);
     else if (r->kind == 'D')
-        day = days_from_civil(y, 1, 1) + r->n;
+        day = sl_days_from_civil(y, 1, 1) + r->n;
     else {
-        int64_t first = days_from_civil(y, r->m, 1);
+        int64_t first = sl_days_from_civil(y, r->m, 1);
         day = first + (r->d - weekday(first) + 7) % 7 + (int64_t)(r->w - 1) * 7;
         while (day >= first + days_in_month(y, r->m))
             day -= 7;
@@ -777,7 +753,7 @@ static int32_t rule_offset(const sl_tz *tz, int64_t t)
         return tz->std_off;
     int64_t y;
     int m, d;
-    civil_from_days(floor_div(t + tz->std_off, 86400), &y, &m, &d);
+    sl_civil_from_days(floor_div(t + tz->std_off, 86400), &y, &m, &d);
     int64_t start = rule_local(&tz->start, y) - tz->std_off; /* given in standard time */
     int64_t end = rule_local(&tz->end, y) - tz->dst_off;     /* given in daylight time */
     bool dst = start < end ? (t >= start && t < end) : !(t >= end && t < start);
@@ -820,7 +796,7 @@ static int64_t tz_next_change(const sl_tz *tz, int64_t t)
         return INT64_MAX;
     int64_t y;
     int m, d;
-    civil_from_days(floor_div(t + tz->std_off, 86400), &y, &m, &d);
+    sl_civil_from_days(floor_div(t + tz->std_off, 86400), &y, &m, &d);
     int64_t best = INT64_MAX;
     for (int64_t yy = y - 1; yy <= y + 1; yy++) {
         int64_t start = rule_local(&tz->start, yy) - tz->std_off;
