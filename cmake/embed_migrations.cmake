@@ -1,5 +1,5 @@
 # Turns schema/migrations/NNNN_name.sql into a C array of {version, name, sql}.
-set(body "/* generated from schema/migrations by cmake/embed_migrations.cmake */\n#include \"store/migrations.h\"\n\nconst struct sl__migration sl__migrations[] = {\n")
+set(body "/* generated from schema/migrations by cmake/embed_migrations.cmake */\n#include \"migrations.h\"\n\nconst struct sl__migration sl__migrations[] = {\n")
 set(count 0)
 string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f IN LISTS FILES)

@@ -3,7 +3,8 @@
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsqlite3-dev sqlite3 libcurl4-openssl-dev libjansson-dev
-      uuid-dev libmicrohttpd-dev libyaml-dev libcmocka-dev jq curl python3 procps tzdata)
+      uuid-dev libmicrohttpd-dev libyaml-dev libcmocka-dev jq curl python3 procps tzdata
+      clang binutils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

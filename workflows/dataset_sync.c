@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/appstore.h"
 #include "sluice/datasets.h"
 #include "sluice/workflows.h"
 
@@ -153,7 +154,7 @@ struct get_arg {
 static sl_code get_dataset_fn(sl_store *st, void *arg, sl_err *err)
 {
     struct get_arg *g = arg;
-    return sl_store_dataset_get(st, g->id, g->out, err);
+    return sl_appstore_dataset_get(st, g->id, g->out, err);
 }
 
 static sl_code load_dataset(sl_engine *e, const char *id, sl_dataset_row *out, sl_err *err)
@@ -174,7 +175,7 @@ static sl_code update_fn(sl_store *st, void *arg, sl_err *err)
 {
     struct status_update *u = arg;
     sl_dataset_row r;
-    sl_code rc = sl_store_dataset_get(st, u->id, &r, err);
+    sl_code rc = sl_appstore_dataset_get(st, u->id, &r, err);
     if (rc != SL_OK)
         return rc;
     int64_t now = sl_now_ms();
@@ -200,7 +201,7 @@ static sl_code update_fn(sl_store *st, void *arg, sl_err *err)
         r.silver_row_count = json_integer_value(json_object_get(u->silver, "row_count"));
         r.last_sync_at = now;
     }
-    rc = sl_store_dataset_update(st, &r, err);
+    rc = sl_appstore_dataset_update(st, &r, err);
     sl_dataset_row_cleanup(&r);
     return rc;
 }
@@ -277,29 +278,6 @@ static sl_code sql_exec(sl_dbx_client *dbx, const char *warehouse, const char *s
     else
         sl_dbx_result_free(res);
     return rc;
-}
-
-/* A growing string for SQL text built column by column. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_addf(sbuf *b, const char *fmt, ...) SL_PRINTF(2, 3);
-static void sb_addf(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *piece = sl_xvasprintf(fmt, ap);
-    va_end(ap);
-    size_t n = strlen(piece);
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->s = sl_xrealloc(b->s, b->cap);
-    }
-    memcpy(b->s + b->len, piece, n + 1);
-    b->len += n;
-    free(piece);
 }
 
 /* '...' with single quotes doubled. */
@@ -452,27 +430,27 @@ static json_t *transform_to_silver(sl_act *act, const json_t *in)
     dst = sl_dataset_column_names((const char *const *)src, n);
 
     /* One pass over bronze: per column, how many non-empty values fail each type. */
-    sbuf ib = {0};
-    sb_addf(&ib, "SELECT ");
+    sl_buf ib = SL_BUF_INIT;
+    sl_buf_printf(&ib, "SELECT ");
     for (size_t c = 0; c < n; c++) {
         char *q = sl_sql_quote_ident(src[c]);
-        sb_addf(&ib, "%scount_if(%s IS NOT NULL AND %s <> '')", c ? ", " : "", q, q);
+        sl_buf_printf(&ib, "%scount_if(%s IS NOT NULL AND %s <> '')", c ? ", " : "", q, q);
         for (int t = 0; t < N_TYPES; t++) {
             /* a DATE column holds dates only: values with a time part make it a TIMESTAMP */
             if (strcmp(silver_types[t], "DATE") == 0)
-                sb_addf(&ib,
+                sl_buf_printf(&ib,
                         ", count_if(%s IS NOT NULL AND %s <> '' AND (try_cast(%s AS DATE) IS NULL "
                         "OR length(trim(%s)) > 10))",
                         q, q, q, q);
             else
-                sb_addf(&ib,
+                sl_buf_printf(&ib,
                         ", count_if(%s IS NOT NULL AND %s <> '' AND try_cast(%s AS %s) IS NULL)", q,
                         q, q, silver_types[t]);
         }
         free(q);
     }
-    sb_addf(&ib, " FROM %s.`bronze`.%s", qc, qt);
-    infer = ib.s;
+    sl_buf_printf(&ib, " FROM %s.`bronze`.%s", qc, qt);
+    infer = sl_buf_take(&ib);
     if (sql_exec(dbx, warehouse, infer, &call, &counts, &err) != SL_OK) {
         result = fail_dbx(act, "infer column types", &err);
         goto out;
@@ -480,8 +458,8 @@ static json_t *transform_to_silver(sl_act *act, const json_t *in)
     json_t *cells = json_array_get(counts->rows, 0);
     columns = sl_json_check(json_array());
     free(sql);
-    sbuf sb = {0};
-    sb_addf(&sb, "CREATE OR REPLACE TABLE %s.`silver`.%s AS SELECT DISTINCT ", qc, qs);
+    sl_buf sb = SL_BUF_INIT;
+    sl_buf_printf(&sb, "CREATE OR REPLACE TABLE %s.`silver`.%s AS SELECT DISTINCT ", qc, qs);
     for (size_t c = 0; c < n; c++) {
         const char *nonempty = json_string_value(json_array_get(cells, c * (N_TYPES + 1)));
         const char *type = "STRING";
@@ -496,16 +474,16 @@ static json_t *transform_to_silver(sl_act *act, const json_t *in)
             }
         char *qsrc = sl_sql_quote_ident(src[c]), *qdst = sl_sql_quote_ident(dst[c]);
         if (strcmp(type, "STRING") == 0)
-            sb_addf(&sb, "%sNULLIF(%s, '') AS %s", c ? ", " : "", qsrc, qdst);
+            sl_buf_printf(&sb, "%sNULLIF(%s, '') AS %s", c ? ", " : "", qsrc, qdst);
         else
-            sb_addf(&sb, "%sCAST(NULLIF(%s, '') AS %s) AS %s", c ? ", " : "", qsrc, type, qdst);
+            sl_buf_printf(&sb, "%sCAST(NULLIF(%s, '') AS %s) AS %s", c ? ", " : "", qsrc, type, qdst);
         json_array_append_new(columns, json_pack("{s:s,s:s,s:s}", "name", dst[c], "source", src[c],
                                                  "type", type));
         free(qsrc);
         free(qdst);
     }
-    sb_addf(&sb, " FROM %s.`bronze`.%s", qc, qt);
-    sql = sb.s;
+    sl_buf_printf(&sb, " FROM %s.`bronze`.%s", qc, qt);
+    sql = sl_buf_take(&sb);
     int64_t rows = 0;
     char *count_sql = sl_xasprintf("SELECT COUNT(*) FROM %s.`silver`.%s", qc, qs);
     sl_code rc = sql_exec(dbx, warehouse, sql, &call, NULL, &err);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sluice/appstore.h"
 #include "sluice/datasets.h"
 
 #define TABLE_NAME_MAX 100
@@ -316,13 +317,13 @@ static json_t *sync_input(const char *id, const char *tenant)
 
 static sl_code insert_fn(sl_store *st, void *arg, sl_err *err)
 {
-    return sl_store_dataset_insert(st, (const sl_dataset_row *)arg, err);
+    return sl_appstore_dataset_insert(st, (const sl_dataset_row *)arg, err);
 }
 
 static sl_code exists_fn(sl_store *st, void *arg, sl_err *err)
 {
     sl_dataset_row r;
-    sl_code rc = sl_store_dataset_get(st, (const char *)arg, &r, err);
+    sl_code rc = sl_appstore_dataset_get(st, (const char *)arg, &r, err);
     if (rc == SL_OK) {
         sl_dataset_row_cleanup(&r);
         return sl_err_set(err, SL_ECONFLICT, "dataset '%s' already exists", (const char *)arg);
@@ -446,7 +447,7 @@ static sl_code status_fn(sl_store *st, void *arg, sl_err *err)
 {
     struct get_ctx *c = arg;
     sl_dataset_row r;
-    sl_code rc = sl_store_dataset_get(st, c->id, &r, err);
+    sl_code rc = sl_appstore_dataset_get(st, c->id, &r, err);
     if (rc != SL_OK)
         return rc;
     c->out = status_json(&r);
@@ -471,7 +472,7 @@ static sl_code list_fn(sl_store *st, void *arg, sl_err *err)
 {
     struct get_ctx *c = arg;
     c->out = sl_json_check(json_array());
-    return sl_store_dataset_list(st, c->tenant, list_cb, c->out, err);
+    return sl_appstore_dataset_list(st, c->tenant, list_cb, c->out, err);
 }
 
 sl_code sl_dataset_list(sl_engine *e, const char *tenant, json_t **out, sl_err *err)
@@ -497,22 +498,20 @@ static sl_code pending_fn(sl_store *st, void *arg, sl_err *err)
 {
     struct sync_ctx *c = arg;
     sl_dataset_row r;
-    sl_code rc = sl_store_dataset_get(st, c->id, &r, err);
+    sl_code rc = sl_appstore_dataset_get(st, c->id, &r, err);
     if (rc != SL_OK)
         return rc;
-    sl_run_row open;
-    sl_err e2;
-    if (sl_store_run_find_open(st, c->wid, &open, &e2) == SL_OK) {
-        sl_run_row_cleanup(&open);
+    bool open = false;
+    if ((rc = sl_engine_tx_run_is_open(st, c->wid, &open, err)) != SL_OK || open) {
         sl_dataset_row_cleanup(&r);
-        return SL_OK;
+        return rc;
     }
     r.databricks_enabled = true;
     free(r.sync_status);
     r.sync_status = sl_xstrdup("pending");
     free(r.workflow_id);
     r.workflow_id = sl_xstrdup(c->wid);
-    rc = sl_store_dataset_update(st, &r, err);
+    rc = sl_appstore_dataset_update(st, &r, err);
     sl_dataset_row_cleanup(&r);
     return rc;
 }
@@ -521,7 +520,7 @@ static sl_code tenant_fn(sl_store *st, void *arg, sl_err *err)
 {
     struct sync_ctx *c = arg;
     sl_dataset_row r;
-    sl_code rc = sl_store_dataset_get(st, c->id, &r, err);
+    sl_code rc = sl_appstore_dataset_get(st, c->id, &r, err);
     if (rc == SL_OK) {
         snprintf(c->tenant, sizeof(c->tenant), "%s", r.tenant);
         sl_dataset_row_cleanup(&r);

@@ -10,10 +10,16 @@
  *
  * Workflow lifecycle (run status):
  *
- *   running --WorkflowExecutionCompleted--> completed
- *      |----WorkflowExecutionFailed-------> failed      (workflow code failed, or an
- *      |                                                 awaited activity failed)
- *      +----(later: cancel/terminate/timeout/continue-as-new)
+ *   running --WorkflowExecutionCompleted------> completed
+ *      |----WorkflowExecutionFailed----------> failed      (workflow code failed, or an
+ *      |                                                    awaited activity failed)
+ *      |----WorkflowExecutionCanceled--------> canceled    (sl_engine_cancel, then the
+ *      |                                                    code accepted or returned)
+ *      |----WorkflowExecutionTerminated------> terminated  (sl_engine_terminate)
+ *      +----WorkflowExecutionContinuedAsNew--> continued_as_new (a new run follows)
+ * (timed_out is reserved for workflow execution timeouts, which are not implemented.)
+ * A failed, canceled or terminated run can be retried (sl_engine_retry): a new
+ * run that keeps the results of the steps that succeeded.
  *
  * Threads: all sl_engine_* functions are thread-safe unless noted.
  */
@@ -21,9 +27,11 @@
 #define SLUICE_ENGINE_H
 
 #include "sluice/activity.h"
+#include "sluice/model.h"
 #include "sluice/retry.h"
-#include "sluice/store.h"
 #include "sluice/workflow.h"
+
+typedef struct sl_store sl_store; /* store.h; the engine's connection, passed to store work */
 
 /* ---- registry ------------------------------------------------------------------- */
 
@@ -132,6 +140,11 @@ SL_MUST_USE sl_code sl_engine_read(sl_engine *e, sl_engine_store_fn fn, void *ar
 SL_MUST_USE sl_code sl_engine_start_with(sl_engine *e, const char *type, const json_t *input,
                                          const sl_start_opts *o, sl_engine_store_fn before,
                                          void *arg, sl_start_result *res, sl_err *err);
+
+/* Inside store work (the callbacks above): whether workflow_id has an open run, as seen by
+ * that transaction. */
+SL_MUST_USE sl_code sl_engine_tx_run_is_open(sl_store *st, const char *workflow_id, bool *open,
+                                             sl_err *err);
 
 /* ---- task queues ------------------------------------------------------------------------ */
 

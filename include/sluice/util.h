@@ -26,6 +26,23 @@
 
 #define SL_VERSION "0.1.0"
 
+/* Invariants that comments used to state: checked in Debug and sanitizer builds
+ * (SL_ENABLE_ASSERT), compiled out otherwise; the expression must have no side effects
+ * the program relies on. A failure prints the condition and its place, then aborts. */
+#ifdef SL_ENABLE_ASSERT
+#define SL_ASSERT(cond) ((cond) ? (void)0 : sl__assert_fail(#cond, __FILE__, __LINE__))
+#else
+#define SL_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+_Noreturn void sl__assert_fail(const char *cond, const char *file, int line);
+/* Evaluate a call that cannot fail here (its preconditions were checked) and, when asserts
+ * are on, check that it returned SL_OK. The call is always made. */
+#ifdef SL_ENABLE_ASSERT
+#define SL_ASSERT_OK(call) ((call) == SL_OK ? (void)0 : sl__assert_fail(#call, __FILE__, __LINE__))
+#else
+#define SL_ASSERT_OK(call) ((void)(call))
+#endif
+
 /* Append only; never renumber. */
 #define SL_CODE_MAP(X)                                                                             \
     X(OK, "success")                                                                               \
@@ -140,7 +157,8 @@ SL_MUST_USE sl_code sl_file_read(const char *path, char **out, size_t *out_len, 
 /* The same for a command-line argument: "-" reads standard input. */
 SL_MUST_USE sl_code sl_file_read_arg(const char *path, char **out, size_t *out_len, sl_err *err);
 
-/* mkdir -p with mode 0755; SL_EIO names the directory that could not be made. */
+/* mkdir -p with mode 0755; SL_EIO names the directory that could not be made, and errno
+ * says why (ENOTDIR: a file is in the way). */
 SL_MUST_USE sl_code sl_mkdirs(const char *path, sl_err *err);
 
 /* Peak resident set size of this process, in bytes. */
@@ -158,6 +176,37 @@ int sl_csv_next(sl_csv *c, char ***fields, size_t *n_fields, char *errbuf, size_
 /* Line where the last record started (1-based). */
 long sl_csv_line(const sl_csv *c);
 void sl_csv_close(sl_csv *c);
+
+/* A growing NUL-terminated string (curl's dynbuf): zero-initialise (SL_BUF_INIT), append,
+ * then read with sl_buf_str (borrowed, "" when empty) or take ownership with sl_buf_take
+ * (never NULL; the buffer is left empty). Out of memory aborts, like sl_xmalloc. */
+typedef struct sl_buf {
+    char *p;    /* NULL until the first append */
+    size_t len; /* bytes, without the NUL */
+    size_t cap;
+} sl_buf;
+#define SL_BUF_INIT {NULL, 0, 0}
+void sl_buf_put(sl_buf *b, const void *p, size_t n);
+void sl_buf_puts(sl_buf *b, const char *s);
+void sl_buf_putc(sl_buf *b, char c);
+void sl_buf_printf(sl_buf *b, const char *fmt, ...) SL_PRINTF(2, 3);
+void sl_buf_vprintf(sl_buf *b, const char *fmt, va_list ap);
+const char *sl_buf_str(const sl_buf *b);
+SL_MUST_USE char *sl_buf_take(sl_buf *b);
+void sl_buf_reset(sl_buf *b); /* empty, keeping the allocation */
+void sl_buf_free(sl_buf *b);  /* accepts NULL */
+
+/* Secrets (tokens, client secrets, Authorization lines): wipe with explicit_bzero, which the
+ * compiler may not drop as a dead store, then free. Accept NULL. */
+void sl_secret_wipe(void *p, size_t n);
+void sl_secret_free(char *s);
+
+/* FNV-1a, 64 bits, continuing from h (start with SL_FNV1A_INIT). SL_FNV1A_INIT is the
+ * offset basis Sluice has always used: the standard 14695981039346656037 with its last digit
+ * missing. It stays, because workflow random seeds (sl_wf_random of recorded runs) and
+ * genie batch workflow ids derive from it; the hash is as good with either basis. */
+#define SL_FNV1A_INIT 1469598103934665603ULL
+uint64_t sl_fnv1a(uint64_t h, const void *p, size_t n);
 
 /* String helpers. */
 bool sl_str_has_prefix(const char *s, const char *prefix);

@@ -12,8 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "sluice/loadtest.h"
+#include "sluice/store.h"
 #include "sluice/worker.h"
 
 struct bench;

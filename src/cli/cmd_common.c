@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 int sl_cli_fail(sl_cli *cli, const char *fmt, ...)
 {

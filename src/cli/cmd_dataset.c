@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "sluice/datasets.h"
 
 #define OUT_TJ ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON))

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "sluice/dbx.h"
 
 enum {

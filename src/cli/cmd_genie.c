@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "sluice/dbx.h"
 #include "sluice/engine.h"
 
@@ -339,16 +339,6 @@ static int conversations_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- genie batch ---- */
 
-/* FNV-1a, 64 bits: stable across runs and machines, so a re-run finds the same ids. */
-static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 /* Questions of one line: a JSON array of strings, else the line itself. Owned. */
 static json_t *line_questions(const char *line)
 {
@@ -493,10 +483,11 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
         it->line_no = line_no;
         char num[32];
         snprintf(num, sizeof(num), "%zu", line_no);
-        uint64_t h = 1469598103934665603ull;
-        h = fnv1a(h, space, strlen(space) + 1);
-        h = fnv1a(h, num, strlen(num) + 1);
-        h = fnv1a(h, s, strlen(s));
+        /* FNV-1a: stable across runs and machines, so a re-run finds the same ids */
+        uint64_t h = SL_FNV1A_INIT;
+        h = sl_fnv1a(h, space, strlen(space) + 1);
+        h = sl_fnv1a(h, num, strlen(num) + 1);
+        h = sl_fnv1a(h, s, strlen(s));
         snprintf(it->id, sizeof(it->id), "genie-%016llx", (unsigned long long)h);
         it->input = sl_json_check(
             json_pack("{s:o,s:s}", "questions", line_questions(s), "conversation", mode));

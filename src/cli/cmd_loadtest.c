@@ -18,7 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "sluice/dbx.h"
 #include "sluice/loadtest.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "sluice/engine.h"
 
 /* "5/min", "10/s", "300/h", "5/2s" -> n per period. */

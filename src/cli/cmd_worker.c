@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "sluice/worker.h"
 #include "sluice/workflows.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "sluice/engine.h"
 
 #define OUT_TJ ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON))

@@ -5,7 +5,7 @@
 
 #include <curl/curl.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 static const struct sl_cmd_group *const groups[] = {
     &sl_cli_dataset, &sl_cli_genie,    &sl_cli_loadtest, &sl_cli_workflow, &sl_cli_schedule,

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 #define DEFAULT_LIFETIME_S 3600
 
@@ -94,10 +94,7 @@ sl_code sl__dbx_oauth_token(sl_dbx_client *c, const sl_dbx_call *call, uint64_t 
         int64_t life_ms = 0;
         rc = fetch_token(c, call, &tok, &life_ms, err);
         if (rc == SL_OK) {
-            if (c->tok) {
-                memset(c->tok, 0, strlen(c->tok));
-                free(c->tok);
-            }
+            sl_secret_free(c->tok);
             c->tok = tok;
             c->tok_gen++;
             c->tok_refresh_at_ms = sl_now_ms() + life_ms - refresh_margin_ms(life_ms);
@@ -127,7 +124,6 @@ sl_code sl_dbx_auth_header(sl_dbx_client *c, char **out, sl_err *err)
     if (rc != SL_OK)
         return rc;
     *out = sl_xasprintf("Authorization: Bearer %s", tok);
-    memset(tok, 0, strlen(tok));
-    free(tok);
+    sl_secret_free(tok);
     return SL_OK;
 }

@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 /* ---- key/value lists (for .env and INI sections) ---- */
 
@@ -38,7 +38,7 @@ static void sec_put(section *s, const char *key, size_t key_len, const char *val
 {
     for (size_t i = 0; i < s->n; i++)
         if (strlen(s->items[i].key) == key_len && strncmp(s->items[i].key, key, key_len) == 0) {
-            free(s->items[i].val); /* later wins, as in configparser */
+            sl_secret_free(s->items[i].val); /* later wins, as in configparser */
             s->items[i].val = sl_xstrndup(val, val_len);
             return;
         }
@@ -65,7 +65,7 @@ static void sec_free(section *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         free(s->items[i].key);
-        free(s->items[i].val);
+        sl_secret_free(s->items[i].val); /* values may be tokens or client secrets */
     }
     free(s->items);
     free(s->name);
@@ -310,7 +310,7 @@ static got lookup(ctx *x, const char *option, const char *env_name, const char *
         snprintf(g.src, sizeof(g.src), "option");
         return g;
     }
-    int rank;
+    int rank = RANK_NONE;
     const char *v = env_name ? env_get(x, env_name, &rank) : NULL;
     if (v) {
         g.val = v;
@@ -406,25 +406,14 @@ void sl_dbx_settings_init(sl_dbx_settings *s)
     s->tls_verify = true;
 }
 
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    /* secrets should not linger in freed heap memory */
-    volatile char *v = s;
-    while (*v)
-        *v++ = 0;
-    free(s);
-}
-
 void sl_dbx_settings_cleanup(sl_dbx_settings *s)
 {
     if (!s)
         return;
     free(s->host);
-    wipe_free(s->token);
+    sl_secret_free(s->token);
     free(s->client_id);
-    wipe_free(s->client_secret);
+    sl_secret_free(s->client_secret);
     free(s->warehouse_id);
     free(s->genie_space_id);
     free(s->profile);
@@ -502,7 +491,7 @@ sl_code sl_dbx_config_resolve(const sl_dbx_config *cfg_in, sl_dbx_env_fn env, vo
         else if (rc != SL_ENOTFOUND)
             goto out;
         rc = SL_OK;
-        free(text);
+        sl_secret_free(text); /* the file may hold tokens */
         text = NULL;
     }
 
@@ -661,7 +650,7 @@ out:
     sl_dbx_settings_cleanup(&s);
     ini_free(&file);
     sec_free(&x.dotenv);
-    free(text);
+    sl_secret_free(text); /* the file may hold tokens */
     free(cfg_path);
     if (rc != SL_OK)
         sl_dbx_redact_buf(err ? err->msg : NULL, err ? sizeof(err->msg) : 0, NULL);

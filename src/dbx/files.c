@@ -14,7 +14,7 @@
 
 #include <curl/curl.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 static sl_code encoded_path(const char *prefix, const char *remote, char **out, sl_err *err)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 #define SPACES          "/api/2.0/genie/spaces"
 #define POLL_INITIAL_MS 1000
@@ -211,16 +211,15 @@ sl_code sl_dbx_genie_message_error(const json_t *message, sl_err *err)
         const char *text = sl__dbx_jstr(e, "error");
         if (!text && json_is_string(e))
             text = json_string_value(e);
-        sl_err_set(err, SL_EREMOTE, "genie message %s failed: %s%s%s", id, type ? type : "",
+        sl_code code = type && strncmp(type, "RATE_LIMIT", 10) == 0 ? SL_ELIMIT : SL_EREMOTE;
+        sl_err_set(err, code, "genie message %s failed: %s%s%s", id, type ? type : "",
                    type ? ": " : "", text ? text : "(no message)");
         if (err) {
             sl_dbx_redact_buf(err->msg, sizeof(err->msg), NULL); /* server text */
             err->retryable = retryable_genie_error(type);
-            if (type && strncmp(type, "RATE_LIMIT", 10) == 0)
-                err->code = SL_ELIMIT;
             snprintf(err->error_code, sizeof(err->error_code), "%s", type ? type : "");
         }
-        return err ? err->code : SL_EREMOTE;
+        return code;
     }
     if (status && strcmp(status, "CANCELLED") == 0) {
         sl_err_set(err, SL_ECANCELED, "genie message %s was cancelled", id);

@@ -21,7 +21,7 @@
 
 #include <curl/curl.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 #define ERROR_BODY_MAX    (64 * 1024) /* enough of an error body to find its message */
 #define PROGRESS_EVERY_NS (500 * 1000000LL)
@@ -158,10 +158,7 @@ void sl_dbx_client_free(sl_dbx_client *c)
         return;
     sl_dbx_settings_cleanup(&c->s);
     free(c->user_agent);
-    if (c->tok) {
-        memset(c->tok, 0, strlen(c->tok));
-        free(c->tok);
-    }
+    sl_secret_free(c->tok);
     free(c->resolved_warehouse);
     pthread_mutex_destroy(&c->tok_mu);
     pthread_mutex_destroy(&c->wh_mu);
@@ -644,10 +641,7 @@ static CURLcode perform(sl_dbx_client *c, const sl__dbx_req *req, const char *be
     curl_slist_free_all(hdrs);
     handle_release(h, temp);
     x->h = NULL;
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    sl_secret_free(auth);
     free(body_text);
     free(url);
     return cc;
@@ -682,7 +676,7 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
             break;
         const char *bearer = NULL;
         if (oauth) {
-            free(tok);
+            sl_secret_free(tok);
             tok = NULL;
             if ((rc = sl__dbx_oauth_token(c, call, stale_gen, &tok, &tok_gen, err)) != SL_OK)
                 break;
@@ -767,10 +761,7 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
         attempt++;
         SL__DBX_STAT_ADD(c, n_retries, 1);
     }
-    if (tok) {
-        memset(tok, 0, strlen(tok));
-        free(tok);
-    }
+    sl_secret_free(tok);
     if (rc != SL_OK) {
         sl__dbx_redact_err(c, err);
         if (req->what)

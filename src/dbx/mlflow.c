@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 #define BATCH_BYTES (900 * 1024) /* stay under the 1 MB request limit */
 

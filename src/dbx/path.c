@@ -6,7 +6,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 static bool unreserved(unsigned char c)
 {

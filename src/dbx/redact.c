@@ -8,26 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 #define MASK "[REDACTED]"
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        while (b->len + n + 1 > b->cap)
-            b->cap = b->cap ? b->cap * 2 : 64;
-        b->s = sl_xrealloc(b->s, b->cap);
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
 
 static bool is_tok_char(char ch)
 {
@@ -56,7 +39,7 @@ static size_t value_len(const char *p)
  * Try each rule at position i (which starts a word). On a match, append the kept part
  * plus MASK to b and return how many input bytes were consumed; else 0.
  */
-static size_t match_at(const char *t, size_t i, sbuf *b)
+static size_t match_at(const char *t, size_t i, sl_buf *b)
 {
     const char *p = t + i;
     /* Authorization: <anything to end of line> */
@@ -75,8 +58,8 @@ static size_t match_at(const char *t, size_t i, sbuf *b)
                    p[k + v] != '\'')
                 v++;
             if (v > 0) {
-                sb_putn(b, p, k);
-                sb_putn(b, MASK, strlen(MASK));
+                sl_buf_put(b, p, k);
+                sl_buf_put(b, MASK, strlen(MASK));
                 return k + v;
             }
         }
@@ -93,8 +76,8 @@ static size_t match_at(const char *t, size_t i, sbuf *b)
             while (is_tok_char(p[k + v]))
                 v++;
             if (v >= 4 && strncmp(p + k, MASK, strlen(MASK)) != 0) {
-                sb_putn(b, p, k);
-                sb_putn(b, MASK, strlen(MASK));
+                sl_buf_put(b, p, k);
+                sl_buf_put(b, MASK, strlen(MASK));
                 return k + v;
             }
         }
@@ -105,7 +88,7 @@ static size_t match_at(const char *t, size_t i, sbuf *b)
         while (isxdigit((unsigned char)p[v]) || p[v] == '-')
             v++;
         if (v >= 12) {
-            sb_putn(b, MASK, strlen(MASK));
+            sl_buf_put(b, MASK, strlen(MASK));
             return v;
         }
     }
@@ -119,7 +102,7 @@ static size_t match_at(const char *t, size_t i, sbuf *b)
             v++;
         }
         if (dots >= 1 && v >= 16) {
-            sb_putn(b, MASK, strlen(MASK));
+            sl_buf_put(b, MASK, strlen(MASK));
             return v;
         }
     }
@@ -147,8 +130,8 @@ static size_t match_at(const char *t, size_t i, sbuf *b)
         size_t v = value_len(p + q);
         if (v == 0 || strncmp(p + q, MASK, strlen(MASK)) == 0)
             continue;
-        sb_putn(b, p, q);
-        sb_putn(b, MASK, strlen(MASK));
+        sl_buf_put(b, p, q);
+        sl_buf_put(b, MASK, strlen(MASK));
         return q + v;
     }
     return 0;
@@ -164,16 +147,16 @@ static char *replace_literals(char *s, const char *const *secrets)
         size_t ll = strlen(lit);
         if (ll < 4 || !strstr(s, lit))
             continue;
-        sbuf b = {0};
+        sl_buf b = SL_BUF_INIT;
         const char *p = s, *hit;
         while ((hit = strstr(p, lit)) != NULL) {
-            sb_putn(&b, p, (size_t)(hit - p));
-            sb_putn(&b, MASK, strlen(MASK));
+            sl_buf_put(&b, p, (size_t)(hit - p));
+            sl_buf_put(&b, MASK, strlen(MASK));
             p = hit + ll;
         }
-        sb_putn(&b, p, strlen(p));
-        free(s);
-        s = b.s;
+        sl_buf_put(&b, p, strlen(p));
+        sl_secret_free(s);
+        s = sl_buf_take(&b);
     }
     return s;
 }
@@ -183,8 +166,7 @@ char *sl_dbx_redact(const char *text, const char *const *secrets)
     if (!text)
         return sl_xstrdup("");
     char *s = replace_literals(sl_xstrdup(text), secrets);
-    sbuf b = {0};
-    sb_putn(&b, "", 0);
+    sl_buf b = SL_BUF_INIT;
     size_t n = strlen(s), i = 0;
     while (i < n) {
         bool word_start = i == 0 || !is_ident(s[i - 1]);
@@ -193,11 +175,11 @@ char *sl_dbx_redact(const char *text, const char *const *secrets)
             i += used;
             continue;
         }
-        sb_putn(&b, s + i, 1);
+        sl_buf_putc(&b, s[i]);
         i++;
     }
-    free(s);
-    return b.s;
+    sl_secret_free(s);
+    return sl_buf_take(&b);
 }
 
 void sl_dbx_redact_buf(char *buf, size_t buf_len, const char *const *secrets)

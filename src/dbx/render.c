@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 typedef struct {
     uint32_t lo, hi;

@@ -12,7 +12,7 @@
 
 #include <curl/curl.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 void sl_dbx_retry_policy_init(sl_dbx_retry_policy *p)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 void sl_dbx_vectors_free(sl_dbx_vectors *v)
 {

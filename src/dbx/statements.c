@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 #define POLL_INITIAL_MS 250
 #define POLL_MAX_MS     5000
@@ -42,6 +42,9 @@ static const char *state_of(const json_t *resp)
 
 sl_code sl_dbx_statement_error(const json_t *resp, sl_err *err)
 {
+    sl_err local; /* the code depends on the classification, made on an sl_err */
+    if (!err)
+        err = &local;
     const char *id = sl__dbx_jstr(resp, "statement_id");
     const char *state = state_of(resp);
     if (!id)
@@ -78,16 +81,13 @@ sl_code sl_dbx_statement_error(const json_t *resp, sl_err *err)
                    code ? ": " : "", text_len, text, sqlstate ? " (SQLSTATE " : "",
                    sqlstate ? sqlstate : "", sqlstate ? ")" : "");
         /* the message is server text: scrub it like any other */
-        if (err)
-            sl_dbx_redact_buf(err->msg, sizeof(err->msg), NULL);
-        if (err) {
-            sl_dbx_error_code_classify(code, err);
-            snprintf(err->error_code, sizeof(err->error_code), "%s", code ? code : "");
-            err->http_status = 0;
-            if (err->code == SL_OK)
-                err->code = SL_EREMOTE;
-        }
-        return err ? err->code : SL_EREMOTE;
+        sl_dbx_redact_buf(err->msg, sizeof(err->msg), NULL);
+        sl_dbx_error_code_classify(code, err);
+        snprintf(err->error_code, sizeof(err->error_code), "%s", code ? code : "");
+        err->http_status = 0;
+        if (err->code == SL_OK)
+            err->code = SL_EREMOTE;
+        return err->code;
     }
     if (strcmp(state, "CANCELED") == 0) {
         sl_err_set(err, SL_ECANCELED, "statement %s was canceled", id);

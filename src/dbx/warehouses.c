@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbx/dbx_int.h"
+#include "dbx_int.h"
 
 sl_code sl_dbx_warehouse_list(sl_dbx_client *c, const sl_dbx_call *call, json_t **out, sl_err *err)
 {

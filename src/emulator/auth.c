@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 static bool const_eq(const char *a, const char *b)
 {
@@ -128,7 +128,7 @@ emu_hr sl__emu_oauth_token(emu_req *r)
     }
     free(grant);
     free(id);
-    free(secret);
+    sl_secret_free(secret);
     return hr;
 }
 

@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 static const struct {
     emu_type t;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 #define METASTORE_ID "5eed0000-0000-4000-8000-00000000e3a1"
 #define OWNER        "emulator@sluice.local"

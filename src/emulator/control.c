@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 #define MAX_LIST 20000
 

@@ -37,22 +37,11 @@
 
 /* ------------------------------------------------------------------ support.c */
 
-typedef struct sl__sb {
-    char *buf;
-    size_t len, cap;
-} sl__sb;
-
-void sl__sb_putn(sl__sb *sb, const char *s, size_t n);
-void sl__sb_puts(sl__sb *sb, const char *s);
-void sl__sb_putc(sl__sb *sb, char c);
-void sl__sb_printf(sl__sb *sb, const char *fmt, ...) SL_PRINTF(2, 3);
+/* SQL text is built in an sl_buf (util.h). */
 /* Double-quoted SQLite identifier with '"' doubled. */
-void sl__sb_put_ident(sl__sb *sb, const char *name);
+void sl__sql_put_ident(sl_buf *sb, const char *name);
 /* Single-quoted SQL string literal with '\'' doubled. */
-void sl__sb_put_literal(sl__sb *sb, const char *s);
-const char *sl__sb_str(sl__sb *sb); /* never NULL */
-char *sl__sb_take(sl__sb *sb);      /* owned, never NULL; sb is reset */
-void sl__sb_free(sl__sb *sb);
+void sl__sql_put_literal(sl_buf *sb, const char *s);
 
 /* String-keyed hash map (keys copied); not thread-safe. */
 typedef struct sl__map sl__map;
@@ -70,8 +59,6 @@ bool sl__map_next(const sl__map *m, size_t *it, const char **key, void **val);
  * Returns NULL for a malformed escape. */
 char *sl__pct_decode(const char *s, size_t n, bool plus_is_space, size_t *out_len);
 void sl__lower(char *s);
-/* Recursive mkdir (mode 0755). 0 or -1 with errno. */
-int sl__mkdirs(const char *path);
 /* Remove a directory tree (best effort). */
 void sl__rmtree(const char *path);
 

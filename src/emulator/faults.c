@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 static const int fault_statuses[5] = {429, 500, 502, 503, 504};
 

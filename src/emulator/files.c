@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 #define MAX_PATH_LEN 4096
 
@@ -43,7 +43,7 @@ bool sl__emu_path_parse(const char *path, size_t n, char **cat, char **sch, char
     if (len && copy[len - 1] == '/')
         copy[--len] = '\0'; /* one trailing slash (directories) */
     char *parts[3] = {0};
-    sl__sb relsb = {0};
+    sl_buf relsb = {0};
     int k = 0;
     char *p = copy;
     while (!bad) {
@@ -58,8 +58,8 @@ bool sl__emu_path_parse(const char *path, size_t n, char **cat, char **sch, char
             parts[k++] = p;
         else {
             if (relsb.len)
-                sl__sb_putc(&relsb, '/');
-            sl__sb_puts(&relsb, p);
+                sl_buf_putc(&relsb, '/');
+            sl_buf_puts(&relsb, p);
         }
         if (!slash)
             break;
@@ -71,7 +71,7 @@ bool sl__emu_path_parse(const char *path, size_t n, char **cat, char **sch, char
         sl__emu_err_set(e, EMU_E_INVALID, "INVALID_PARAMETER_VALUE", NULL, NULL,
                         "Invalid path '%.200s': %s.", path, bad);
         free(copy);
-        sl__sb_free(&relsb);
+        sl_buf_free(&relsb);
         return false;
     }
     *cat = sl_xstrdup(parts[0]);
@@ -80,7 +80,7 @@ bool sl__emu_path_parse(const char *path, size_t n, char **cat, char **sch, char
     sl__lower(*cat);
     sl__lower(*sch);
     sl__lower(*vol);
-    *rel = sl__sb_take(&relsb);
+    *rel = sl_buf_take(&relsb);
     free(copy);
     return true;
 }
@@ -176,7 +176,7 @@ emu_hr sl__emu_files_put_begin(emu_req *r)
         }
     }
     char *parent = parent_of(f.fs);
-    if (sl__mkdirs(parent) != 0) {
+    if (sl_mkdirs(parent, NULL) != SL_OK) {
         int err = errno;
         free(parent);
         sl__emu_reply_error(r, err == ENOTDIR || err == EEXIST ? 409 : 500,
@@ -187,7 +187,8 @@ emu_hr sl__emu_files_put_begin(emu_req *r)
     }
     free(parent);
     char *tmpdir = sl_xasprintf("%s/.tmp", sl__emu_store_volumes_root(sl__emu_req_emu(r)->store));
-    sl__mkdirs(tmpdir);
+    if (sl_mkdirs(tmpdir, NULL) != SL_OK) /* the failure surfaces at first use */
+        sl_debug("emulator: mkdir %s: %s", tmpdir, strerror(errno));
     up->tmp_path = sl_xasprintf("%s/upload-XXXXXX", tmpdir);
     free(tmpdir);
     up->fd = mkstemp(up->tmp_path);
@@ -372,7 +373,7 @@ emu_hr sl__emu_dirs_put(emu_req *r)
     if (!resolve(r, &f))
         return EMU_HR_DONE;
     emu_hr hr;
-    if (sl__mkdirs(f.fs) != 0) {
+    if (sl_mkdirs(f.fs, NULL) != SL_OK) {
         int err = errno;
         hr = err == EEXIST || err == ENOTDIR
                  ? sl__emu_reply_error(r, 409, "ALREADY_EXISTS",

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 #define USER_ID    1000000000000001LL
 #define DEMO_SPACE "5a1e5000000000000000000000000001"

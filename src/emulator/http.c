@@ -22,7 +22,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 #define MAX_BODY   (17u * 1024 * 1024) /* statements may be 16 MiB */
 #define MAX_PARAMS 5
@@ -114,7 +114,7 @@ struct emu_req {
     char route_key[160];
     bool control;
     /* body */
-    sl__sb body;
+    sl_buf body;
     bool body_too_big;
     bool upload_active;
     emu_upload up;
@@ -206,7 +206,7 @@ const char *sl__emu_req_body(const emu_req *r, size_t *len)
 {
     if (len)
         *len = r->body.len;
-    return r->body.buf ? r->body.buf : "";
+    return sl_buf_str(&r->body);
 }
 
 json_t *sl__emu_req_json(emu_req *r)
@@ -219,7 +219,7 @@ json_t *sl__emu_req_json(emu_req *r)
     }
     json_error_t je;
     memset(&je, 0, sizeof(je));
-    json_t *j = json_loadb(r->body.buf, r->body.len, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_loadb(sl_buf_str(&r->body), r->body.len, JSON_REJECT_DUPLICATES, &je);
     if (!j || !json_is_object(j)) {
         json_decref(j);
         sl__emu_reply_error(r, 400, "MALFORMED_REQUEST",
@@ -575,7 +575,7 @@ static void take_body(emu_req *r, const char *data, size_t n)
         r->body_too_big = true;
         return;
     }
-    sl__sb_putn(&r->body, data, n);
+    sl_buf_put(&r->body, data, n);
 }
 
 static bool hold(emu_req *r, int64_t until)
@@ -674,7 +674,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     for (int k = 0; k < MAX_PARAMS; k++)
         free(r->params[k]);
     free(r->path);
-    sl__sb_free(&r->body);
+    sl_buf_free(&r->body);
     json_decref(r->json);
     sl__map_free(r->query, free);
     free(r);
@@ -726,16 +726,14 @@ static void raise_nofile(void)
     }
 }
 
-static bool seed_defaults(sl_emulator *emu, sl_err *err)
+static sl_code seed_defaults(sl_emulator *emu, sl_err *err)
 {
     emu_err e = {0};
     sqlite3 *db = sl__emu_db_acquire(emu->store);
     bool ok = sl__emu_uc_catalog_create(db, "main", "Default catalog", true, &e);
     sl__emu_db_release(emu->store, db);
     ok = ok && sl__emu_seed_samples(emu->store, &e);
-    if (!ok)
-        sl_err_set(err, SL_EIO, "emulator: seed data: %s", e.msg);
-    return ok;
+    return ok ? SL_OK : sl_err_set(err, SL_EIO, "emulator: seed data: %s", e.msg);
 }
 
 static sl_code start_mhd(sl_emulator *emu, sl_err *err)
@@ -809,7 +807,7 @@ sl_code sl_emulator_start(const sl_emulator_opts *opts, sl_emulator **out, sl_er
         emu->data_dir = sl_xstrdup(tmpl);
         emu->own_data_dir = true;
     }
-    if (sl__mkdirs(emu->data_dir) != 0) {
+    if (sl_mkdirs(emu->data_dir, NULL) != SL_OK) {
         rc = sl_err_set(err, SL_EIO, "emulator: cannot create %s: %s", emu->data_dir,
                         strerror(errno));
         goto fail;
@@ -825,10 +823,8 @@ sl_code sl_emulator_start(const sl_emulator_opts *opts, sl_emulator **out, sl_er
         rc = sl_err_set(err, SL_EIO, "emulator: %s", eb);
         goto fail;
     }
-    if (!seed_defaults(emu, err)) {
-        rc = err ? err->code : SL_EIO;
+    if ((rc = seed_defaults(emu, err)) != SL_OK)
         goto fail;
-    }
     if (!sl__emu_genie_start(emu, eb, sizeof(eb))) {
         rc = sl_err_set(err, SL_EINVAL, "emulator: %s", eb);
         goto fail;

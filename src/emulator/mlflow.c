@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 #define KEY_MAX        250
 #define PARAM_VAL_MAX  250
@@ -517,7 +517,7 @@ emu_hr sl__emu_ml_run_get(emu_req *r)
 }
 
 /* Filter "tags.k = 'v' AND params.p != 'x' AND attributes.status = 'FINISHED'" into SQL. */
-static bool filter_sql(const char *f, sl__sb *out, char *eb, size_t n)
+static bool filter_sql(const char *f, sl_buf *out, char *eb, size_t n)
 {
     if (!f || !*f)
         return true;
@@ -549,19 +549,19 @@ static bool filter_sql(const char *f, sl__sb *out, char *eb, size_t n)
             ok = false;
             break;
         }
-        sl__sb_puts(out, " AND ");
+        sl_buf_puts(out, " AND ");
         if (strcmp(kind, "tags") == 0 || strcmp(kind, "tag") == 0 || strcmp(kind, "params") == 0 ||
             strcmp(kind, "param") == 0) {
             bool tag = kind[0] == 't';
-            sl__sb_printf(out, "(SELECT value FROM %s x WHERE x.run_id=ml_run.run_id AND x.key=",
+            sl_buf_printf(out, "(SELECT value FROM %s x WHERE x.run_id=ml_run.run_id AND x.key=",
                           tag ? "ml_tag" : "ml_param");
-            sl__sb_put_literal(out, k);
-            sl__sb_printf(out, ") %s ", sop);
-            sl__sb_put_literal(out, val);
+            sl__sql_put_literal(out, k);
+            sl_buf_printf(out, ") %s ", sop);
+            sl__sql_put_literal(out, val);
         } else if ((strcmp(kind, "attributes") == 0 || strcmp(kind, "attribute") == 0) &&
                    (strcmp(k, "status") == 0 || strcmp(k, "run_name") == 0)) {
-            sl__sb_printf(out, "%s %s ", k, sop);
-            sl__sb_put_literal(out, val);
+            sl_buf_printf(out, "%s %s ", k, sop);
+            sl__sql_put_literal(out, val);
         } else {
             snprintf(eb, n, "Unsupported filter key '%s.%s'.", kind, k);
             ok = false;
@@ -594,28 +594,28 @@ emu_hr sl__emu_ml_run_search(emu_req *r)
         max = 1000;
     const char *tok = json_string_value(json_object_get(b, "page_token"));
     long off = tok ? strtol(tok, NULL, 10) : 0;
-    sl__sb sql = {0};
-    sl__sb_puts(&sql, "SELECT run_id FROM ml_run WHERE lifecycle_stage='active' AND "
+    sl_buf sql = {0};
+    sl_buf_puts(&sql, "SELECT run_id FROM ml_run WHERE lifecycle_stage='active' AND "
                       "experiment_id IN (");
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v)
     {
         const char *s = json_string_value(v);
-        sl__sb_printf(&sql, "%s%lld", i ? "," : "", s ? strtoll(s, NULL, 10) : -1LL);
+        sl_buf_printf(&sql, "%s%lld", i ? "," : "", s ? strtoll(s, NULL, 10) : -1LL);
     }
-    sl__sb_puts(&sql, ")");
+    sl_buf_puts(&sql, ")");
     char eb[300];
     if (!filter_sql(json_string_value(json_object_get(b, "filter")), &sql, eb, sizeof(eb))) {
-        sl__sb_free(&sql);
+        sl_buf_free(&sql);
         return sl__emu_reply_error(r, 400, "INVALID_PARAMETER_VALUE", "%s", eb);
     }
-    sl__sb_printf(&sql, " ORDER BY start_time DESC, run_id LIMIT %lld OFFSET %ld",
+    sl_buf_printf(&sql, " ORDER BY start_time DESC, run_id LIMIT %lld OFFSET %ld",
                   (long long)max + 1, off < 0 ? 0 : off);
     ml m = ml_open(r);
     emu_hr hr = EMU_HR_DONE;
-    sqlite3_stmt *s = q(&m, sl__sb_str(&sql));
-    sl__sb_free(&sql);
+    sqlite3_stmt *s = q(&m, sl_buf_str(&sql));
+    sl_buf_free(&sql);
     if (s) {
         json_t *runs = json_array();
         json_int_t n = 0;

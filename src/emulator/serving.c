@@ -8,18 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 static const char *endpoints[] = {"databricks-gte-large-en", "databricks-bge-large-en"};
 #define MAX_INPUTS 256
 
 static uint64_t fnv(const char *s, size_t n, uint64_t salt)
 {
-    uint64_t h = 1469598103934665603ULL ^ salt;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
+    uint64_t h = sl_fnv1a(SL_FNV1A_INIT ^ salt, s, n);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;

@@ -18,7 +18,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 /* ------------------------------------------------------------------ lexer */
 
@@ -81,39 +81,39 @@ static bool lex(const char *s, lexed *lx, emu_err *e)
             lex_push(lx, TK_IDENT, b, i - b, sl_xstrndup(s + b, i - b));
         } else if (c == '`') {
             size_t b = i++;
-            sl__sb sb = {0};
+            sl_buf sb = {0};
             for (;;) {
                 if (i >= n) {
-                    sl__sb_free(&sb);
+                    sl_buf_free(&sb);
                     syntax_err(e, s + b);
                     return false;
                 }
                 if (s[i] == '`') {
                     if (s[i + 1] == '`') {
-                        sl__sb_putc(&sb, '`');
+                        sl_buf_putc(&sb, '`');
                         i += 2;
                         continue;
                     }
                     i++;
                     break;
                 }
-                sl__sb_putc(&sb, s[i++]);
+                sl_buf_putc(&sb, s[i++]);
             }
-            lex_push(lx, TK_QIDENT, b, i - b, sl__sb_take(&sb));
+            lex_push(lx, TK_QIDENT, b, i - b, sl_buf_take(&sb));
         } else if (c == '\'' || c == '"') {
             char q = (char)c;
             size_t b = i++;
-            sl__sb sb = {0};
+            sl_buf sb = {0};
             for (;;) {
                 if (i >= n) {
-                    sl__sb_free(&sb);
+                    sl_buf_free(&sb);
                     sl__emu_err_set(e, EMU_E_PARSE, "BAD_REQUEST", "PARSE_SYNTAX_ERROR", "42601",
                                     "Unterminated string literal.");
                     return false;
                 }
                 if (s[i] == q) {
                     if (s[i + 1] == q) {
-                        sl__sb_putc(&sb, q);
+                        sl_buf_putc(&sb, q);
                         i += 2;
                         continue;
                     }
@@ -122,15 +122,15 @@ static bool lex(const char *s, lexed *lx, emu_err *e)
                 }
                 if (s[i] == '\\' && i + 1 < n) {
                     char x = s[i + 1];
-                    sl__sb_putc(&sb, x == 'n' ? '\n' : x == 't' ? '\t' : x == 'r' ? '\r'
+                    sl_buf_putc(&sb, x == 'n' ? '\n' : x == 't' ? '\t' : x == 'r' ? '\r'
                                                                                 : x == '0' ? '\0'
                                                                                            : x);
                     i += 2;
                     continue;
                 }
-                sl__sb_putc(&sb, s[i++]);
+                sl_buf_putc(&sb, s[i++]);
             }
-            char *txt = sl__sb_take(&sb);
+            char *txt = sl_buf_take(&sb);
             /* Adjacent literals concatenate ('a' 'b'). */
             if (lx->n && lx->t[lx->n - 1].k == TK_STRING &&
                 lx->t[lx->n - 1].off + lx->t[lx->n - 1].len <= b) {
@@ -636,7 +636,7 @@ static void bind_all(P *p, sqlite3_stmt *st)
 
 /* ------------------------------------------------------------------ expressions */
 
-static int p_expr(P *p, sl__sb *o);
+static int p_expr(P *p, sl_buf *o);
 
 static bool is_int_type(int t)
 {
@@ -644,22 +644,22 @@ static bool is_int_type(int t)
 }
 
 /* Emit x coerced from type `from` to `to` (string sides of comparisons, like ANSI Spark). */
-static void emit_coerced(sl__sb *o, const char *x, int from, int to)
+static void emit_coerced(sl_buf *o, const char *x, int from, int to)
 {
     if (from == EMU_T_STRING && to != EMU_T_STRING && to != EMU_T_NULL) {
-        sl__sb_printf(o, "sl_cast(%s, '%s', 'STRING')", x,
+        sl_buf_printf(o, "sl_cast(%s, '%s', 'STRING')", x,
                       sl__emu_type_text(sl__emu_type_is_numeric(to) ? EMU_T_DOUBLE : to));
         return;
     }
-    sl__sb_puts(o, x);
+    sl_buf_puts(o, x);
 }
 
-static void emit_string_of(sl__sb *o, const char *x, int t)
+static void emit_string_of(sl_buf *o, const char *x, int t)
 {
     if (t == EMU_T_STRING || t == EMU_T_NULL || t == EMU_T_DATE)
-        sl__sb_puts(o, x);
+        sl_buf_puts(o, x);
     else
-        sl__sb_printf(o, "sl_cast(%s, 'STRING', '%s')", x, sl__emu_type_text(t));
+        sl_buf_printf(o, "sl_cast(%s, 'STRING', '%s')", x, sl__emu_type_text(t));
 }
 
 static int parse_type_name(P *p, emu_type *out)
@@ -683,29 +683,29 @@ static int parse_type_name(P *p, emu_type *out)
     return (int)*out;
 }
 
-static int p_cast(P *p, sl__sb *o, bool try_mode)
+static int p_cast(P *p, sl_buf *o, bool try_mode)
 {
     p->i += 2; /* CAST ( */
-    sl__sb x = {0};
+    sl_buf x = {0};
     int t = p_expr(p, &x);
     emu_type to = EMU_T_STRING;
     if (t == T_ERR || !expect_kw(p, "AS") || parse_type_name(p, &to) == T_ERR ||
         !expect_op(p, ")")) {
-        sl__sb_free(&x);
+        sl_buf_free(&x);
         return T_ERR;
     }
     if ((int)to == t || (to == EMU_T_STRING && t == EMU_T_NULL))
-        sl__sb_puts(o, sl__sb_str(&x));
+        sl_buf_puts(o, sl_buf_str(&x));
     else
-        sl__sb_printf(o, "%s(%s, '%s', '%s')", try_mode ? "sl_try_cast" : "sl_cast",
-                      sl__sb_str(&x), sl__emu_type_text(to),
+        sl_buf_printf(o, "%s(%s, '%s', '%s')", try_mode ? "sl_try_cast" : "sl_cast",
+                      sl_buf_str(&x), sl__emu_type_text(to),
                       sl__emu_type_text(t == EMU_T_NULL ? EMU_T_STRING : (emu_type)t));
-    sl__sb_free(&x);
+    sl_buf_free(&x);
     return (int)to;
 }
 
 /* Parse comma-separated arguments up to ')', each into its own buffer. */
-static int p_args(P *p, sl__sb *args, int *types, int max)
+static int p_args(P *p, sl_buf *args, int *types, int max)
 {
     int n = 0;
     if (accept_op(p, ")"))
@@ -733,7 +733,7 @@ static int wrong_args(P *p, const char *fn, int got)
                 fn, got);
 }
 
-static int p_func(P *p, sl__sb *o)
+static int p_func(P *p, sl_buf *o)
 {
     char fn[64];
     snprintf(fn, sizeof(fn), "%s", cur(p)->text);
@@ -744,17 +744,17 @@ static int p_func(P *p, sl__sb *o)
         if (accept_op(p, "*")) {
             if (!expect_op(p, ")"))
                 return T_ERR;
-            sl__sb_puts(o, "count(*)");
+            sl_buf_puts(o, "count(*)");
             return EMU_T_BIGINT;
         }
         bool distinct = accept_kw(p, "DISTINCT");
-        sl__sb x = {0};
+        sl_buf x = {0};
         int t = p_expr(p, &x);
         if (t != T_ERR && expect_op(p, ")"))
-            sl__sb_printf(o, "count(%s%s)", distinct ? "DISTINCT " : "", sl__sb_str(&x));
+            sl_buf_printf(o, "count(%s%s)", distinct ? "DISTINCT " : "", sl_buf_str(&x));
         else
             t = T_ERR;
-        sl__sb_free(&x);
+        sl_buf_free(&x);
         return t == T_ERR ? T_ERR : EMU_T_BIGINT;
     }
     bool distinct = false;
@@ -764,7 +764,7 @@ static int p_func(P *p, sl__sb *o)
         p->has_agg = true;
         distinct = accept_kw(p, "DISTINCT");
     }
-    sl__sb a[8] = {{0}};
+    sl_buf a[8] = {{0}};
     int ty[8];
     int n = p_args(p, a, ty, 8);
     int rt = T_ERR;
@@ -779,75 +779,75 @@ static int p_func(P *p, sl__sb *o)
     if (strcmp(fn, "sum") == 0) {
         ARGS(1, 1);
         rt = is_int_type(ty[0]) || ty[0] == EMU_T_BOOLEAN ? EMU_T_BIGINT : EMU_T_DOUBLE;
-        sl__sb_printf(o, "sum(%s", d);
-        emit_coerced(o, sl__sb_str(&a[0]), ty[0], EMU_T_DOUBLE);
-        sl__sb_puts(o, ")");
+        sl_buf_printf(o, "sum(%s", d);
+        emit_coerced(o, sl_buf_str(&a[0]), ty[0], EMU_T_DOUBLE);
+        sl_buf_puts(o, ")");
     } else if (strcmp(fn, "avg") == 0 || strcmp(fn, "mean") == 0) {
         ARGS(1, 1);
         rt = EMU_T_DOUBLE;
-        sl__sb_printf(o, "avg(%s", d);
-        emit_coerced(o, sl__sb_str(&a[0]), ty[0], EMU_T_DOUBLE);
-        sl__sb_puts(o, ")");
+        sl_buf_printf(o, "avg(%s", d);
+        emit_coerced(o, sl_buf_str(&a[0]), ty[0], EMU_T_DOUBLE);
+        sl_buf_puts(o, ")");
     } else if (strcmp(fn, "min") == 0 || strcmp(fn, "max") == 0) {
         ARGS(1, 1);
         rt = ty[0];
-        sl__sb_printf(o, "%s(%s%s)", fn, d, sl__sb_str(&a[0]));
+        sl_buf_printf(o, "%s(%s%s)", fn, d, sl_buf_str(&a[0]));
     } else if (strcmp(fn, "count_if") == 0) {
         ARGS(1, 1);
         rt = EMU_T_BIGINT;
-        sl__sb_printf(o, "count(CASE WHEN %s THEN 1 END)", sl__sb_str(&a[0]));
+        sl_buf_printf(o, "count(CASE WHEN %s THEN 1 END)", sl_buf_str(&a[0]));
     } else if (strcmp(fn, "round") == 0 || strcmp(fn, "bround") == 0) {
         ARGS(1, 2);
         rt = ty[0] == EMU_T_STRING ? EMU_T_DOUBLE : ty[0];
-        sl__sb x = {0};
-        emit_coerced(&x, sl__sb_str(&a[0]), ty[0], EMU_T_DOUBLE);
+        sl_buf x = {0};
+        emit_coerced(&x, sl_buf_str(&a[0]), ty[0], EMU_T_DOUBLE);
         if (is_int_type(rt))
-            sl__sb_printf(o, "CAST(round(%s, %s) AS INTEGER)", sl__sb_str(&x),
-                          n > 1 ? sl__sb_str(&a[1]) : "0");
+            sl_buf_printf(o, "CAST(round(%s, %s) AS INTEGER)", sl_buf_str(&x),
+                          n > 1 ? sl_buf_str(&a[1]) : "0");
         else
-            sl__sb_printf(o, "round(%s, %s)", sl__sb_str(&x), n > 1 ? sl__sb_str(&a[1]) : "0");
-        sl__sb_free(&x);
+            sl_buf_printf(o, "round(%s, %s)", sl_buf_str(&x), n > 1 ? sl_buf_str(&a[1]) : "0");
+        sl_buf_free(&x);
     } else if (strcmp(fn, "nullif") == 0) {
         ARGS(2, 2);
         rt = ty[0];
-        sl__sb_printf(o, "nullif(%s, ", sl__sb_str(&a[0]));
-        emit_coerced(o, sl__sb_str(&a[1]), ty[1], ty[0]);
-        sl__sb_puts(o, ")");
+        sl_buf_printf(o, "nullif(%s, ", sl_buf_str(&a[0]));
+        emit_coerced(o, sl_buf_str(&a[1]), ty[1], ty[0]);
+        sl_buf_puts(o, ")");
     } else if (strcmp(fn, "trim") == 0 || strcmp(fn, "ltrim") == 0 || strcmp(fn, "rtrim") == 0 ||
                strcmp(fn, "lower") == 0 || strcmp(fn, "upper") == 0 ||
                strcmp(fn, "lcase") == 0 || strcmp(fn, "ucase") == 0) {
         ARGS(1, 1);
         rt = EMU_T_STRING;
         const char *f = strcmp(fn, "lcase") == 0 ? "lower" : strcmp(fn, "ucase") == 0 ? "upper" : fn;
-        sl__sb_printf(o, "%s(", f);
-        emit_string_of(o, sl__sb_str(&a[0]), ty[0]);
-        sl__sb_puts(o, ")");
+        sl_buf_printf(o, "%s(", f);
+        emit_string_of(o, sl_buf_str(&a[0]), ty[0]);
+        sl_buf_puts(o, ")");
     } else if (strcmp(fn, "length") == 0 || strcmp(fn, "char_length") == 0) {
         ARGS(1, 1);
         rt = EMU_T_INT;
-        sl__sb_puts(o, "length(");
-        emit_string_of(o, sl__sb_str(&a[0]), ty[0]);
-        sl__sb_puts(o, ")");
+        sl_buf_puts(o, "length(");
+        emit_string_of(o, sl_buf_str(&a[0]), ty[0]);
+        sl_buf_puts(o, ")");
     } else if (strcmp(fn, "substr") == 0 || strcmp(fn, "substring") == 0) {
         ARGS(2, 3);
         rt = EMU_T_STRING;
-        sl__sb_puts(o, "substr(");
-        emit_string_of(o, sl__sb_str(&a[0]), ty[0]);
-        sl__sb_printf(o, ", %s%s%s)", sl__sb_str(&a[1]), n > 2 ? ", " : "",
-                      n > 2 ? sl__sb_str(&a[2]) : "");
+        sl_buf_puts(o, "substr(");
+        emit_string_of(o, sl_buf_str(&a[0]), ty[0]);
+        sl_buf_printf(o, ", %s%s%s)", sl_buf_str(&a[1]), n > 2 ? ", " : "",
+                      n > 2 ? sl_buf_str(&a[2]) : "");
     } else if (strcmp(fn, "concat") == 0) {
         if (n < 1) {
             rt = wrong_args(p, fn, n);
             goto out;
         }
         rt = EMU_T_STRING;
-        sl__sb_puts(o, "(");
+        sl_buf_puts(o, "(");
         for (int k = 0; k < n; k++) {
             if (k)
-                sl__sb_puts(o, " || ");
-            emit_string_of(o, sl__sb_str(&a[k]), ty[k]);
+                sl_buf_puts(o, " || ");
+            emit_string_of(o, sl_buf_str(&a[k]), ty[k]);
         }
-        sl__sb_puts(o, ")");
+        sl_buf_puts(o, ")");
     } else if (strcmp(fn, "coalesce") == 0 || strcmp(fn, "ifnull") == 0 ||
                strcmp(fn, "nvl") == 0) {
         if (n < 1) {
@@ -857,37 +857,37 @@ static int p_func(P *p, sl__sb *o)
         rt = EMU_T_NULL;
         for (int k = 0; k < n && rt == EMU_T_NULL; k++)
             rt = ty[k];
-        sl__sb_puts(o, n == 1 ? "(" : "coalesce(");
+        sl_buf_puts(o, n == 1 ? "(" : "coalesce(");
         for (int k = 0; k < n; k++)
-            sl__sb_printf(o, "%s%s", k ? ", " : "", sl__sb_str(&a[k]));
-        sl__sb_puts(o, ")");
+            sl_buf_printf(o, "%s%s", k ? ", " : "", sl_buf_str(&a[k]));
+        sl_buf_puts(o, ")");
     } else if (strcmp(fn, "abs") == 0) {
         ARGS(1, 1);
         rt = ty[0] == EMU_T_STRING ? EMU_T_DOUBLE : ty[0];
-        sl__sb_puts(o, "abs(");
-        emit_coerced(o, sl__sb_str(&a[0]), ty[0], EMU_T_DOUBLE);
-        sl__sb_puts(o, ")");
+        sl_buf_puts(o, "abs(");
+        emit_coerced(o, sl_buf_str(&a[0]), ty[0], EMU_T_DOUBLE);
+        sl_buf_puts(o, ")");
     } else if (strcmp(fn, "year") == 0 || strcmp(fn, "month") == 0 || strcmp(fn, "day") == 0 ||
                strcmp(fn, "dayofmonth") == 0) {
         ARGS(1, 1);
         rt = EMU_T_INT;
         int from = fn[0] == 'y' ? 1 : fn[0] == 'm' ? 6 : 9, len = fn[0] == 'y' ? 4 : 2;
-        sl__sb_printf(o, "CAST(substr(sl_cast(%s, 'DATE', '%s'), %d, %d) AS INTEGER)",
-                      sl__sb_str(&a[0]),
+        sl_buf_printf(o, "CAST(substr(sl_cast(%s, 'DATE', '%s'), %d, %d) AS INTEGER)",
+                      sl_buf_str(&a[0]),
                       sl__emu_type_text(ty[0] == EMU_T_NULL ? EMU_T_STRING : (emu_type)ty[0]),
                       from, len);
     } else if (strcmp(fn, "date_trunc") == 0) {
         ARGS(2, 2);
         rt = EMU_T_TIMESTAMP;
-        sl__sb_printf(o, "sl_date_trunc(%s, %s)", sl__sb_str(&a[0]), sl__sb_str(&a[1]));
+        sl_buf_printf(o, "sl_date_trunc(%s, %s)", sl_buf_str(&a[0]), sl_buf_str(&a[1]));
     } else if (strcmp(fn, "current_date") == 0 || strcmp(fn, "curdate") == 0) {
         ARGS(0, 0);
         rt = EMU_T_DATE;
-        sl__sb_puts(o, "sl_today()");
+        sl_buf_puts(o, "sl_today()");
     } else if (strcmp(fn, "current_timestamp") == 0 || strcmp(fn, "now") == 0) {
         ARGS(0, 0);
         rt = EMU_T_TIMESTAMP;
-        sl__sb_puts(o, "sl_now()");
+        sl_buf_puts(o, "sl_now()");
     } else {
         rt = fail(p, EMU_E_UNSUPPORTED, "UNRESOLVED_ROUTINE", "42883",
                   "Cannot resolve routine `%s` on search path [`system`.`builtin`, "
@@ -897,25 +897,25 @@ static int p_func(P *p, sl__sb *o)
 #undef ARGS
 out:
     for (int k = 0; k < 8; k++)
-        sl__sb_free(&a[k]);
+        sl_buf_free(&a[k]);
     return rt;
 }
 
-static int p_case(P *p, sl__sb *o)
+static int p_case(P *p, sl_buf *o)
 {
     p->i++; /* CASE */
     int rt = EMU_T_NULL;
-    sl__sb_puts(o, "(CASE");
+    sl_buf_puts(o, "(CASE");
     if (!is_kw(cur(p), "WHEN")) {
-        sl__sb_putc(o, ' ');
+        sl_buf_putc(o, ' ');
         if (p_expr(p, o) == T_ERR)
             return T_ERR;
     }
     while (accept_kw(p, "WHEN")) {
-        sl__sb_puts(o, " WHEN ");
+        sl_buf_puts(o, " WHEN ");
         if (p_expr(p, o) == T_ERR || !expect_kw(p, "THEN"))
             return T_ERR;
-        sl__sb_puts(o, " THEN ");
+        sl_buf_puts(o, " THEN ");
         int t = p_expr(p, o);
         if (t == T_ERR)
             return T_ERR;
@@ -923,7 +923,7 @@ static int p_case(P *p, sl__sb *o)
             rt = t;
     }
     if (accept_kw(p, "ELSE")) {
-        sl__sb_puts(o, " ELSE ");
+        sl_buf_puts(o, " ELSE ");
         int t = p_expr(p, o);
         if (t == T_ERR)
             return T_ERR;
@@ -932,7 +932,7 @@ static int p_case(P *p, sl__sb *o)
     }
     if (!expect_kw(p, "END"))
         return T_ERR;
-    sl__sb_puts(o, " END)");
+    sl_buf_puts(o, " END)");
     return rt;
 }
 
@@ -947,14 +947,14 @@ static int find_src(P *p, const char *q)
 }
 
 /* Scope column k as SQLite text: qualified by its source once the FROM clause has a JOIN. */
-static void put_col(P *p, sl__sb *o, int k)
+static void put_col(P *p, sl_buf *o, int k)
 {
     if (p->n_src > 1)
-        sl__sb_printf(o, "\"s%d\".", p->col_src[k]);
-    sl__sb_put_ident(o, p->cols[k].name);
+        sl_buf_printf(o, "\"s%d\".", p->col_src[k]);
+    sl__sql_put_ident(o, p->cols[k].name);
 }
 
-static int resolve_column(P *p, sl__sb *o, char **parts, int n)
+static int resolve_column(P *p, sl_buf *o, char **parts, int n)
 {
     const char *name = parts[n - 1];
     int src = -1;
@@ -976,16 +976,16 @@ static int resolve_column(P *p, sl__sb *o, char **parts, int n)
         }
     }
     if (n_hits > 1) {
-        sl__sb all = {0};
+        sl_buf all = {0};
         for (int k = 0; k < p->n_cols; k++)
             if (strcasecmp(p->cols[k].name, name) == 0) {
                 const from_src *fs = &p->srcs[p->col_src[k]];
-                sl__sb_printf(&all, "%s`%s`.`%s`", sl__sb_str(&all)[0] ? ", " : "",
+                sl_buf_printf(&all, "%s`%s`.`%s`", sl_buf_str(&all)[0] ? ", " : "",
                               fs->alias ? fs->alias : fs->name, p->cols[k].name);
             }
         fail(p, EMU_E_INVALID, "AMBIGUOUS_REFERENCE", "42704",
-             "Reference `%s` is ambiguous, could be: [%s].", name, sl__sb_str(&all));
-        sl__sb_free(&all);
+             "Reference `%s` is ambiguous, could be: [%s].", name, sl_buf_str(&all));
+        sl_buf_free(&all);
         return T_ERR;
     }
     if (hit >= 0) {
@@ -995,30 +995,30 @@ static int resolve_column(P *p, sl__sb *o, char **parts, int n)
     if (p->allow_alias && n == 1) {
         for (int k = 0; k < p->n_outs; k++) {
             if (strcasecmp(p->outs[k].name, name) == 0) {
-                sl__sb_put_ident(o, p->outs[k].name);
+                sl__sql_put_ident(o, p->outs[k].name);
                 return (int)p->outs[k].type;
             }
         }
     }
-    sl__sb sug = {0};
+    sl_buf sug = {0};
     for (int k = 0; k < p->n_cols && k < 5; k++)
-        sl__sb_printf(&sug, "%s`%s`", k ? ", " : "", p->cols[k].name);
+        sl_buf_printf(&sug, "%s`%s`", k ? ", " : "", p->cols[k].name);
     fail(p, EMU_E_INVALID, "UNRESOLVED_COLUMN.WITH_SUGGESTION", "42703",
          "A column, variable, or function parameter with name `%s` cannot be resolved. Did you "
          "mean one of the following? [%s].",
-         name, sl__sb_str(&sug));
-    sl__sb_free(&sug);
+         name, sl_buf_str(&sug));
+    sl_buf_free(&sug);
     return T_ERR;
 }
 
-static int p_primary(P *p, sl__sb *o)
+static int p_primary(P *p, sl_buf *o)
 {
     tok *t = cur(p);
     switch (t->k) {
     case TK_NUMBER: {
         p->i++;
         bool integral = strpbrk(t->text, ".eE") == NULL;
-        sl__sb_puts(o, t->text);
+        sl_buf_puts(o, t->text);
         if (!integral)
             return EMU_T_DOUBLE;
         int64_t v;
@@ -1028,14 +1028,14 @@ static int p_primary(P *p, sl__sb *o)
     }
     case TK_STRING:
         p->i++;
-        sl__sb_put_literal(o, t->text);
+        sl__sql_put_literal(o, t->text);
         return EMU_T_STRING;
     case TK_PARAM: {
         int idx;
         if (!bind_param(p, t->text, &idx))
             return T_ERR;
         p->i++;
-        sl__sb_printf(o, "?%d", idx);
+        sl_buf_printf(o, "?%d", idx);
         return (int)find_bind(p, t->text)->type;
     }
     case TK_OP:
@@ -1043,23 +1043,23 @@ static int p_primary(P *p, sl__sb *o)
             p->i++;
             if (is_kw(cur(p), "SELECT"))
                 return fail_unsupported(p, "a subquery");
-            sl__sb_putc(o, '(');
+            sl_buf_putc(o, '(');
             int ty = p_expr(p, o);
             if (ty == T_ERR || !expect_op(p, ")"))
                 return T_ERR;
-            sl__sb_putc(o, ')');
+            sl_buf_putc(o, ')');
             return ty;
         }
         return fail_syntax(p);
     case TK_IDENT:
         if (is_kw(t, "NULL")) {
             p->i++;
-            sl__sb_puts(o, "NULL");
+            sl_buf_puts(o, "NULL");
             return EMU_T_NULL;
         }
         if (is_kw(t, "TRUE") || is_kw(t, "FALSE")) {
             p->i++;
-            sl__sb_puts(o, is_kw(t, "TRUE") ? "1" : "0");
+            sl_buf_puts(o, is_kw(t, "TRUE") ? "1" : "0");
             return EMU_T_BOOLEAN;
         }
         if (is_kw(t, "CASE"))
@@ -1067,7 +1067,7 @@ static int p_primary(P *p, sl__sb *o)
         if ((is_kw(t, "CURRENT_DATE") || is_kw(t, "CURRENT_TIMESTAMP")) &&
             !is_op(peek_at(p, 1), "(")) {
             p->i++;
-            sl__sb_puts(o, is_kw(t, "CURRENT_DATE") ? "sl_today()" : "sl_now()");
+            sl_buf_puts(o, is_kw(t, "CURRENT_DATE") ? "sl_today()" : "sl_now()");
             return is_kw(t, "CURRENT_DATE") ? EMU_T_DATE : EMU_T_TIMESTAMP;
         }
         if ((is_kw(t, "DATE") || is_kw(t, "TIMESTAMP")) && peek_at(p, 1)->k == TK_STRING) {
@@ -1079,7 +1079,7 @@ static int p_primary(P *p, sl__sb *o)
                             "The value of the typed literal \"%s\" is invalid: '%s'.",
                             date ? "DATE" : "TIMESTAMP", v);
             p->i += 2;
-            sl__sb_put_literal(o, buf);
+            sl__sql_put_literal(o, buf);
             return date ? EMU_T_DATE : EMU_T_TIMESTAMP;
         }
         if (is_op(peek_at(p, 1), "(")) {
@@ -1108,19 +1108,19 @@ static int p_primary(P *p, sl__sb *o)
     }
 }
 
-static int p_unary(P *p, sl__sb *o)
+static int p_unary(P *p, sl_buf *o)
 {
     if (is_op(cur(p), "-") || is_op(cur(p), "+")) {
         bool neg = is_op(cur(p), "-");
         p->i++;
-        sl__sb x = {0};
+        sl_buf x = {0};
         int t = p_unary(p, &x);
         if (t != T_ERR) {
-            sl__sb_puts(o, neg ? "(-" : "(+");
-            emit_coerced(o, sl__sb_str(&x), t, EMU_T_DOUBLE);
-            sl__sb_putc(o, ')');
+            sl_buf_puts(o, neg ? "(-" : "(+");
+            emit_coerced(o, sl_buf_str(&x), t, EMU_T_DOUBLE);
+            sl_buf_putc(o, ')');
         }
-        sl__sb_free(&x);
+        sl_buf_free(&x);
         return t == EMU_T_STRING ? EMU_T_DOUBLE : t;
     }
     return p_primary(p, o);
@@ -1140,9 +1140,9 @@ static int arith_type(int a, int b)
 }
 
 /* Binary arithmetic level: ops are the tokens accepted, next the lower level. */
-static int p_binary(P *p, sl__sb *o, const char *const *ops, int (*next)(P *, sl__sb *))
+static int p_binary(P *p, sl_buf *o, const char *const *ops, int (*next)(P *, sl_buf *))
 {
-    sl__sb l = {0};
+    sl_buf l = {0};
     int lt = next(p, &l);
     for (;;) {
         const char *op = NULL;
@@ -1152,49 +1152,49 @@ static int p_binary(P *p, sl__sb *o, const char *const *ops, int (*next)(P *, sl
         if (!op)
             break;
         p->i++;
-        sl__sb r = {0};
+        sl_buf r = {0};
         int rt = next(p, &r);
         if (rt == T_ERR) {
             lt = T_ERR;
-            sl__sb_free(&r);
+            sl_buf_free(&r);
             break;
         }
-        sl__sb n = {0};
+        sl_buf n = {0};
         if (strcmp(op, "||") == 0) {
-            sl__sb_putc(&n, '(');
-            emit_string_of(&n, sl__sb_str(&l), lt);
-            sl__sb_puts(&n, " || ");
-            emit_string_of(&n, sl__sb_str(&r), rt);
-            sl__sb_putc(&n, ')');
+            sl_buf_putc(&n, '(');
+            emit_string_of(&n, sl_buf_str(&l), lt);
+            sl_buf_puts(&n, " || ");
+            emit_string_of(&n, sl_buf_str(&r), rt);
+            sl_buf_putc(&n, ')');
             lt = EMU_T_STRING;
         } else {
             int ty = strcmp(op, "/") == 0 ? EMU_T_DOUBLE : arith_type(lt, rt);
-            sl__sb_putc(&n, '(');
+            sl_buf_putc(&n, '(');
             if (strcmp(op, "/") == 0)
-                sl__sb_puts(&n, "CAST(");
-            emit_coerced(&n, sl__sb_str(&l), lt, EMU_T_DOUBLE);
-            sl__sb_printf(&n, "%s %s ", strcmp(op, "/") == 0 ? " AS REAL)" : "", op);
-            emit_coerced(&n, sl__sb_str(&r), rt, EMU_T_DOUBLE);
-            sl__sb_putc(&n, ')');
+                sl_buf_puts(&n, "CAST(");
+            emit_coerced(&n, sl_buf_str(&l), lt, EMU_T_DOUBLE);
+            sl_buf_printf(&n, "%s %s ", strcmp(op, "/") == 0 ? " AS REAL)" : "", op);
+            emit_coerced(&n, sl_buf_str(&r), rt, EMU_T_DOUBLE);
+            sl_buf_putc(&n, ')');
             lt = ty;
         }
-        sl__sb_free(&l);
-        sl__sb_free(&r);
+        sl_buf_free(&l);
+        sl_buf_free(&r);
         l = n;
     }
     if (lt != T_ERR)
-        sl__sb_puts(o, sl__sb_str(&l));
-    sl__sb_free(&l);
+        sl_buf_puts(o, sl_buf_str(&l));
+    sl_buf_free(&l);
     return lt;
 }
 
-static int p_mul(P *p, sl__sb *o)
+static int p_mul(P *p, sl_buf *o)
 {
     static const char *const ops[] = {"*", "/", "%", NULL};
     return p_binary(p, o, ops, p_unary);
 }
 
-static int p_add(P *p, sl__sb *o)
+static int p_add(P *p, sl_buf *o)
 {
     static const char *const ops[] = {"+", "-", "||", NULL};
     return p_binary(p, o, ops, p_mul);
@@ -1208,17 +1208,17 @@ static int cmp_target(int a, int b)
     return a;
 }
 
-static void emit_cmp_side(sl__sb *o, const char *x, int t, int other)
+static void emit_cmp_side(sl_buf *o, const char *x, int t, int other)
 {
     if (t == EMU_T_STRING && other != EMU_T_STRING && other != EMU_T_NULL)
         emit_coerced(o, x, t, cmp_target(t, other));
     else
-        sl__sb_puts(o, x);
+        sl_buf_puts(o, x);
 }
 
-static int p_pred(P *p, sl__sb *o)
+static int p_pred(P *p, sl_buf *o)
 {
-    sl__sb l = {0};
+    sl_buf l = {0};
     int lt = p_add(p, &l);
     int rt_out = lt;
     if (lt == T_ERR)
@@ -1228,10 +1228,10 @@ static int p_pred(P *p, sl__sb *o)
         if (!is_op(cur(p), cmps[k]))
             continue;
         p->i++;
-        sl__sb r = {0};
+        sl_buf r = {0};
         int rt = p_add(p, &r);
         if (rt == T_ERR) {
-            sl__sb_free(&r);
+            sl_buf_free(&r);
             rt_out = T_ERR;
             goto out;
         }
@@ -1242,22 +1242,22 @@ static int p_pred(P *p, sl__sb *o)
             op = "<>";
         else if (strcmp(op, "<=>") == 0)
             op = "IS";
-        sl__sb_putc(o, '(');
-        emit_cmp_side(o, sl__sb_str(&l), lt, rt);
-        sl__sb_printf(o, " %s ", op);
-        emit_cmp_side(o, sl__sb_str(&r), rt, lt);
-        sl__sb_putc(o, ')');
-        sl__sb_free(&r);
+        sl_buf_putc(o, '(');
+        emit_cmp_side(o, sl_buf_str(&l), lt, rt);
+        sl_buf_printf(o, " %s ", op);
+        emit_cmp_side(o, sl_buf_str(&r), rt, lt);
+        sl_buf_putc(o, ')');
+        sl_buf_free(&r);
         rt_out = EMU_T_BOOLEAN;
         goto out;
     }
     if (accept_kw(p, "IS")) {
         bool neg = accept_kw(p, "NOT");
         if (accept_kw(p, "NULL")) {
-            sl__sb_printf(o, "(%s IS %sNULL)", sl__sb_str(&l), neg ? "NOT " : "");
+            sl_buf_printf(o, "(%s IS %sNULL)", sl_buf_str(&l), neg ? "NOT " : "");
         } else if (accept_kw(p, "TRUE") || accept_kw(p, "FALSE")) {
             bool tv = is_kw(&p->lx.t[p->i - 1], "TRUE");
-            sl__sb_printf(o, "(%s IS %s%d)", sl__sb_str(&l), neg ? "NOT " : "", tv);
+            sl_buf_printf(o, "(%s IS %s%d)", sl_buf_str(&l), neg ? "NOT " : "", tv);
         } else {
             rt_out = fail_syntax(p);
             goto out;
@@ -1281,19 +1281,19 @@ static int p_pred(P *p, sl__sb *o)
             rt_out = fail_unsupported(p, "IN (subquery)");
             goto out;
         }
-        sl__sb_printf(o, "(%s %sIN (", sl__sb_str(&l), neg ? "NOT " : "");
+        sl_buf_printf(o, "(%s %sIN (", sl_buf_str(&l), neg ? "NOT " : "");
         for (int k = 0;; k++) {
-            sl__sb x = {0};
+            sl_buf x = {0};
             int xt = p_expr(p, &x);
             if (xt == T_ERR) {
-                sl__sb_free(&x);
+                sl_buf_free(&x);
                 rt_out = T_ERR;
                 goto out;
             }
             if (k)
-                sl__sb_puts(o, ", ");
-            emit_cmp_side(o, sl__sb_str(&x), xt, lt);
-            sl__sb_free(&x);
+                sl_buf_puts(o, ", ");
+            emit_cmp_side(o, sl_buf_str(&x), xt, lt);
+            sl_buf_free(&x);
             if (accept_op(p, ")"))
                 break;
             if (!expect_op(p, ",")) {
@@ -1301,87 +1301,87 @@ static int p_pred(P *p, sl__sb *o)
                 goto out;
             }
         }
-        sl__sb_puts(o, "))");
+        sl_buf_puts(o, "))");
         rt_out = EMU_T_BOOLEAN;
     } else if (accept_kw(p, "BETWEEN")) {
-        sl__sb a = {0}, b = {0};
+        sl_buf a = {0}, b = {0};
         int at = p_add(p, &a);
         int bt = at == T_ERR || !expect_kw(p, "AND") ? T_ERR : p_add(p, &b);
         if (bt != T_ERR) {
-            sl__sb_printf(o, "(%s %sBETWEEN ", sl__sb_str(&l), neg ? "NOT " : "");
-            emit_cmp_side(o, sl__sb_str(&a), at, lt);
-            sl__sb_puts(o, " AND ");
-            emit_cmp_side(o, sl__sb_str(&b), bt, lt);
-            sl__sb_putc(o, ')');
+            sl_buf_printf(o, "(%s %sBETWEEN ", sl_buf_str(&l), neg ? "NOT " : "");
+            emit_cmp_side(o, sl_buf_str(&a), at, lt);
+            sl_buf_puts(o, " AND ");
+            emit_cmp_side(o, sl_buf_str(&b), bt, lt);
+            sl_buf_putc(o, ')');
         }
-        sl__sb_free(&a);
-        sl__sb_free(&b);
+        sl_buf_free(&a);
+        sl_buf_free(&b);
         rt_out = bt == T_ERR ? T_ERR : EMU_T_BOOLEAN;
     } else if (is_kw(cur(p), "LIKE") || is_kw(cur(p), "ILIKE")) {
         bool ci = is_kw(cur(p), "ILIKE");
         p->i++;
-        sl__sb r = {0};
+        sl_buf r = {0};
         int rt = p_add(p, &r);
         if (rt != T_ERR) {
             if (ci)
-                sl__sb_printf(o, "(lower(%s) %sLIKE lower(%s))", sl__sb_str(&l),
-                              neg ? "NOT " : "", sl__sb_str(&r));
+                sl_buf_printf(o, "(lower(%s) %sLIKE lower(%s))", sl_buf_str(&l),
+                              neg ? "NOT " : "", sl_buf_str(&r));
             else
-                sl__sb_printf(o, "(%s %sLIKE %s)", sl__sb_str(&l), neg ? "NOT " : "",
-                              sl__sb_str(&r));
+                sl_buf_printf(o, "(%s %sLIKE %s)", sl_buf_str(&l), neg ? "NOT " : "",
+                              sl_buf_str(&r));
         }
-        sl__sb_free(&r);
+        sl_buf_free(&r);
         rt_out = rt == T_ERR ? T_ERR : EMU_T_BOOLEAN;
     } else {
-        sl__sb_puts(o, sl__sb_str(&l));
+        sl_buf_puts(o, sl_buf_str(&l));
     }
 out:
-    sl__sb_free(&l);
+    sl_buf_free(&l);
     return rt_out;
 }
 
-static int p_not(P *p, sl__sb *o)
+static int p_not(P *p, sl_buf *o)
 {
     if (accept_kw(p, "NOT")) {
-        sl__sb_puts(o, "(NOT ");
+        sl_buf_puts(o, "(NOT ");
         if (p_not(p, o) == T_ERR)
             return T_ERR;
-        sl__sb_putc(o, ')');
+        sl_buf_putc(o, ')');
         return EMU_T_BOOLEAN;
     }
     return p_pred(p, o);
 }
 
-static int p_logic(P *p, sl__sb *o, const char *kw, int (*next)(P *, sl__sb *))
+static int p_logic(P *p, sl_buf *o, const char *kw, int (*next)(P *, sl_buf *))
 {
-    sl__sb l = {0};
+    sl_buf l = {0};
     int t = next(p, &l);
     bool any = false;
     while (t != T_ERR && accept_kw(p, kw)) {
         if (!any)
-            sl__sb_putc(o, '(');
+            sl_buf_putc(o, '(');
         any = true;
-        sl__sb_printf(o, "%s %s ", sl__sb_str(&l), kw);
-        sl__sb_free(&l);
+        sl_buf_printf(o, "%s %s ", sl_buf_str(&l), kw);
+        sl_buf_free(&l);
         t = next(p, &l);
     }
     if (t != T_ERR) {
-        sl__sb_puts(o, sl__sb_str(&l));
+        sl_buf_puts(o, sl_buf_str(&l));
         if (any) {
-            sl__sb_putc(o, ')');
+            sl_buf_putc(o, ')');
             t = EMU_T_BOOLEAN;
         }
     }
-    sl__sb_free(&l);
+    sl_buf_free(&l);
     return t;
 }
 
-static int p_and(P *p, sl__sb *o)
+static int p_and(P *p, sl_buf *o)
 {
     return p_logic(p, o, "AND", p_not);
 }
 
-static int p_expr(P *p, sl__sb *o)
+static int p_expr(P *p, sl_buf *o)
 {
     if (p->failed)
         return T_ERR;
@@ -1506,14 +1506,14 @@ static void bind_loaded(sqlite3_stmt *st, int idx, const char *v, emu_type t, bo
 
 static bool create_temp(P *p, const char *tname)
 {
-    sl__sb sql = {0};
-    sl__sb_puts(&sql, "CREATE TEMP TABLE ");
-    sl__sb_put_ident(&sql, tname);
-    sl__sb_puts(&sql, "(");
+    sl_buf sql = {0};
+    sl_buf_puts(&sql, "CREATE TEMP TABLE ");
+    sl__sql_put_ident(&sql, tname);
+    sl_buf_puts(&sql, "(");
     for (int k = 0; k < p->n_cols; k++) {
         for (int j = 0; j < k; j++)
             if (strcasecmp(p->cols[j].name, p->cols[k].name) == 0) {
-                sl__sb_free(&sql);
+                sl_buf_free(&sql);
                 fail(p, EMU_E_INVALID, "COLUMN_ALREADY_EXISTS", "42711",
                      "The column `%s` already exists. Choose another name or rename the "
                      "existing column.",
@@ -1521,13 +1521,13 @@ static bool create_temp(P *p, const char *tname)
                 return false;
             }
         if (k)
-            sl__sb_puts(&sql, ", ");
-        sl__sb_put_ident(&sql, p->cols[k].name);
+            sl_buf_puts(&sql, ", ");
+        sl__sql_put_ident(&sql, p->cols[k].name);
     }
-    sl__sb_puts(&sql, ")");
+    sl_buf_puts(&sql, ")");
     emu_err tmp = {0};
-    bool ok = sl__emu_db_exec(p->db, sl__sb_str(&sql), &tmp);
-    sl__sb_free(&sql);
+    bool ok = sl__emu_db_exec(p->db, sl_buf_str(&sql), &tmp);
+    sl_buf_free(&sql);
     if (!ok) {
         fail(p, EMU_E_INTERNAL, "INTERNAL_ERROR", "XX000", "%s", tmp.msg);
         return false;
@@ -1539,17 +1539,17 @@ static bool create_temp(P *p, const char *tname)
 
 static sqlite3_stmt *insert_stmt(P *p, const char *tname, int ncols)
 {
-    sl__sb sql = {0};
-    sl__sb_puts(&sql, "INSERT INTO temp.");
-    sl__sb_put_ident(&sql, tname);
-    sl__sb_puts(&sql, " VALUES(");
+    sl_buf sql = {0};
+    sl_buf_puts(&sql, "INSERT INTO temp.");
+    sl__sql_put_ident(&sql, tname);
+    sl_buf_puts(&sql, " VALUES(");
     for (int k = 0; k < ncols; k++)
-        sl__sb_puts(&sql, k ? ",?" : "?");
-    sl__sb_puts(&sql, ")");
+        sl_buf_puts(&sql, k ? ",?" : "?");
+    sl_buf_puts(&sql, ")");
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(p->db, sl__sb_str(&sql), -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(p->db, sl_buf_str(&sql), -1, &st, NULL) != SQLITE_OK)
         fail(p, EMU_E_INTERNAL, "INTERNAL_ERROR", "XX000", "load: %s", sqlite3_errmsg(p->db));
-    sl__sb_free(&sql);
+    sl_buf_free(&sql);
     return st;
 }
 
@@ -1926,10 +1926,10 @@ static bool p_read_files(P *p)
     free(path);
     if (p->failed)
         return false;
-    sl__sb s = {0};
-    sl__sb_puts(&s, "temp.");
-    sl__sb_put_ident(&s, tname);
-    p->from_sql = sl__sb_take(&s);
+    sl_buf s = {0};
+    sl_buf_puts(&s, "temp.");
+    sl__sql_put_ident(&s, tname);
+    p->from_sql = sl_buf_take(&s);
     p->srcs[0].name = sl_xstrdup("read_files");
     return true;
 }
@@ -1959,10 +1959,10 @@ static bool p_table_source(P *p, char **sql, char **name)
         scope_add(p, ti.cols[k].name, ti.cols[k].type);
     sl__emu_table_info_free(&ti);
     char *phys = sl__emu_phys_name(q.c, q.s, q.t);
-    sl__sb sb = {0};
-    sl__sb_put_ident(&sb, phys);
+    sl_buf sb = {0};
+    sl__sql_put_ident(&sb, phys);
     free(phys);
-    *sql = sl__sb_take(&sb);
+    *sql = sl_buf_take(&sb);
     *name = sl_xstrdup(q.t);
     qname_free(&q);
     return true;
@@ -2084,27 +2084,27 @@ static bool p_from(P *p)
                 return false;
             }
         }
-        sl__sb j = {0};
-        sl__sb_printf(&j, "%s %s %s AS \"s%d\"", p->from_sql, kind, sql, p->n_src - 1);
+        sl_buf j = {0};
+        sl_buf_printf(&j, "%s %s %s AS \"s%d\"", p->from_sql, kind, sql, p->n_src - 1);
         free(sql);
         if (on) {
             if (is_kw(cur(p), "USING")) {
-                sl__sb_free(&j);
+                sl_buf_free(&j);
                 return fail_unsupported(p, "JOIN ... USING (write the ON condition)"), false;
             }
             if (!expect_kw(p, "ON")) {
-                sl__sb_free(&j);
+                sl_buf_free(&j);
                 return false;
             }
-            sl__sb_puts(&j, " ON ");
+            sl_buf_puts(&j, " ON ");
             int ct = p_expr(p, &j);
             if (ct == T_ERR) {
-                sl__sb_free(&j);
+                sl_buf_free(&j);
                 return false;
             }
         }
         free(p->from_sql);
-        p->from_sql = sl__sb_take(&j);
+        p->from_sql = sl_buf_take(&j);
     }
     return true;
 }
@@ -2152,11 +2152,11 @@ static char *expr_name(P *p, size_t from, size_t to)
     return s;
 }
 
-static bool p_select_items(P *p, sl__sb *o)
+static bool p_select_items(P *p, sl_buf *o)
 {
     for (int item = 0;; item++) {
         if (item)
-            sl__sb_puts(o, ", ");
+            sl_buf_puts(o, ", ");
         /* * or t.* */
         bool star = is_op(cur(p), "*");
         int star_src = -1;
@@ -2183,27 +2183,27 @@ static bool p_select_items(P *p, sl__sb *o)
             for (int k = 0; k < p->n_cols; k++) {
                 if (star_src >= 0 && p->col_src[k] != star_src)
                     continue;
-                sl__sb_printf(o, "%s", n_star++ ? ", " : "");
+                sl_buf_printf(o, "%s", n_star++ ? ", " : "");
                 put_col(p, o, k);
                 if (p->n_src > 1) {
-                    sl__sb_puts(o, " AS ");
-                    sl__sb_put_ident(o, p->cols[k].name);
+                    sl_buf_puts(o, " AS ");
+                    sl__sql_put_ident(o, p->cols[k].name);
                 }
                 out_add(p, p->cols[k].name, (int)p->cols[k].type);
             }
         } else {
             size_t start = p->i;
-            sl__sb x = {0};
+            sl_buf x = {0};
             int t = p_expr(p, &x);
             if (t == T_ERR) {
-                sl__sb_free(&x);
+                sl_buf_free(&x);
                 return false;
             }
             size_t end = p->i;
             char *name = NULL;
             if (accept_kw(p, "AS") || (is_name_tok(cur(p)) && !is_clause_kw(cur(p)))) {
                 if (!is_name_tok(cur(p))) {
-                    sl__sb_free(&x);
+                    sl_buf_free(&x);
                     fail_syntax(p);
                     return false;
                 }
@@ -2212,11 +2212,11 @@ static bool p_select_items(P *p, sl__sb *o)
             } else {
                 name = expr_name(p, start, end);
             }
-            sl__sb_printf(o, "%s AS ", sl__sb_str(&x));
-            sl__sb_put_ident(o, name);
+            sl_buf_printf(o, "%s AS ", sl_buf_str(&x));
+            sl__sql_put_ident(o, name);
             out_add(p, name, t);
             free(name);
-            sl__sb_free(&x);
+            sl_buf_free(&x);
         }
         if (!accept_op(p, ","))
             return true;
@@ -2224,7 +2224,7 @@ static bool p_select_items(P *p, sl__sb *o)
 }
 
 /* Parse a whole SELECT into SQLite text; output columns end up in p->outs. */
-static bool p_select(P *p, sl__sb *o)
+static bool p_select(P *p, sl_buf *o)
 {
     if (!expect_kw(p, "SELECT"))
         return false;
@@ -2254,17 +2254,17 @@ static bool p_select(P *p, sl__sb *o)
         after_from = p->i;
         p->i = items;
     }
-    sl__sb_printf(o, "SELECT %s", distinct ? "DISTINCT " : "");
+    sl_buf_printf(o, "SELECT %s", distinct ? "DISTINCT " : "");
     if (!p_select_items(p, o))
         return false;
     if (from) {
         if (p->i != from)
             return fail_syntax(p), false;
-        sl__sb_printf(o, " FROM %s", p->from_sql);
+        sl_buf_printf(o, " FROM %s", p->from_sql);
         p->i = after_from;
     }
     if (accept_kw(p, "WHERE")) {
-        sl__sb_puts(o, " WHERE ");
+        sl_buf_puts(o, " WHERE ");
         if (p_expr(p, o) == T_ERR)
             return false;
     }
@@ -2272,28 +2272,28 @@ static bool p_select(P *p, sl__sb *o)
     if (accept_kw(p, "GROUP")) {
         if (!expect_kw(p, "BY"))
             return false;
-        sl__sb_puts(o, " GROUP BY ");
+        sl_buf_puts(o, " GROUP BY ");
         do {
             if (cur(p)->k == TK_NUMBER) {
-                sl__sb_puts(o, cur(p)->text);
+                sl_buf_puts(o, cur(p)->text);
                 p->i++;
             } else if (p_expr(p, o) == T_ERR) {
                 return false;
             }
-        } while (accept_op(p, ",") && (sl__sb_puts(o, ", "), true));
+        } while (accept_op(p, ",") && (sl_buf_puts(o, ", "), true));
     }
     if (accept_kw(p, "HAVING")) {
-        sl__sb_puts(o, " HAVING ");
+        sl_buf_puts(o, " HAVING ");
         if (p_expr(p, o) == T_ERR)
             return false;
     }
     if (accept_kw(p, "ORDER")) {
         if (!expect_kw(p, "BY"))
             return false;
-        sl__sb_puts(o, " ORDER BY ");
+        sl_buf_puts(o, " ORDER BY ");
         do {
             if (cur(p)->k == TK_NUMBER) {
-                sl__sb_puts(o, cur(p)->text);
+                sl_buf_puts(o, cur(p)->text);
                 p->i++;
             } else if (p_expr(p, o) == T_ERR) {
                 return false;
@@ -2303,31 +2303,31 @@ static bool p_select(P *p, sl__sb *o)
                 desc = true;
             else
                 (void)accept_kw(p, "ASC");
-            sl__sb_puts(o, desc ? " DESC" : " ASC");
+            sl_buf_puts(o, desc ? " DESC" : " ASC");
             if (accept_kw(p, "NULLS")) {
                 if (accept_kw(p, "FIRST"))
-                    sl__sb_puts(o, " NULLS FIRST");
+                    sl_buf_puts(o, " NULLS FIRST");
                 else if (expect_kw(p, "LAST"))
-                    sl__sb_puts(o, " NULLS LAST");
+                    sl_buf_puts(o, " NULLS LAST");
                 else
                     return false;
             } else {
                 /* Databricks: NULLS FIRST for ASC, NULLS LAST for DESC (as SQLite). */
             }
-        } while (accept_op(p, ",") && (sl__sb_puts(o, ", "), true));
+        } while (accept_op(p, ",") && (sl_buf_puts(o, ", "), true));
     }
     p->allow_alias = false;
     if (accept_kw(p, "LIMIT")) {
         if (accept_kw(p, "ALL")) {
             /* no limit */
         } else if (cur(p)->k == TK_NUMBER && !strpbrk(cur(p)->text, ".eE")) {
-            sl__sb_printf(o, " LIMIT %s", cur(p)->text);
+            sl_buf_printf(o, " LIMIT %s", cur(p)->text);
             p->i++;
         } else if (cur(p)->k == TK_PARAM) {
             int idx;
             if (!bind_param(p, cur(p)->text, &idx))
                 return false;
-            sl__sb_printf(o, " LIMIT ?%d", idx);
+            sl_buf_printf(o, " LIMIT ?%d", idx);
             p->i++;
         } else {
             return fail_syntax(p), false;
@@ -2335,7 +2335,7 @@ static bool p_select(P *p, sl__sb *o)
         if (accept_kw(p, "OFFSET")) {
             if (cur(p)->k != TK_NUMBER)
                 return fail_syntax(p), false;
-            sl__sb_printf(o, " OFFSET %s", cur(p)->text);
+            sl_buf_printf(o, " OFFSET %s", cur(p)->text);
             p->i++;
         }
     }
@@ -2572,11 +2572,11 @@ static bool x_ctas(P *p, bool or_replace, emu_result *out)
             goto rollback;
         }
     }
-    sl__sb sel = {0};
+    sl_buf sel = {0};
     if (!p_select(p, &sel) || cur(p)->k != TK_EOF) {
         if (!p->failed)
             fail_syntax(p);
-        sl__sb_free(&sel);
+        sl_buf_free(&sel);
         goto rollback;
     }
     for (int k = 0; k < p->n_outs; k++)
@@ -2586,49 +2586,49 @@ static bool x_ctas(P *p, bool or_replace, emu_result *out)
                      "The column `%s` already exists. Choose another name or rename the "
                      "existing column.",
                      p->outs[k].name);
-                sl__sb_free(&sel);
+                sl_buf_free(&sel);
                 goto rollback;
             }
     /* OR REPLACE: the old table (if any) goes inside this transaction. */
     char *phys = sl__emu_phys_name(q.c, q.s, q.t);
-    sl__sb ddl = {0};
-    sl__sb_puts(&ddl, "DROP TABLE IF EXISTS ");
-    sl__sb_put_ident(&ddl, phys);
-    bool step_ok = txn(p, sl__sb_str(&ddl));
-    sl__sb_free(&ddl);
-    sl__sb_puts(&ddl, "DELETE FROM uc_table WHERE catalog=");
-    sl__sb_put_literal(&ddl, q.c);
-    sl__sb_puts(&ddl, " AND schema=");
-    sl__sb_put_literal(&ddl, q.s);
-    sl__sb_puts(&ddl, " AND name=");
-    sl__sb_put_literal(&ddl, q.t);
-    sl__sb_puts(&ddl, "; DELETE FROM uc_column WHERE catalog=");
-    sl__sb_put_literal(&ddl, q.c);
-    sl__sb_puts(&ddl, " AND schema=");
-    sl__sb_put_literal(&ddl, q.s);
-    sl__sb_puts(&ddl, " AND tbl=");
-    sl__sb_put_literal(&ddl, q.t);
-    step_ok = step_ok && txn(p, sl__sb_str(&ddl));
-    sl__sb_free(&ddl);
-    sl__sb_puts(&ddl, "CREATE TABLE ");
-    sl__sb_put_ident(&ddl, phys);
-    sl__sb_puts(&ddl, "(");
+    sl_buf ddl = {0};
+    sl_buf_puts(&ddl, "DROP TABLE IF EXISTS ");
+    sl__sql_put_ident(&ddl, phys);
+    bool step_ok = txn(p, sl_buf_str(&ddl));
+    sl_buf_free(&ddl);
+    sl_buf_puts(&ddl, "DELETE FROM uc_table WHERE catalog=");
+    sl__sql_put_literal(&ddl, q.c);
+    sl_buf_puts(&ddl, " AND schema=");
+    sl__sql_put_literal(&ddl, q.s);
+    sl_buf_puts(&ddl, " AND name=");
+    sl__sql_put_literal(&ddl, q.t);
+    sl_buf_puts(&ddl, "; DELETE FROM uc_column WHERE catalog=");
+    sl__sql_put_literal(&ddl, q.c);
+    sl_buf_puts(&ddl, " AND schema=");
+    sl__sql_put_literal(&ddl, q.s);
+    sl_buf_puts(&ddl, " AND tbl=");
+    sl__sql_put_literal(&ddl, q.t);
+    step_ok = step_ok && txn(p, sl_buf_str(&ddl));
+    sl_buf_free(&ddl);
+    sl_buf_puts(&ddl, "CREATE TABLE ");
+    sl__sql_put_ident(&ddl, phys);
+    sl_buf_puts(&ddl, "(");
     static const char *aff[] = {"", "TEXT", "INTEGER", "INTEGER", "REAL", "INTEGER", "TEXT", "TEXT"};
     for (int k = 0; k < p->n_outs; k++) {
         if (k)
-            sl__sb_puts(&ddl, ", ");
-        sl__sb_put_ident(&ddl, p->outs[k].name);
-        sl__sb_printf(&ddl, " %s", aff[p->outs[k].type]);
+            sl_buf_puts(&ddl, ", ");
+        sl__sql_put_ident(&ddl, p->outs[k].name);
+        sl_buf_printf(&ddl, " %s", aff[p->outs[k].type]);
     }
-    sl__sb_puts(&ddl, ")");
-    step_ok = step_ok && txn(p, sl__sb_str(&ddl));
-    sl__sb_free(&ddl);
+    sl_buf_puts(&ddl, ")");
+    step_ok = step_ok && txn(p, sl_buf_str(&ddl));
+    sl_buf_free(&ddl);
     if (step_ok) {
-        sl__sb_puts(&ddl, "INSERT INTO ");
-        sl__sb_put_ident(&ddl, phys);
-        sl__sb_printf(&ddl, " %s", sl__sb_str(&sel));
-        sqlite3_stmt *st = prepare(p, sl__sb_str(&ddl));
-        sl__sb_free(&ddl);
+        sl_buf_puts(&ddl, "INSERT INTO ");
+        sl__sql_put_ident(&ddl, phys);
+        sl_buf_printf(&ddl, " %s", sl_buf_str(&sel));
+        sqlite3_stmt *st = prepare(p, sl_buf_str(&ddl));
+        sl_buf_free(&ddl);
         int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
         if (st && rc != SQLITE_DONE)
             sqlite_fail(p, "insert");
@@ -2647,7 +2647,7 @@ static bool x_ctas(P *p, bool or_replace, emu_result *out)
         }
     }
     free(phys);
-    sl__sb_free(&sel);
+    sl_buf_free(&sel);
     if (ok)
         goto out;
 rollback:
@@ -2938,11 +2938,11 @@ static bool x_describe(P *p, emu_result *out)
 static void p_cleanup(P *p)
 {
     for (int k = 0; k < p->n_temps; k++) {
-        sl__sb s = {0};
-        sl__sb_puts(&s, "DROP TABLE IF EXISTS temp.");
-        sl__sb_put_ident(&s, p->temps[k]);
-        sqlite3_exec(p->db, sl__sb_str(&s), NULL, NULL, NULL);
-        sl__sb_free(&s);
+        sl_buf s = {0};
+        sl_buf_puts(&s, "DROP TABLE IF EXISTS temp.");
+        sl__sql_put_ident(&s, p->temps[k]);
+        sqlite3_exec(p->db, sl_buf_str(&s), NULL, NULL, NULL);
+        sl_buf_free(&s);
         free(p->temps[k]);
     }
     free(p->temps);
@@ -2969,14 +2969,14 @@ static void p_cleanup(P *p)
 
 /* A value of type `from` stored into a column of type `to`, cast as Spark's store assignment
  * does (a value that does not convert fails the statement). */
-static void emit_store(sl__sb *o, const char *x, int from, emu_type to)
+static void emit_store(sl_buf *o, const char *x, int from, emu_type to)
 {
     if (from == (int)to || from == EMU_T_NULL || (is_int_type(from) && is_int_type((int)to)))
-        sl__sb_puts(o, x);
+        sl_buf_puts(o, x);
     else if (to == EMU_T_STRING)
         emit_string_of(o, x, from);
     else
-        sl__sb_printf(o, "sl_cast(%s, '%s', '%s')", x, sl__emu_type_text(to),
+        sl_buf_printf(o, "sl_cast(%s, '%s', '%s')", x, sl__emu_type_text(to),
                       sl__emu_type_text((emu_type)from));
 }
 
@@ -2996,7 +2996,7 @@ static bool x_insert(P *p, emu_result *out)
     emu_err ue = {0};
     emu_table_info ti = {0};
     int *target = NULL, n_target = 0;
-    sl__sb sql = {0};
+    sl_buf sql = {0};
     if (!txn(p, "BEGIN IMMEDIATE"))
         goto out;
     if (!sl__emu_uc_table_get(p->db, q.c, q.s, q.t, &ti, &ue)) {
@@ -3038,56 +3038,56 @@ static bool x_insert(P *p, emu_result *out)
             target[n_target++] = k;
     }
     char *phys = sl__emu_phys_name(q.c, q.s, q.t);
-    sl__sb_puts(&sql, "INSERT INTO ");
-    sl__sb_put_ident(&sql, phys);
+    sl_buf_puts(&sql, "INSERT INTO ");
+    sl__sql_put_ident(&sql, phys);
     free(phys);
-    sl__sb_puts(&sql, " (");
+    sl_buf_puts(&sql, " (");
     for (int j = 0; j < n_target; j++) {
         if (j)
-            sl__sb_puts(&sql, ", ");
-        sl__sb_put_ident(&sql, ti.cols[target[j]].name);
+            sl_buf_puts(&sql, ", ");
+        sl__sql_put_ident(&sql, ti.cols[target[j]].name);
     }
-    sl__sb_puts(&sql, ") ");
+    sl_buf_puts(&sql, ") ");
     int n_data = -1;
     if (accept_kw(p, "VALUES")) {
-        sl__sb_puts(&sql, "VALUES ");
+        sl_buf_puts(&sql, "VALUES ");
         int row = 0;
         do {
             if (!expect_op(p, "("))
                 goto rollback;
-            sl__sb_puts(&sql, row++ ? ", (" : "(");
+            sl_buf_puts(&sql, row++ ? ", (" : "(");
             int n = 0;
             do {
-                sl__sb x = {0};
+                sl_buf x = {0};
                 int t = p_expr(p, &x);
                 if (t == T_ERR) {
-                    sl__sb_free(&x);
+                    sl_buf_free(&x);
                     goto rollback;
                 }
                 if (n < n_target) {
                     if (n)
-                        sl__sb_puts(&sql, ", ");
-                    emit_store(&sql, sl__sb_str(&x), t, ti.cols[target[n]].type);
+                        sl_buf_puts(&sql, ", ");
+                    emit_store(&sql, sl_buf_str(&x), t, ti.cols[target[n]].type);
                 }
-                sl__sb_free(&x);
+                sl_buf_free(&x);
                 n++;
             } while (accept_op(p, ","));
             if (!expect_op(p, ")"))
                 goto rollback;
-            sl__sb_puts(&sql, ")");
+            sl_buf_puts(&sql, ")");
             if (n != n_target) {
                 n_data = n;
                 break;
             }
         } while (accept_op(p, ","));
     } else if (is_kw(cur(p), "SELECT")) {
-        sl__sb sel = {0};
+        sl_buf sel = {0};
         if (!p_select(p, &sel)) {
-            sl__sb_free(&sel);
+            sl_buf_free(&sel);
             goto rollback;
         }
-        sl__sb_puts(&sql, sl__sb_str(&sel));
-        sl__sb_free(&sel);
+        sl_buf_puts(&sql, sl_buf_str(&sel));
+        sl_buf_free(&sel);
         if (p->n_outs != n_target)
             n_data = p->n_outs;
     } else {
@@ -3102,7 +3102,7 @@ static bool x_insert(P *p, emu_result *out)
     }
     if (!end_of_stmt(p))
         goto rollback;
-    sqlite3_stmt *st = prepare(p, sl__sb_str(&sql));
+    sqlite3_stmt *st = prepare(p, sl_buf_str(&sql));
     if (!st)
         goto rollback;
     int rc = sqlite3_step(st);
@@ -3119,7 +3119,7 @@ rollback:
     sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
 out:
     free(target);
-    sl__sb_free(&sql);
+    sl_buf_free(&sql);
     if (ti.name)
         sl__emu_table_info_free(&ti);
     qname_free(&q);
@@ -3165,15 +3165,15 @@ static bool run_dml(P *p, const char *sql, int64_t *n)
 }
 
 /* The optional WHERE of an UPDATE or DELETE, the end of the statement, and the run. */
-static bool where_and_run(P *p, sl__sb *sql, emu_result *out)
+static bool where_and_run(P *p, sl_buf *sql, emu_result *out)
 {
     if (accept_kw(p, "WHERE")) {
-        sl__sb_puts(sql, " WHERE ");
+        sl_buf_puts(sql, " WHERE ");
         if (p_expr(p, sql) == T_ERR)
             return false;
     }
     int64_t n;
-    if (!end_of_stmt(p) || !run_dml(p, sl__sb_str(sql), &n))
+    if (!end_of_stmt(p) || !run_dml(p, sl_buf_str(sql), &n))
         return false;
     affected_only_result(out, n);
     return true;
@@ -3187,11 +3187,11 @@ static bool x_delete(P *p, emu_result *out)
         free(phys);
         return false;
     }
-    sl__sb sql = {0};
-    sl__sb_printf(&sql, "DELETE FROM %s", phys);
+    sl_buf sql = {0};
+    sl_buf_printf(&sql, "DELETE FROM %s", phys);
     free(phys);
     bool ok = where_and_run(p, &sql, out);
-    sl__sb_free(&sql);
+    sl_buf_free(&sql);
     return ok;
 }
 
@@ -3200,11 +3200,11 @@ static bool x_delete(P *p, emu_result *out)
 static bool x_update(P *p, emu_result *out)
 {
     char *phys = NULL;
-    sl__sb sql = {0};
+    sl_buf sql = {0};
     bool ok = false;
     if (!p_dml_target(p, &phys) || !expect_kw(p, "SET"))
         goto out;
-    sl__sb_printf(&sql, "UPDATE %s SET ", phys);
+    sl_buf_printf(&sql, "UPDATE %s SET ", phys);
     int n_set = 0;
     do {
         /* col or alias.col */
@@ -3235,23 +3235,23 @@ static bool x_update(P *p, emu_result *out)
         p->i++;
         if (!expect_op(p, "="))
             goto out;
-        sl__sb x = {0};
+        sl_buf x = {0};
         int xt = p_expr(p, &x);
         if (xt == T_ERR) {
-            sl__sb_free(&x);
+            sl_buf_free(&x);
             goto out;
         }
         if (n_set++)
-            sl__sb_puts(&sql, ", ");
-        sl__sb_put_ident(&sql, p->cols[k].name);
-        sl__sb_puts(&sql, " = ");
-        emit_store(&sql, sl__sb_str(&x), xt, p->cols[k].type);
-        sl__sb_free(&x);
+            sl_buf_puts(&sql, ", ");
+        sl__sql_put_ident(&sql, p->cols[k].name);
+        sl_buf_puts(&sql, " = ");
+        emit_store(&sql, sl_buf_str(&x), xt, p->cols[k].type);
+        sl_buf_free(&x);
     } while (accept_op(p, ","));
     ok = where_and_run(p, &sql, out);
 out:
     free(phys);
-    sl__sb_free(&sql);
+    sl_buf_free(&sql);
     return ok;
 }
 
@@ -3259,9 +3259,9 @@ static bool dispatch(P *p, emu_result *out)
 {
     tok *t = cur(p);
     if (is_kw(t, "SELECT")) {
-        sl__sb sql = {0};
-        bool ok = p_select(p, &sql) && end_of_stmt(p) && run_query(p, sl__sb_str(&sql), out);
-        sl__sb_free(&sql);
+        sl_buf sql = {0};
+        bool ok = p_select(p, &sql) && end_of_stmt(p) && run_query(p, sl_buf_str(&sql), out);
+        sl_buf_free(&sql);
         return ok;
     }
     if (accept_kw(p, "CREATE"))
@@ -3323,10 +3323,10 @@ char *sl__emu_sql_translate(const emu_sql_ctx *ctx, const char *sql, emu_err *e)
     char *res = NULL;
     if (lex(sql, &p.lx, e)) {
         p.db = sl__emu_db_acquire(ctx->store);
-        sl__sb o = {0};
+        sl_buf o = {0};
         if (p_select(&p, &o) && end_of_stmt(&p))
-            res = sl__sb_take(&o);
-        sl__sb_free(&o);
+            res = sl_buf_take(&o);
+        sl_buf_free(&o);
         p_cleanup(&p);
         sl__emu_db_release(ctx->store, p.db);
     } else {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 #define WAREHOUSE_ID      "emu0000000000001"
 #define MAX_RETAINED      2000

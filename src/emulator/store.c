@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 #define POOL_MAX 16
 
@@ -74,7 +74,8 @@ emu_store *sl__emu_store_open(const char *path, char *errbuf, size_t errlen)
         *slash = '\0';
     st->volumes_root = sl_xasprintf("%s/volumes", slash ? dir : ".");
     free(dir);
-    sl__mkdirs(st->volumes_root);
+    if (sl_mkdirs(st->volumes_root, NULL) != SL_OK) /* the failure surfaces at first use */
+        sl_debug("emulator: mkdir %s: %s", st->volumes_root, strerror(errno));
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
     st->free_dbs[st->n_free++] = db;
@@ -355,7 +356,7 @@ bool sl__emu_uc_volume_create(emu_store *st, sqlite3 *db, const char *cat, const
                           5, v, e);
     if (ok) {
         char *dir = volume_dir(st, cat, sch, name);
-        if (sl__mkdirs(dir) != 0) {
+        if (sl_mkdirs(dir, NULL) != SL_OK) {
             sl__emu_err_set(e, EMU_E_INTERNAL, "INTERNAL_ERROR", "INTERNAL_ERROR", "XX000",
                             "cannot create volume storage: %s", strerror(errno));
             ok = false;
@@ -371,12 +372,12 @@ static bool drop_physical(sqlite3 *db, const char *cat, const char *sch, const c
                           emu_err *e)
 {
     char *phys = sl__emu_phys_name(cat, sch, tbl);
-    sl__sb sb = {0};
-    sl__sb_puts(&sb, "DROP TABLE IF EXISTS ");
-    sl__sb_put_ident(&sb, phys);
+    sl_buf sb = {0};
+    sl_buf_puts(&sb, "DROP TABLE IF EXISTS ");
+    sl__sql_put_ident(&sb, phys);
     free(phys);
-    bool ok = sl__emu_db_exec(db, sl__sb_str(&sb), e);
-    sl__sb_free(&sb);
+    bool ok = sl__emu_db_exec(db, sl_buf_str(&sb), e);
+    sl_buf_free(&sb);
     const char *v[] = {cat, sch, tbl};
     ok = ok && run_q(db, "DELETE FROM uc_table WHERE catalog=? AND schema=? AND name=?", 3, v, e);
     ok = ok && run_q(db, "DELETE FROM uc_column WHERE catalog=? AND schema=? AND tbl=?", 3, v, e);

@@ -1,4 +1,4 @@
-/* support.c - small helpers for the emulator: string builder, string map, decoding, dirs. */
+/* support.c - small helpers for the emulator: SQL quoting, string map, decoding, dirs. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -9,87 +9,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
-static void sb_grow(sl__sb *sb, size_t extra)
+static void put_quoted(sl_buf *sb, const char *s, char q)
 {
-    if (sb->len + extra + 1 <= sb->cap)
-        return;
-    size_t cap = sb->cap ? sb->cap : 64;
-    while (cap < sb->len + extra + 1)
-        cap *= 2;
-    sb->buf = sl_xrealloc(sb->buf, cap);
-    sb->cap = cap;
-}
-
-void sl__sb_putn(sl__sb *sb, const char *s, size_t n)
-{
-    sb_grow(sb, n);
-    memcpy(sb->buf + sb->len, s, n);
-    sb->len += n;
-    sb->buf[sb->len] = '\0';
-}
-
-void sl__sb_puts(sl__sb *sb, const char *s)
-{
-    sl__sb_putn(sb, s, strlen(s));
-}
-
-void sl__sb_putc(sl__sb *sb, char c)
-{
-    sl__sb_putn(sb, &c, 1);
-}
-
-void sl__sb_printf(sl__sb *sb, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = sl_xvasprintf(fmt, ap);
-    va_end(ap);
-    sl__sb_puts(sb, s);
-    free(s);
-}
-
-static void put_quoted(sl__sb *sb, const char *s, char q)
-{
-    sl__sb_putc(sb, q);
+    sl_buf_putc(sb, q);
     for (const char *p = s; *p; p++) {
         if (*p == q)
-            sl__sb_putc(sb, q);
-        sl__sb_putc(sb, *p);
+            sl_buf_putc(sb, q);
+        sl_buf_putc(sb, *p);
     }
-    sl__sb_putc(sb, q);
+    sl_buf_putc(sb, q);
 }
 
-void sl__sb_put_ident(sl__sb *sb, const char *name)
+void sl__sql_put_ident(sl_buf *sb, const char *name)
 {
     put_quoted(sb, name, '"');
 }
 
-void sl__sb_put_literal(sl__sb *sb, const char *s)
+void sl__sql_put_literal(sl_buf *sb, const char *s)
 {
     put_quoted(sb, s, '\'');
 }
 
-const char *sl__sb_str(sl__sb *sb)
-{
-    return sb->buf ? sb->buf : "";
-}
 
-char *sl__sb_take(sl__sb *sb)
-{
-    char *s = sb->buf ? sb->buf : sl_xstrdup("");
-    sb->buf = NULL;
-    sb->len = sb->cap = 0;
-    return s;
-}
 
-void sl__sb_free(sl__sb *sb)
-{
-    free(sb->buf);
-    sb->buf = NULL;
-    sb->len = sb->cap = 0;
-}
 
 /* ---- map: open addressing with linear probing, tombstones on delete */
 
@@ -276,30 +220,6 @@ void sl__lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
-int sl__mkdirs(const char *path)
-{
-    char *p = sl_xstrdup(path);
-    for (char *q = p + 1; *q; q++) {
-        if (*q != '/')
-            continue;
-        *q = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-            int e = errno;
-            free(p);
-            errno = e;
-            return -1;
-        }
-        *q = '/';
-    }
-    int rc = mkdir(p, 0755);
-    int e = errno;
-    free(p);
-    if (rc != 0 && e != EEXIST) {
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
 
 void sl__rmtree(const char *path)
 {

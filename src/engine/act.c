@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
+#include "engine_int.h"
 
 #define HEARTBEAT_IDLE_INTERVAL_MS 5000 /* without a heartbeat timeout: cancellation checks */
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
+#include "engine_int.h"
 
 /* ---- start ------------------------------------------------------------------------------ */
 
@@ -100,23 +100,29 @@ void sl_engine_start_async(sl_engine *e, const char *type, json_t *input_take,
 
 /* A connection for reads: the engine thread owns e->st, so threaded engines read through a
  * second connection. */
-static sl_store *reader(sl_engine *e, sl_err *err)
+/* The connection for a read, locked for the caller until reader_done; opened on first use.
+ * On failure nothing stays locked. */
+static sl_code reader(sl_engine *e, sl_store **out, sl_err *err)
 {
     if (!e->threaded) {
         pthread_mutex_lock(&e->direct_mu);
-        return e->st;
+        *out = e->st;
+        return SL_OK;
     }
     pthread_mutex_lock(&e->rd_mu);
     if (!e->rd) {
         sl_store_opts so;
         sl_store_opts_init(&so);
         so.path = sl_store_path(e->st);
-        if (sl_store_open(&so, &e->rd, err) != SL_OK) {
+        sl_code rc = sl_store_open(&so, &e->rd, err);
+        if (rc != SL_OK) {
             pthread_mutex_unlock(&e->rd_mu);
-            return NULL;
+            *out = NULL;
+            return rc;
         }
     }
-    return e->rd;
+    *out = e->rd;
+    return SL_OK;
 }
 
 static void reader_done(sl_engine *e)
@@ -196,9 +202,10 @@ sl_code sl_engine_describe(sl_engine *e, const char *workflow_id, const char *ru
                            json_t **out, sl_err *err)
 {
     *out = NULL;
-    sl_store *st = reader(e, err);
-    if (!st)
-        return err ? err->code : SL_EIO;
+    sl_store *st;
+    sl_code rrc = reader(e, &st, err);
+    if (rrc != SL_OK)
+        return rrc;
     sl_run_row r;
     sl_code rc = find_run(st, workflow_id, run_id, &r, err);
     if (rc != SL_OK) {
@@ -253,9 +260,10 @@ sl_code sl_engine_history(sl_engine *e, const char *workflow_id, const char *run
                           sl_err *err)
 {
     *out = NULL;
-    sl_store *st = reader(e, err);
-    if (!st)
-        return err ? err->code : SL_EIO;
+    sl_store *st;
+    sl_code rrc = reader(e, &st, err);
+    if (rrc != SL_OK)
+        return rrc;
     sl_run_row r;
     sl_code rc = find_run(st, workflow_id, run_id, &r, err);
     if (rc == SL_OK) {
@@ -284,9 +292,10 @@ static void list_cb(const sl_run_row *r, void *arg)
 sl_code sl_engine_list(sl_engine *e, const sl_run_filter *f, json_t **out, sl_err *err)
 {
     *out = NULL;
-    sl_store *st = reader(e, err);
-    if (!st)
-        return err ? err->code : SL_EIO;
+    sl_store *st;
+    sl_code rrc = reader(e, &st, err);
+    if (rrc != SL_OK)
+        return rrc;
     json_t *arr = sl_json_check(json_array());
     sl_code rc = sl_store_runs_list(st, f, list_cb, arr, err);
     reader_done(e);
@@ -300,9 +309,10 @@ sl_code sl_engine_list(sl_engine *e, const sl_run_filter *f, json_t **out, sl_er
 
 sl_code sl_engine_count(sl_engine *e, const sl_run_filter *f, int64_t *out, sl_err *err)
 {
-    sl_store *st = reader(e, err);
-    if (!st)
-        return err ? err->code : SL_EIO;
+    sl_store *st;
+    sl_code rrc = reader(e, &st, err);
+    if (rrc != SL_OK)
+        return rrc;
     sl_code rc = sl_store_runs_count(st, f, out, err);
     reader_done(e);
     return rc;
@@ -310,11 +320,27 @@ sl_code sl_engine_count(sl_engine *e, const sl_run_filter *f, int64_t *out, sl_e
 
 sl_code sl_engine_integrity_check(sl_engine *e, sl_err *err)
 {
-    sl_store *st = reader(e, err);
-    if (!st)
-        return err ? err->code : SL_EIO;
+    sl_store *st;
+    sl_code rrc = reader(e, &st, err);
+    if (rrc != SL_OK)
+        return rrc;
     sl_code rc = sl_store_integrity_check(st, err);
     reader_done(e);
+    return rc;
+}
+
+sl_code sl_engine_tx_run_is_open(sl_store *st, const char *workflow_id, bool *open,
+                                 sl_err *err)
+{
+    sl_run_row r;
+    sl_code rc = sl_store_run_find_open(st, workflow_id, &r, err);
+    *open = rc == SL_OK;
+    if (rc == SL_OK)
+        sl_run_row_cleanup(&r);
+    if (rc == SL_ENOTFOUND) {
+        sl_err_clear(err);
+        rc = SL_OK;
+    }
     return rc;
 }
 
@@ -440,9 +466,10 @@ sl_code sl_engine_exec(sl_engine *e, sl_engine_store_fn fn, void *arg, sl_err *e
 
 sl_code sl_engine_read(sl_engine *e, sl_engine_store_fn fn, void *arg, sl_err *err)
 {
-    sl_store *st = reader(e, err);
-    if (!st)
-        return err ? err->code : SL_EIO;
+    sl_store *st;
+    sl_code rrc = reader(e, &st, err);
+    if (rrc != SL_OK)
+        return rrc;
     sl_code rc = fn(st, arg, err);
     reader_done(e);
     return rc;

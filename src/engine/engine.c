@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/engine_int.h"
+#include "engine_int.h"
 
 #define MAX_BATCH_ITEMS   4096
 #define POLL_MIN_MS       1

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
-#include "engine/events.h"
+#include "engine_int.h"
+#include "events.h"
 
 #define DEFAULT_START_TO_CLOSE_MS (10 * 60 * 1000)
 #define WFT_BACKOFF_MAX_MS        (10 * 60 * 1000)
@@ -463,7 +463,7 @@ static void emit_activity(sl_engine *e, run_state *rs, change *ch, const wf_cmd 
     char *otext = opts_text(e, o);
     char *input_text = sl_json_dumps(c->input);
     char *attrs = activity_attrs(c->seq, c->name, queue, input_text, otext);
-    (void)sl__rs_push_cmd(rs, CMD_ACTIVITY, c->seq, c->name, next_id(ch), NULL);
+    SL_ASSERT_OK(sl__rs_push_cmd(rs, CMD_ACTIVITY, c->seq, c->name, next_id(ch), NULL));
     int idx = change_event(ch, SL_EV_ACTIVITY_SCHEDULED, now, attrs);
     pend_fx *fx = change_fx(ch, FX_ACT, idx);
     sl_act_task_row *row = &fx->row;
@@ -491,7 +491,7 @@ static void emit_timer(run_state *rs, change *ch, const wf_cmd *c, int64_t now)
         json_pack("{s:i,s:s,s:s}", "seq", c->seq, "duration",
                   sl_duration_format(c->timer_ms, dur, sizeof(dur)), "fire_at",
                   sl_time_format(fire_at, when, sizeof(when)))));
-    (void)sl__rs_push_cmd(rs, CMD_TIMER, c->seq, NULL, next_id(ch), NULL);
+    SL_ASSERT_OK(sl__rs_push_cmd(rs, CMD_TIMER, c->seq, NULL, next_id(ch), NULL));
     int idx = change_event(ch, SL_EV_TIMER_STARTED, now, attrs);
     pend_fx *fx = change_fx(ch, FX_TIMER, idx);
     fx->seq = c->seq;
@@ -502,7 +502,7 @@ static void emit_timer_cancel(run_state *rs, change *ch, int32_t seq, int64_t no
 {
     if (seq < 0 || seq >= rs->n_cmds || rs->cmds[seq].res != RES_PENDING)
         return;
-    (void)sl__rs_resolve(rs, seq, RES_CANCELED, json_null(), next_id(ch), NULL);
+    SL_ASSERT_OK(sl__rs_resolve(rs, seq, RES_CANCELED, json_null(), next_id(ch), NULL));
     change_event(ch, SL_EV_TIMER_CANCELED, now, sl_xasprintf("{\"seq\":%d}", seq));
     change_fx(ch, FX_TIMER_DELETE, -1)->seq = seq;
 }
@@ -511,8 +511,8 @@ static void emit_side_effect(run_state *rs, change *ch, const wf_cmd *c, int64_t
 {
     char *attrs = dumps_take(sl_json_check(json_pack(
         "{s:s,s:i,s:O}", "marker_name", "side_effect", "seq", c->seq, "value", c->input)));
-    (void)sl__rs_push_cmd(rs, CMD_SIDE_EFFECT, c->seq, "side_effect", next_id(ch), NULL);
-    (void)sl__rs_resolve(rs, c->seq, RES_OK, json_incref(c->input), next_id(ch), NULL);
+    SL_ASSERT_OK(sl__rs_push_cmd(rs, CMD_SIDE_EFFECT, c->seq, "side_effect", next_id(ch), NULL));
+    SL_ASSERT_OK(sl__rs_resolve(rs, c->seq, RES_OK, json_incref(c->input), next_id(ch), NULL));
     change_event(ch, SL_EV_MARKER, now, attrs);
 }
 
@@ -548,7 +548,7 @@ static void emit_child(sl_engine *e, run_state *rs, change *ch, const wf_cmd *c,
         "{s:i,s:s,s:s,s:s,s:s,s:O,s:s}", "seq", c->seq, "workflow_type", c->name, "workflow_id",
         c->child_id, "run_id", nr->run_id, "task_queue", queue, "input", c->input,
         "parent_close_policy", policy_name(c->child_policy)));
-    (void)sl__rs_push_cmd(rs, CMD_CHILD, c->seq, c->name, next_id(ch), NULL);
+    SL_ASSERT_OK(sl__rs_push_cmd(rs, CMD_CHILD, c->seq, c->name, next_id(ch), NULL));
     change_event(ch, SL_EV_CHILD_INITIATED, now, dumps_take(attrs));
 
     sl_run_row open;
@@ -564,7 +564,8 @@ static void emit_child(sl_engine *e, run_state *rs, change *ch, const wf_cmd *c,
             "{s:s,s:s}", "type",
             exists ? "WorkflowExecutionAlreadyStarted" : "UnknownWorkflowType", "message",
             exists ? "a run with this workflow id is already open" : "unknown workflow type"));
-        (void)sl__rs_resolve(rs, c->seq, RES_FAILED, json_incref(failure), next_id(ch), NULL);
+        SL_ASSERT_OK(
+            sl__rs_resolve(rs, c->seq, RES_FAILED, json_incref(failure), next_id(ch), NULL));
         change_event(ch, SL_EV_CHILD_START_FAILED, now,
                      dumps_take(sl_json_check(json_pack("{s:i,s:s,s:o}", "seq", c->seq,
                                                         "workflow_id", c->child_id, "failure",

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
-#include "engine/events.h"
+#include "engine_int.h"
+#include "events.h"
 
 /* ---- run_state ------------------------------------------------------------------- */
 
@@ -791,10 +791,7 @@ void sl__wf_cleanup(sl_wf *wf)
 
 static uint64_t seed_of(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return sl_fnv1a(SL_FNV1A_INIT, s, strlen(s));
 }
 
 wft_outcome sl__wf_execute(sl_engine *e, run_state *rs, sl_wf *wf, json_t **result)

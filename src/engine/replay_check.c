@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
-#include "engine/events.h"
+#include "engine_int.h"
+#include "events.h"
 
 static const char *const close_events[] = {SL_EV_WF_COMPLETED, SL_EV_WF_FAILED,
                                            SL_EV_WF_CANCELED, SL_EV_WF_CONTINUED_AS_NEW};

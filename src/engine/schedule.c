@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
+#include "engine_int.h"
 #include "sluice/cron.h"
 #include "sluice/schedule.h"
 
@@ -31,8 +31,8 @@ typedef struct spec {
     int64_t every_ms;
 } spec;
 
-/* text: the stored spec JSON; timezone: the schedule's zone (NULL or "UTC": UTC). */
-static sl_code spec_parse(const char *text, const char *timezone, spec *sp, sl_err *err)
+/* text: the stored spec JSON; zone: the schedule's zone (NULL or "UTC": UTC). */
+static sl_code spec_parse(const char *text, const char *zone, spec *sp, sl_err *err)
 {
     memset(sp, 0, sizeof(*sp));
     json_error_t je;
@@ -48,7 +48,7 @@ static sl_code spec_parse(const char *text, const char *timezone, spec *sp, sl_e
         rc = sl_err_set(err, SL_EINVAL, "schedule spec needs a cron expression or an interval");
     json_decref(j);
     /* every spec validates its zone; only a cron reads its fields in it */
-    if (rc == SL_OK && timezone && (rc = sl_tz_load(timezone, &sp->tz, err)) != SL_OK) {
+    if (rc == SL_OK && zone && (rc = sl_tz_load(zone, &sp->tz, err)) != SL_OK) {
         sl_cron_free(sp->cron);
         sp->cron = NULL;
     }

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loadtest/loadtest_int.h"
-#include "sluice/store.h"
+#include "loadtest_int.h"
+#include "sluice/appstore.h"
 
 struct sl_lt_cache {
     sl_lt_cache_opts o;
@@ -105,11 +105,8 @@ sl_code sl_lt_cache_opts_from_env(sl_lt_cache_opts *o, sl_err *err)
 sl_code sl_lt_cache_open(const sl_lt_cache_opts *o, sl_lt_cache **out, sl_err *err)
 {
     *out = NULL;
-    sl_store_opts so;
-    sl_store_opts_init(&so);
-    so.path = o->db_path && *o->db_path ? o->db_path : "sluice.db";
     sl_store *st = NULL;
-    sl_code rc = sl_store_open(&so, &st, err);
+    sl_code rc = sl_appstore_open(o->db_path && *o->db_path ? o->db_path : "sluice.db", &st, err);
     if (rc != SL_OK)
         return sl_err_prefix(err, "cache database");
     sl_lt_cache *c = sl_xcalloc(1, sizeof(*c));
@@ -123,7 +120,7 @@ void sl_lt_cache_close(sl_lt_cache *c)
 {
     if (!c)
         return;
-    sl_store_close(c->st);
+    sl_appstore_close(c->st);
     free(c);
 }
 
@@ -153,7 +150,7 @@ sl_code sl_lt_cache_lru_get(sl_lt_cache *c, const char *space, const char *quest
         *conversation_id = NULL;
     char *key = sl_lt_question_normalize(question);
     sl_genie_cache_entry e;
-    sl_code rc = sl_store_genie_lru_get(c->st, space, key, context ? context : "", now_ms,
+    sl_code rc = sl_appstore_genie_lru_get(c->st, space, key, context ? context : "", now_ms,
                                         c->o.ttl_ms, &e, err);
     free(key);
     if (rc != SL_OK)
@@ -188,7 +185,7 @@ sl_code sl_lt_cache_lru_put(sl_lt_cache *c, const char *space, const char *quest
     e.conversation_id = (char *)conversation_id;
     e.created_ms = now_ms;
     e.last_access_ms = now_ms;
-    sl_code rc = sl_store_genie_lru_put(c->st, &e, c->o.lru_capacity, err);
+    sl_code rc = sl_appstore_genie_lru_put(c->st, &e, c->o.lru_capacity, err);
     free(key);
     return rc;
 }
@@ -197,7 +194,7 @@ sl_code sl_lt_cache_lru_forget(sl_lt_cache *c, const char *space, const char *qu
                                const char *context, sl_err *err)
 {
     char *key = sl_lt_question_normalize(question);
-    sl_code rc = sl_store_genie_lru_delete(c->st, space, key, context ? context : "", err);
+    sl_code rc = sl_appstore_genie_lru_delete(c->st, space, key, context ? context : "", err);
     free(key);
     return rc;
 }
@@ -248,7 +245,7 @@ sl_code sl_lt_cache_semantic_find(sl_lt_cache *c, const char *space, const float
 {
     memset(out, 0, sizeof(*out));
     scan_state s = {.o = &c->o, .q = q_vec, .ctx = ctx_vec, .dim = dim};
-    sl_code rc = sl_store_genie_semantic_scan(c->st, space, now_ms, c->o.ttl_ms, scan_row, &s, err);
+    sl_code rc = sl_appstore_genie_semantic_scan(c->st, space, now_ms, c->o.ttl_ms, scan_row, &s, err);
     if (rc != SL_OK)
         return rc;
     if (!s.any)
@@ -259,7 +256,7 @@ sl_code sl_lt_cache_semantic_find(sl_lt_cache *c, const char *space, const float
     if (s.best_q < c->o.similarity_threshold || s.best_c < c->o.context_threshold)
         return SL_ENOTFOUND;
     sl_genie_cache_entry e;
-    rc = sl_store_genie_semantic_get(c->st, s.best_id, now_ms, &e, err);
+    rc = sl_appstore_genie_semantic_get(c->st, s.best_id, now_ms, &e, err);
     if (rc != SL_OK)
         return rc; /* SL_ENOTFOUND: another generator evicted it meanwhile */
     if (blank(e.sql)) {
@@ -295,16 +292,16 @@ sl_code sl_lt_cache_semantic_put(sl_lt_cache *c, const char *space, const char *
     e.dim = dim;
     e.created_ms = now_ms;
     e.last_access_ms = now_ms;
-    return sl_store_genie_semantic_put(c->st, &e, c->o.capacity, NULL, err);
+    return sl_appstore_genie_semantic_put(c->st, &e, c->o.capacity, NULL, err);
 }
 
 sl_code sl_lt_cache_semantic_forget(sl_lt_cache *c, int64_t entry_id, sl_err *err)
 {
-    return sl_store_genie_semantic_delete(c->st, entry_id, err);
+    return sl_appstore_genie_semantic_delete(c->st, entry_id, err);
 }
 
 sl_code sl_lt_cache_count(sl_lt_cache *c, const char *space, int64_t *n_lru, int64_t *n_semantic,
                           sl_err *err)
 {
-    return sl_store_genie_cache_count(c->st, space, n_lru, n_semantic, err);
+    return sl_appstore_genie_cache_count(c->st, space, n_lru, n_semantic, err);
 }

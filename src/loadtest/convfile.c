@@ -17,7 +17,7 @@
 
 #include <yaml.h>
 
-#include "loadtest/loadtest_int.h"
+#include "loadtest_int.h"
 
 sl_lt_convset *sl_lt_convset_new(void)
 {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loadtest/loadtest_int.h"
+#include "loadtest_int.h"
 
 void sl_lt_export_opts_init(sl_lt_export_opts *o)
 {

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loadtest/loadtest_int.h"
+#include "loadtest_int.h"
 
 #define NS_PER_MS 1000000LL
 
@@ -130,18 +130,18 @@ static char *pct(const char *s)
 static char *genie_url(run *r, const char *conv, const char *msg, const char *att,
                        const char *suffix)
 {
-    lt_buf b = {0};
-    lt_buf_printf(&b, "%s/api/2.0/genie/spaces/%s", r->s->host, r->space_enc);
+    sl_buf b = {0};
+    sl_buf_printf(&b, "%s/api/2.0/genie/spaces/%s", r->s->host, r->space_enc);
     const char *ids[3] = {conv, msg, att};
     const char *names[3] = {"/conversations/", "/messages/", "/attachments/"};
     for (int i = 0; i < 3 && ids[i]; i++) {
         char *e = pct(ids[i]);
-        lt_buf_puts(&b, names[i]);
-        lt_buf_puts(&b, e);
+        sl_buf_puts(&b, names[i]);
+        sl_buf_puts(&b, e);
         free(e);
     }
     if (suffix)
-        lt_buf_puts(&b, suffix);
+        sl_buf_puts(&b, suffix);
     return b.p;
 }
 
@@ -164,8 +164,7 @@ static sl_code refresh_headers(run *r, sl_err *err)
         return rc;
     r->auth_checked_ns = now_ns();
     if (r->auth_line && strcmp(r->auth_line, line) == 0) {
-        memset(line, 0, strlen(line));
-        free(line);
+        sl_secret_free(line);
         return SL_OK;
     }
     if (r->hdrs) { /* transfers in flight still point at it */
@@ -181,10 +180,7 @@ static sl_code refresh_headers(run *r, sl_err *err)
         abort();
     }
     r->hdrs = h;
-    if (r->auth_line) {
-        memset(r->auth_line, 0, strlen(r->auth_line));
-        free(r->auth_line);
-    }
+    sl_secret_free(r->auth_line);
     r->auth_line = line;
     return SL_OK;
 }
@@ -1250,10 +1246,7 @@ out:
     for (size_t i = 0; i < r->n_old_hdrs; i++)
         curl_slist_free_all(r->old_hdrs[i]);
     free(r->old_hdrs);
-    if (r->auth_line) {
-        memset(r->auth_line, 0, strlen(r->auth_line));
-        free(r->auth_line);
-    }
+    sl_secret_free(r->auth_line);
     free(r->space_enc);
     free(r->warehouse);
     sl_lt_cache_close(r->cache);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loadtest/loadtest_int.h"
+#include "loadtest_int.h"
 
 #define SUB_BITS 7
 #define SUB      (1 << SUB_BITS)               /* 128 */

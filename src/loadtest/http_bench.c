@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "loadtest/loadtest_int.h"
+#include "loadtest_int.h"
 
 typedef struct bench {
     const sl_lt_http_opts *o;

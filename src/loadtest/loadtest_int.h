@@ -14,19 +14,6 @@
 
 #include "sluice/loadtest.h"
 
-/* ---- growable buffer ---- */
-
-typedef struct lt_buf {
-    char *p;
-    size_t len, cap;
-} lt_buf;
-
-void lt_buf_put(lt_buf *b, const char *s, size_t n);
-void lt_buf_puts(lt_buf *b, const char *s);
-void lt_buf_printf(lt_buf *b, const char *fmt, ...) SL_PRINTF(2, 3);
-void lt_buf_reset(lt_buf *b); /* keeps the allocation */
-void lt_buf_free(lt_buf *b);
-
 /* ---- seeded RNG (splitmix64): reproducible choices for a given seed ---- */
 
 typedef struct lt_rng {
@@ -48,7 +35,7 @@ typedef void (*lt_timer_fn)(void *arg);
 
 struct lt_xfer {
     CURL *easy;
-    lt_buf resp;  /* response body (capped at LT_RESP_MAX unless discard) */
+    sl_buf resp;  /* response body (capped at LT_RESP_MAX unless discard) */
     bool discard; /* count bytes only (benchmark) */
     bool too_big;
     uint64_t bytes;       /* body bytes received */

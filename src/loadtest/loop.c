@@ -19,7 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "loadtest/loadtest_int.h"
+#include "loadtest_int.h"
 
 typedef struct timer {
     int64_t due_ns;
@@ -148,7 +148,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
         x->too_big = true;
         return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
     }
-    lt_buf_put(&x->resp, data, n);
+    sl_buf_put(&x->resp, data, n);
     return n;
 }
 
@@ -223,7 +223,7 @@ void lt_loop_free(lt_loop *l)
         if (x->active)
             curl_multi_remove_handle(l->multi, x->easy);
         curl_easy_cleanup(x->easy);
-        lt_buf_free(&x->resp);
+        sl_buf_free(&x->resp);
         free(x->req_body);
         free(x);
     }
@@ -276,9 +276,9 @@ void lt_xfer_put(lt_loop *l, lt_xfer *x)
 {
     if (x->active)
         lt_xfer_abort(l, x);
-    lt_buf_reset(&x->resp);
+    sl_buf_reset(&x->resp);
     if (x->resp.cap > 64 * 1024) /* do not keep a large buffer around per pooled transfer */
-        lt_buf_free(&x->resp);
+        sl_buf_free(&x->resp);
     free(x->req_body);
     x->req_body = NULL;
     x->done = NULL;
@@ -295,7 +295,7 @@ static void add(lt_loop *l, lt_xfer *x)
     x->retry_after[0] = '\0';
     x->too_big = false;
     x->bytes = 0;
-    lt_buf_reset(&x->resp);
+    sl_buf_reset(&x->resp);
     x->started_ns = sl_mono_ns();
     x->active = true;
     CURLMcode mc = curl_multi_add_handle(l->multi, x->easy);

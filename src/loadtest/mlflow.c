@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loadtest/loadtest_int.h"
+#include "loadtest_int.h"
 
 static char *cut(const char *s, size_t max)
 {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "loadtest/loadtest_int.h"
+#include "loadtest_int.h"
 
 #define T SL_LT_RTYPE_COUNT /* index of the totals */
 
@@ -237,26 +237,6 @@ static void csv_sep(FILE *f, const char *s)
     fputc(',', f);
 }
 
-static sl_code mkdir_p(const char *dir, sl_err *err)
-{
-    char *p = sl_xstrdup(dir);
-    for (char *c = p + 1; *c; c++) {
-        if (*c != '/')
-            continue;
-        *c = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-            sl_code rc = sl_err_set(err, SL_EIO, "cannot create %s: %s", p, strerror(errno));
-            free(p);
-            return rc;
-        }
-        *c = '/';
-    }
-    sl_code rc = SL_OK;
-    if (mkdir(p, 0755) != 0 && errno != EEXIST)
-        rc = sl_err_set(err, SL_EIO, "cannot create %s: %s", p, strerror(errno));
-    free(p);
-    return rc;
-}
 
 static const char *base_name(const char *dir, char *buf, size_t n)
 {
@@ -338,7 +318,7 @@ static sl_code write_csv(const sl_lt_result *r, const char *path, const char *ru
 
 sl_code sl_lt_result_write(const sl_lt_result *r, const char *dir, sl_err *err)
 {
-    sl_code rc = mkdir_p(dir, err);
+    sl_code rc = sl_mkdirs(dir, err);
     if (rc != SL_OK)
         return rc;
     char run_id[256];

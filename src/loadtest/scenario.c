@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loadtest/loadtest_int.h"
+#include "loadtest_int.h"
 
 /* ---- scenarios ---- */
 
@@ -193,8 +193,8 @@ static size_t utf8_cut(const char *s, size_t max)
 
 char *sl_lt_context_string(const char *const *history, size_t n, int window)
 {
-    lt_buf b = {0};
-    lt_buf_puts(&b, "");
+    sl_buf b = {0};
+    sl_buf_puts(&b, "");
     if (window <= 0 || n == 0)
         return b.p;
     size_t first = n > (size_t)window ? n - (size_t)window : 0;
@@ -202,11 +202,11 @@ char *sl_lt_context_string(const char *const *history, size_t n, int window)
         const char *m = history[i] ? history[i] : "";
         size_t cut = utf8_cut(m, SL_LT_CONTEXT_MSG_MAX);
         if (b.len)
-            lt_buf_puts(&b, "\n");
-        lt_buf_puts(&b, "Previous: ");
-        lt_buf_put(&b, m, cut);
+            sl_buf_puts(&b, "\n");
+        sl_buf_puts(&b, "Previous: ");
+        sl_buf_put(&b, m, cut);
         if (cut < strlen(m))
-            lt_buf_puts(&b, "...");
+            sl_buf_puts(&b, "...");
     }
     return b.p;
 }
@@ -243,61 +243,6 @@ const char *sl_lt_cause_name(sl_lt_cause c)
     static const char *const names[] = {"ok", "rate_limited", "timeout", "genie_failed",
                                         "http_error"};
     return c < SL_LT_CAUSE_COUNT ? names[c] : "?";
-}
-
-/* ---- buffer ---- */
-
-static void buf_grow(lt_buf *b, size_t need)
-{
-    if (b->len + need + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + need + 1)
-        cap *= 2;
-    b->p = sl_xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-void lt_buf_put(lt_buf *b, const char *s, size_t n)
-{
-    buf_grow(b, n);
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void lt_buf_puts(lt_buf *b, const char *s)
-{
-    lt_buf_put(b, s, strlen(s));
-}
-
-void lt_buf_printf(lt_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    buf_grow(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-void lt_buf_reset(lt_buf *b)
-{
-    b->len = 0;
-    if (b->p)
-        b->p[0] = '\0';
-}
-
-void lt_buf_free(lt_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
 }
 
 /* ---- RNG ---- */

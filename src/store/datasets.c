@@ -2,7 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "sluice/appstore.h"
+#include "store_int.h"
 
 #define DS_COLS                                                                                    \
     "dataset_id, tenant, name, description, file_name, format, bytes, row_count_local, "          \
@@ -56,11 +57,6 @@ static void read_ds(sqlite3_stmt *s, sl_dataset_row *r)
     r->workflow_id = sl__col_dup(s, 18);
 }
 
-static sl_code prep(sl_store *st, const char *sql, sqlite3_stmt **s, sl_err *err)
-{
-    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL);
-    return rc == SQLITE_OK ? SL_OK : sl__store_fail(st, rc, "prepare", err);
-}
 
 static void bind_opt_count(sqlite3_stmt *s, int idx, int64_t v)
 {
@@ -70,11 +66,10 @@ static void bind_opt_count(sqlite3_stmt *s, int idx, int64_t v)
         sqlite3_bind_int64(s, idx, v);
 }
 
-sl_code sl_store_dataset_insert(sl_store *st, const sl_dataset_row *r, sl_err *err)
+sl_code sl_appstore_dataset_insert(sl_store *st, const sl_dataset_row *r, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "INSERT INTO datasets (" DS_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
+    sl_code rc = sl__store_prepare(st, "INSERT INTO datasets (" DS_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
                       "?11,?12,?13,?14,?15,?16,?17,?18,?19)",
                       &s, err);
     if (rc != SL_OK)
@@ -105,10 +100,10 @@ sl_code sl_store_dataset_insert(sl_store *st, const sl_dataset_row *r, sl_err *e
     return src == SQLITE_DONE ? SL_OK : sl__store_fail(st, src, "insert dataset", err);
 }
 
-sl_code sl_store_dataset_get(sl_store *st, const char *id, sl_dataset_row *out, sl_err *err)
+sl_code sl_appstore_dataset_get(sl_store *st, const char *id, sl_dataset_row *out, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st, "SELECT " DS_COLS " FROM datasets WHERE dataset_id=?1", &s, err);
+    sl_code rc = sl__store_prepare(st, "SELECT " DS_COLS " FROM datasets WHERE dataset_id=?1", &s, err);
     if (rc != SL_OK)
         return rc;
     sl__bind_text(s, 1, id);
@@ -121,11 +116,10 @@ sl_code sl_store_dataset_get(sl_store *st, const char *id, sl_dataset_row *out, 
     return src == SQLITE_ROW ? SL_OK : sl__store_fail(st, src, "get dataset", err);
 }
 
-sl_code sl_store_dataset_update(sl_store *st, const sl_dataset_row *r, sl_err *err)
+sl_code sl_appstore_dataset_update(sl_store *st, const sl_dataset_row *r, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "UPDATE datasets SET databricks_enabled=?2, sync_status=?3, bronze_table=?4, "
+    sl_code rc = sl__store_prepare(st, "UPDATE datasets SET databricks_enabled=?2, sync_status=?3, bronze_table=?4, "
                       "silver_table=?5, last_sync_at=?6, last_sync_attempt=?7, "
                       "last_sync_error=?8, row_count_databricks=?9, silver_row_count=?10, "
                       "workflow_id=?11 WHERE dataset_id=?1",
@@ -151,12 +145,11 @@ sl_code sl_store_dataset_update(sl_store *st, const sl_dataset_row *r, sl_err *e
     return found ? SL_OK : sl_err_set(err, SL_ENOTFOUND, "no dataset '%s'", r->dataset_id);
 }
 
-sl_code sl_store_dataset_list(sl_store *st, const char *tenant, sl_dataset_fn fn, void *arg,
+sl_code sl_appstore_dataset_list(sl_store *st, const char *tenant, sl_dataset_fn fn, void *arg,
                               sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "SELECT " DS_COLS " FROM datasets WHERE ?1 IS NULL OR tenant=?1 "
+    sl_code rc = sl__store_prepare(st, "SELECT " DS_COLS " FROM datasets WHERE ?1 IS NULL OR tenant=?1 "
                       "ORDER BY created_ms DESC, dataset_id",
                       &s, err);
     if (rc != SL_OK)

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "sluice/appstore.h"
+#include "store_int.h"
 
 void sl_genie_cache_entry_cleanup(sl_genie_cache_entry *e)
 {
@@ -25,15 +26,6 @@ void sl_genie_cache_entry_cleanup(sl_genie_cache_entry *e)
     memset(e, 0, sizeof(*e));
 }
 
-static sl_code prep(sl_store *st, const char *sql, sqlite3_stmt **s, sl_err *err)
-{
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
-    if (rc != SQLITE_OK) {
-        *s = NULL;
-        return sl__store_fail(st, rc, "genie cache: prepare", err);
-    }
-    return SL_OK;
-}
 
 /* Step a statement to completion (no rows wanted) and finalize it. */
 static sl_code run(sl_store *st, sqlite3_stmt *s, const char *what, sl_err *err)
@@ -58,14 +50,13 @@ static float *blob_floats(sqlite3_stmt *s, int col, size_t dim)
 
 /* ---- exact-match layer ---- */
 
-sl_code sl_store_genie_lru_get(sl_store *st, const char *space, const char *question,
+sl_code sl_appstore_genie_lru_get(sl_store *st, const char *space, const char *question,
                                const char *context, int64_t now_ms, int64_t ttl_ms,
                                sl_genie_cache_entry *out, sl_err *err)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "UPDATE genie_cache_lru SET last_access_ms=?4 WHERE space_id=?1 AND "
+    sl_code rc = sl__store_prepare(st, "UPDATE genie_cache_lru SET last_access_ms=?4 WHERE space_id=?1 AND "
                       "question=?2 AND context=?3 AND (?5 < 0 OR created_ms >= ?4 - ?5) "
                       "RETURNING sql_text, conversation_id, message_id, created_ms",
                       &s, err);
@@ -97,8 +88,7 @@ sl_code sl_store_genie_lru_get(sl_store *st, const char *space, const char *ques
         return SL_OK;
     /* absent, or expired: drop an expired row so it stops taking capacity */
     if (ttl_ms >= 0) {
-        if ((rc = prep(st,
-                       "DELETE FROM genie_cache_lru WHERE space_id=?1 AND question=?2 AND "
+        if ((rc = sl__store_prepare(st, "DELETE FROM genie_cache_lru WHERE space_id=?1 AND question=?2 AND "
                        "context=?3 AND created_ms < ?4 - ?5",
                        &s, err)) != SL_OK)
             return rc;
@@ -113,15 +103,14 @@ sl_code sl_store_genie_lru_get(sl_store *st, const char *space, const char *ques
     return SL_ENOTFOUND;
 }
 
-sl_code sl_store_genie_lru_put(sl_store *st, const sl_genie_cache_entry *e, int capacity,
+sl_code sl_appstore_genie_lru_put(sl_store *st, const sl_genie_cache_entry *e, int capacity,
                                sl_err *err)
 {
     sl_code rc;
     if ((rc = sl_store_begin(st, err)) != SL_OK)
         return rc;
     sqlite3_stmt *s;
-    if ((rc = prep(st,
-                   "INSERT OR REPLACE INTO genie_cache_lru (space_id, question, context, "
+    if ((rc = sl__store_prepare(st, "INSERT OR REPLACE INTO genie_cache_lru (space_id, question, context, "
                    "sql_text, conversation_id, message_id, created_ms, last_access_ms) "
                    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
                    &s, err)) != SL_OK)
@@ -138,8 +127,7 @@ sl_code sl_store_genie_lru_put(sl_store *st, const sl_genie_cache_entry *e, int 
         goto fail;
     if (capacity > 0) {
         /* a WITHOUT ROWID table: select the victims by their key */
-        if ((rc = prep(st,
-                       "DELETE FROM genie_cache_lru WHERE (space_id, question, context) IN "
+        if ((rc = sl__store_prepare(st, "DELETE FROM genie_cache_lru WHERE (space_id, question, context) IN "
                        "(SELECT space_id, question, context FROM genie_cache_lru WHERE "
                        "space_id=?1 ORDER BY last_access_ms DESC, created_ms DESC "
                        "LIMIT -1 OFFSET ?2)",
@@ -156,12 +144,11 @@ fail:
     return rc;
 }
 
-sl_code sl_store_genie_lru_delete(sl_store *st, const char *space, const char *question,
+sl_code sl_appstore_genie_lru_delete(sl_store *st, const char *space, const char *question,
                                   const char *context, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "DELETE FROM genie_cache_lru WHERE space_id=?1 AND question=?2 AND "
+    sl_code rc = sl__store_prepare(st, "DELETE FROM genie_cache_lru WHERE space_id=?1 AND question=?2 AND "
                       "context=?3",
                       &s, err);
     if (rc != SL_OK)
@@ -174,15 +161,14 @@ sl_code sl_store_genie_lru_delete(sl_store *st, const char *space, const char *q
 
 /* ---- semantic layer ---- */
 
-sl_code sl_store_genie_semantic_scan(sl_store *st, const char *space, int64_t now_ms,
+sl_code sl_appstore_genie_semantic_scan(sl_store *st, const char *space, int64_t now_ms,
                                      int64_t ttl_ms, sl_genie_cache_scan_fn fn, void *arg,
                                      sl_err *err)
 {
     sqlite3_stmt *s;
     sl_code rc;
     if (ttl_ms >= 0) {
-        if ((rc = prep(st,
-                       "DELETE FROM genie_cache_semantic WHERE space_id=?1 AND "
+        if ((rc = sl__store_prepare(st, "DELETE FROM genie_cache_semantic WHERE space_id=?1 AND "
                        "created_ms < ?2 - ?3",
                        &s, err)) != SL_OK)
             return rc;
@@ -192,8 +178,7 @@ sl_code sl_store_genie_semantic_scan(sl_store *st, const char *space, int64_t no
         if ((rc = run(st, s, "genie cache: expire", err)) != SL_OK)
             return rc;
     }
-    if ((rc = prep(st,
-                   "SELECT entry_id, question_emb, context_emb, dim FROM genie_cache_semantic "
+    if ((rc = sl__store_prepare(st, "SELECT entry_id, question_emb, context_emb, dim FROM genie_cache_semantic "
                    "WHERE space_id=?1 ORDER BY entry_id",
                    &s, err)) != SL_OK)
         return rc;
@@ -218,13 +203,12 @@ sl_code sl_store_genie_semantic_scan(sl_store *st, const char *space, int64_t no
     return SL_OK;
 }
 
-sl_code sl_store_genie_semantic_get(sl_store *st, int64_t entry_id, int64_t now_ms,
+sl_code sl_appstore_genie_semantic_get(sl_store *st, int64_t entry_id, int64_t now_ms,
                                     sl_genie_cache_entry *out, sl_err *err)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "UPDATE genie_cache_semantic SET last_access_ms=?2 WHERE entry_id=?1 "
+    sl_code rc = sl__store_prepare(st, "UPDATE genie_cache_semantic SET last_access_ms=?2 WHERE entry_id=?1 "
                       "RETURNING space_id, question, context, question_emb, context_emb, dim, "
                       "sql_text, conversation_id, message_id, created_ms",
                       &s, err);
@@ -258,7 +242,7 @@ sl_code sl_store_genie_semantic_get(sl_store *st, int64_t entry_id, int64_t now_
     return found ? SL_OK : SL_ENOTFOUND;
 }
 
-sl_code sl_store_genie_semantic_put(sl_store *st, const sl_genie_cache_entry *e, int capacity,
+sl_code sl_appstore_genie_semantic_put(sl_store *st, const sl_genie_cache_entry *e, int capacity,
                                     int64_t *out_id, sl_err *err)
 {
     if (!e->question_emb || e->dim == 0)
@@ -267,8 +251,7 @@ sl_code sl_store_genie_semantic_put(sl_store *st, const sl_genie_cache_entry *e,
     if ((rc = sl_store_begin(st, err)) != SL_OK)
         return rc;
     sqlite3_stmt *s;
-    if ((rc = prep(st,
-                   "DELETE FROM genie_cache_semantic WHERE space_id=?1 AND question=?2 AND "
+    if ((rc = sl__store_prepare(st, "DELETE FROM genie_cache_semantic WHERE space_id=?1 AND question=?2 AND "
                    "context=?3",
                    &s, err)) != SL_OK)
         goto fail;
@@ -279,8 +262,7 @@ sl_code sl_store_genie_semantic_put(sl_store *st, const sl_genie_cache_entry *e,
         goto fail;
     if (capacity > 0) {
         /* make room: keep the capacity - 1 most recently accessed rows */
-        if ((rc = prep(st,
-                       "DELETE FROM genie_cache_semantic WHERE entry_id IN (SELECT entry_id FROM "
+        if ((rc = sl__store_prepare(st, "DELETE FROM genie_cache_semantic WHERE entry_id IN (SELECT entry_id FROM "
                        "genie_cache_semantic WHERE space_id=?1 ORDER BY last_access_ms DESC, "
                        "entry_id DESC LIMIT -1 OFFSET ?2)",
                        &s, err)) != SL_OK)
@@ -290,8 +272,7 @@ sl_code sl_store_genie_semantic_put(sl_store *st, const sl_genie_cache_entry *e,
         if ((rc = run(st, s, "genie cache: evict", err)) != SL_OK)
             goto fail;
     }
-    if ((rc = prep(st,
-                   "INSERT INTO genie_cache_semantic (space_id, question, context, question_emb, "
+    if ((rc = sl__store_prepare(st, "INSERT INTO genie_cache_semantic (space_id, question, context, question_emb, "
                    "context_emb, dim, sql_text, conversation_id, message_id, created_ms, "
                    "last_access_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
                    &s, err)) != SL_OK)
@@ -320,10 +301,10 @@ fail:
     return rc;
 }
 
-sl_code sl_store_genie_semantic_delete(sl_store *st, int64_t entry_id, sl_err *err)
+sl_code sl_appstore_genie_semantic_delete(sl_store *st, int64_t entry_id, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st, "DELETE FROM genie_cache_semantic WHERE entry_id=?1", &s, err);
+    sl_code rc = sl__store_prepare(st, "DELETE FROM genie_cache_semantic WHERE entry_id=?1", &s, err);
     if (rc != SL_OK)
         return rc;
     sqlite3_bind_int64(s, 1, entry_id);
@@ -336,7 +317,7 @@ static sl_code count_rows(sl_store *st, const char *table, const char *space, in
     char sql[160];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE ?1 IS NULL OR space_id=?1", table);
     sqlite3_stmt *s;
-    sl_code rc = prep(st, sql, &s, err);
+    sl_code rc = sl__store_prepare(st, sql, &s, err);
     if (rc != SL_OK)
         return rc;
     sl__bind_text(s, 1, space);
@@ -348,7 +329,7 @@ static sl_code count_rows(sl_store *st, const char *table, const char *space, in
     return SL_OK;
 }
 
-sl_code sl_store_genie_cache_count(sl_store *st, const char *space, int64_t *n_lru,
+sl_code sl_appstore_genie_cache_count(sl_store *st, const char *space, int64_t *n_lru,
                                    int64_t *n_semantic, sl_err *err)
 {
     sl_code rc = count_rows(st, "genie_cache_lru", space, n_lru, err);

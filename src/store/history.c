@@ -1,13 +1,11 @@
 /* history.c - append-only events and their ordered scan. */
 #include <stdint.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 sl_code sl_store_event_insert(sl_store *st, int64_t run_pk, const sl_event_row *ev, sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_EVENT_INSERT, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_EVENT_INSERT, err);
     sqlite3_bind_int64(s, 1, run_pk);
     sqlite3_bind_int64(s, 2, ev->event_id);
     sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
@@ -19,9 +17,7 @@ sl_code sl_store_event_insert(sl_store *st, int64_t run_pk, const sl_event_row *
 sl_code sl_store_events_scan(sl_store *st, int64_t run_pk, int64_t from_id, int64_t to_id,
                              sl_event_fn fn, void *arg, sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_EVENTS_SCAN, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_EVENTS_SCAN, err);
     sqlite3_bind_int64(s, 1, run_pk);
     sqlite3_bind_int64(s, 2, from_id);
     sqlite3_bind_int64(s, 3, to_id > 0 ? to_id : INT64_MAX);

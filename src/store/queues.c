@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 void sl_queue_limit_row_cleanup(sl_queue_limit_row *r)
 {
@@ -13,22 +13,10 @@ void sl_queue_limit_row_cleanup(sl_queue_limit_row *r)
     memset(r, 0, sizeof(*r));
 }
 
-static sl_code prep(sl_store *st, const char *sql, sqlite3_stmt **s, sl_err *err)
-{
-    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL);
-    return rc == SQLITE_OK ? SL_OK : sl__store_fail(st, rc, "prepare", err);
-}
-
 sl_code sl_store_queue_limit_get(sl_store *st, const char *queue, sl_queue_limit_row *out,
                                  sl_err *err)
 {
-    sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "SELECT queue, rate_n, rate_period_ms, burst, concurrency, window, tokens, "
-                      "refill_ms, updated_ms FROM queue_limits WHERE queue=?1",
-                      &s, err);
-    if (rc != SL_OK)
-        return rc;
+    SL__STMT_OR_RETURN(st, s, STMT_QLIMIT_GET, err);
     sl__bind_text(s, 1, queue);
     int src = sqlite3_step(s);
     if (src == SQLITE_ROW) {
@@ -43,7 +31,7 @@ sl_code sl_store_queue_limit_get(sl_store *st, const char *queue, sl_queue_limit
         out->refill_ms = sqlite3_column_int64(s, 7);
         out->updated_ms = sqlite3_column_int64(s, 8);
     }
-    sqlite3_finalize(s);
+    sl__store_stmt_done(s);
     if (src == SQLITE_DONE)
         return sl_err_set(err, SL_ENOTFOUND, "queue '%s' has no limits", queue);
     if (src != SQLITE_ROW)
@@ -53,14 +41,7 @@ sl_code sl_store_queue_limit_get(sl_store *st, const char *queue, sl_queue_limit
 
 sl_code sl_store_queue_limit_put(sl_store *st, const sl_queue_limit_row *r, sl_err *err)
 {
-    sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "INSERT OR REPLACE INTO queue_limits (queue, rate_n, rate_period_ms, burst, "
-                      "concurrency, window, tokens, refill_ms, updated_ms) VALUES "
-                      "(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                      &s, err);
-    if (rc != SL_OK)
-        return rc;
+    SL__STMT_OR_RETURN(st, s, STMT_QLIMIT_PUT, err);
     sl__bind_text(s, 1, r->queue);
     sqlite3_bind_int64(s, 2, r->rate_n);
     sqlite3_bind_int64(s, 3, r->rate_period_ms);
@@ -71,49 +52,37 @@ sl_code sl_store_queue_limit_put(sl_store *st, const sl_queue_limit_row *r, sl_e
     sqlite3_bind_int64(s, 8, r->refill_ms);
     sqlite3_bind_int64(s, 9, r->updated_ms);
     int src = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sl__store_stmt_done(s);
     return src == SQLITE_DONE ? SL_OK : sl__store_fail(st, src, "set queue limit", err);
 }
 
 sl_code sl_store_queue_limit_delete(sl_store *st, const char *queue, bool *found, sl_err *err)
 {
-    sqlite3_stmt *s;
-    sl_code rc = prep(st, "DELETE FROM queue_limits WHERE queue=?1", &s, err);
-    if (rc != SL_OK)
-        return rc;
+    SL__STMT_OR_RETURN(st, s, STMT_QLIMIT_DELETE, err);
     sl__bind_text(s, 1, queue);
     int src = sqlite3_step(s);
     *found = sqlite3_changes(st->db) == 1;
-    sqlite3_finalize(s);
+    sl__store_stmt_done(s);
     return src == SQLITE_DONE ? SL_OK : sl__store_fail(st, src, "delete queue limit", err);
 }
 
 sl_code sl_store_queue_limits_names(sl_store *st, sl_name_fn fn, void *arg, sl_err *err)
 {
-    sqlite3_stmt *s;
-    sl_code rc = prep(st, "SELECT queue FROM queue_limits", &s, err);
-    if (rc != SL_OK)
-        return rc;
+    SL__STMT_OR_RETURN(st, s, STMT_QLIMIT_NAMES, err);
     int src;
     while ((src = sqlite3_step(s)) == SQLITE_ROW)
         fn((const char *)sqlite3_column_text(s, 0), arg);
-    sqlite3_finalize(s);
+    sl__store_stmt_done(s);
     return src == SQLITE_DONE ? SL_OK : sl__store_fail(st, src, "list queue limits", err);
 }
 
 sl_code sl_store_queue_inflight(sl_store *st, const char *queue, int64_t *out, sl_err *err)
 {
-    sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "SELECT count(*) FROM activity_tasks WHERE queue=?1 AND "
-                      "lease_owner IS NOT NULL",
-                      &s, err);
-    if (rc != SL_OK)
-        return rc;
+    SL__STMT_OR_RETURN(st, s, STMT_QUEUE_INFLIGHT, err);
     sl__bind_text(s, 1, queue);
     int src = sqlite3_step(s);
     *out = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
+    sl__store_stmt_done(s);
     return src == SQLITE_ROW ? SL_OK : sl__store_fail(st, src, "count in-flight tasks", err);
 }
 
@@ -121,7 +90,7 @@ sl_code sl_store_queue_stats(sl_store *st, int64_t now_ms, sl_queue_stats_fn fn,
                              sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(
+    sl_code rc = sl__store_prepare(
         st,
         "SELECT q, sum(depth), sum(backoff), sum(inflight), min(oldest) FROM ("
         " SELECT queue q, count(*) FILTER (WHERE lease_owner IS NULL AND visible_at<=?1) depth,"

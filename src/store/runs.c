@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 void sl_run_row_cleanup(sl_run_row *r)
 {
@@ -48,9 +48,7 @@ static void read_run(sqlite3_stmt *s, sl_run_row *r)
 
 sl_code sl_store_run_insert(sl_store *st, sl_run_row *r, sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_RUN_INSERT, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_RUN_INSERT, err);
     sl__bind_text(s, 1, r->run_id);
     sl__bind_text(s, 2, r->workflow_id);
     sl__bind_text(s, 3, r->type);
@@ -98,9 +96,7 @@ static sl_code one_run(sl_store *st, sqlite3_stmt *s, sl_run_row *out, const cha
 sl_code sl_store_run_find_open(sl_store *st, const char *workflow_id, sl_run_row *out,
                                sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_RUN_FIND_OPEN, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_RUN_FIND_OPEN, err);
     sl__bind_text(s, 1, workflow_id);
     return one_run(st, s, out, "find open run", err);
 }
@@ -109,14 +105,15 @@ sl_code sl_store_run_find(sl_store *st, const char *workflow_id, const char *run
                           sl_run_row *out, sl_err *err)
 {
     sqlite3_stmt *s;
+    sl_code rc;
     if (run_id) {
-        if (!(s = sl__store_stmt(st, STMT_RUN_FIND_ID, err)))
-            return err ? err->code : SL_EIO;
+        if ((rc = sl__store_stmt(st, STMT_RUN_FIND_ID, &s, err)) != SL_OK)
+            return rc;
         sl__bind_text(s, 1, run_id);
         sl__bind_text(s, 2, workflow_id);
     } else {
-        if (!(s = sl__store_stmt(st, STMT_RUN_FIND_LATEST, err)))
-            return err ? err->code : SL_EIO;
+        if ((rc = sl__store_stmt(st, STMT_RUN_FIND_LATEST, &s, err)) != SL_OK)
+            return rc;
         sl__bind_text(s, 1, workflow_id);
     }
     return one_run(st, s, out, "find run", err);
@@ -124,9 +121,7 @@ sl_code sl_store_run_find(sl_store *st, const char *workflow_id, const char *run
 
 sl_code sl_store_run_get(sl_store *st, int64_t run_pk, sl_run_row *out, sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_RUN_GET, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_RUN_GET, err);
     sqlite3_bind_int64(s, 1, run_pk);
     return one_run(st, s, out, "get run", err);
 }
@@ -134,9 +129,7 @@ sl_code sl_store_run_get(sl_store *st, int64_t run_pk, sl_run_row *out, sl_err *
 sl_code sl_store_run_version(sl_store *st, int64_t run_pk, int64_t *next_event_id, int *status,
                              sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_RUN_VERSION, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_RUN_VERSION, err);
     sqlite3_bind_int64(s, 1, run_pk);
     int rc = sqlite3_step(s);
     sl_code code = SL_OK;
@@ -156,9 +149,7 @@ sl_code sl_store_run_version(sl_store *st, int64_t run_pk, int64_t *next_event_i
 sl_code sl_store_run_advance(sl_store *st, int64_t run_pk, int64_t expect, int64_t next,
                              int64_t add_bytes, bool *ok, sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_RUN_ADVANCE, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_RUN_ADVANCE, err);
     sqlite3_bind_int64(s, 1, run_pk);
     sqlite3_bind_int64(s, 2, expect);
     sqlite3_bind_int64(s, 3, next);
@@ -171,9 +162,7 @@ sl_code sl_store_run_advance(sl_store *st, int64_t run_pk, int64_t expect, int64
 sl_code sl_store_run_close(sl_store *st, int64_t run_pk, int status, const char *result,
                            const char *failure, int64_t close_ms, sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_RUN_CLOSE, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_RUN_CLOSE, err);
     sqlite3_bind_int64(s, 1, run_pk);
     sqlite3_bind_int(s, 2, status);
     sl__bind_text(s, 3, result);
@@ -201,9 +190,7 @@ static sl_code each_run(sl_store *st, sqlite3_stmt *s, sl_run_fn fn, void *arg, 
 sl_code sl_store_runs_of(sl_store *st, const char *workflow_id, sl_run_fn fn, void *arg,
                          sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_RUNS_OF, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_RUNS_OF, err);
     sl__bind_text(s, 1, workflow_id);
     return each_run(st, s, fn, arg, "list runs", err);
 }
@@ -211,9 +198,7 @@ sl_code sl_store_runs_of(sl_store *st, const char *workflow_id, sl_run_fn fn, vo
 sl_code sl_store_runs_children(sl_store *st, const char *parent_run_id, sl_run_fn fn, void *arg,
                                sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, STMT_RUNS_CHILDREN, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, STMT_RUNS_CHILDREN, err);
     sl__bind_text(s, 1, parent_run_id);
     return each_run(st, s, fn, arg, "list child runs", err);
 }

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 #define SCHED_COLS                                                                                 \
     "schedule_id, spec, workflow_type, input, task_queue, overlap, catchup_ms, jitter_ms, "        \
@@ -46,19 +46,11 @@ static void read_sched(sqlite3_stmt *s, sl_schedule_row *r)
     r->actions = sl__col_dup(s, 15);
 }
 
-static sl_code prep(sl_store *st, const char *sql, sqlite3_stmt **s, sl_err *err)
-{
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
-    if (rc != SQLITE_OK)
-        return sl__store_fail(st, rc, "prepare", err);
-    return SL_OK;
-}
 
 sl_code sl_store_schedule_insert(sl_store *st, const sl_schedule_row *r, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "INSERT INTO schedules (" SCHED_COLS ") VALUES "
+    sl_code rc = sl__store_prepare(st, "INSERT INTO schedules (" SCHED_COLS ") VALUES "
                       "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
                       &s, err);
     if (rc != SL_OK)
@@ -91,7 +83,7 @@ sl_code sl_store_schedule_insert(sl_store *st, const sl_schedule_row *r, sl_err 
 sl_code sl_store_schedule_get(sl_store *st, const char *id, sl_schedule_row *out, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st, "SELECT " SCHED_COLS " FROM schedules WHERE schedule_id=?1", &s, err);
+    sl_code rc = sl__store_prepare(st, "SELECT " SCHED_COLS " FROM schedules WHERE schedule_id=?1", &s, err);
     if (rc != SL_OK)
         return rc;
     sl__bind_text(s, 1, id);
@@ -109,8 +101,7 @@ sl_code sl_store_schedule_get(sl_store *st, const char *id, sl_schedule_row *out
 sl_code sl_store_schedule_update(sl_store *st, const sl_schedule_row *r, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "UPDATE schedules SET paused=?2, note=?3, next_fire_ms=?4, buffered_ms=?5, "
+    sl_code rc = sl__store_prepare(st, "UPDATE schedules SET paused=?2, note=?3, next_fire_ms=?4, buffered_ms=?5, "
                       "actions=?6, updated_ms=?7 WHERE schedule_id=?1",
                       &s, err);
     if (rc != SL_OK)
@@ -132,7 +123,7 @@ sl_code sl_store_schedule_update(sl_store *st, const sl_schedule_row *r, sl_err 
 sl_code sl_store_schedule_delete(sl_store *st, const char *id, bool *found, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st, "DELETE FROM schedules WHERE schedule_id=?1", &s, err);
+    sl_code rc = sl__store_prepare(st, "DELETE FROM schedules WHERE schedule_id=?1", &s, err);
     if (rc != SL_OK)
         return rc;
     sl__bind_text(s, 1, id);
@@ -171,7 +162,7 @@ sl_code sl_store_schedule_list(sl_store *st, sl_schedule_fn fn, void *arg, sl_er
 {
     sqlite3_stmt *s;
     sl_code rc =
-        prep(st, "SELECT " SCHED_COLS " FROM schedules ORDER BY schedule_id", &s, err);
+        sl__store_prepare(st, "SELECT " SCHED_COLS " FROM schedules ORDER BY schedule_id", &s, err);
     return rc != SL_OK ? rc : each_sched(st, s, fn, arg, err);
 }
 
@@ -179,8 +170,7 @@ sl_code sl_store_schedules_due(sl_store *st, int64_t now_ms, sl_schedule_fn fn, 
                                sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "SELECT " SCHED_COLS " FROM schedules WHERE paused=0 AND "
+    sl_code rc = sl__store_prepare(st, "SELECT " SCHED_COLS " FROM schedules WHERE paused=0 AND "
                       "(next_fire_ms<=?1 OR buffered_ms IS NOT NULL) ORDER BY next_fire_ms",
                       &s, err);
     if (rc != SL_OK)
@@ -192,8 +182,7 @@ sl_code sl_store_schedules_due(sl_store *st, int64_t now_ms, sl_schedule_fn fn, 
 sl_code sl_store_schedule_next(sl_store *st, int64_t *out, sl_err *err)
 {
     sqlite3_stmt *s;
-    sl_code rc = prep(st,
-                      "SELECT min(CASE WHEN buffered_ms IS NOT NULL THEN 0 ELSE next_fire_ms END) "
+    sl_code rc = sl__store_prepare(st, "SELECT min(CASE WHEN buffered_ms IS NOT NULL THEN 0 ELSE next_fire_ms END) "
                       "FROM schedules WHERE paused=0",
                       &s, err);
     if (rc != SL_OK)

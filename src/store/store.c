@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/migrations.h"
-#include "store/store_int.h"
+#include "migrations.h"
+#include "store_int.h"
 
 /* PRAGMA application_id marks a file as a Sluice engine database ("SLCE"). */
 #define SL_APPLICATION_ID 0x534C4345
@@ -108,6 +108,15 @@ static const char *const stmt_sql[STMT__COUNT] = {
                         "ORDER BY fire_at LIMIT ?2",
     [STMT_TIMER_NEXT] = "SELECT min(fire_at) FROM timers",
     [STMT_RUNS_CHILDREN] = "SELECT " RUN_COLS " FROM runs WHERE parent_run_id=?1 ORDER BY run_pk",
+    [STMT_QLIMIT_GET] = "SELECT queue, rate_n, rate_period_ms, burst, concurrency, window, tokens, "
+                        "refill_ms, updated_ms FROM queue_limits WHERE queue=?1",
+    [STMT_QLIMIT_PUT] = "INSERT OR REPLACE INTO queue_limits (queue, rate_n, rate_period_ms, "
+                        "burst, concurrency, window, tokens, refill_ms, updated_ms) VALUES "
+                        "(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    [STMT_QLIMIT_DELETE] = "DELETE FROM queue_limits WHERE queue=?1",
+    [STMT_QLIMIT_NAMES] = "SELECT queue FROM queue_limits",
+    [STMT_QUEUE_INFLIGHT] =
+        "SELECT count(*) FROM activity_tasks WHERE queue=?1 AND lease_owner IS NOT NULL",
 };
 
 bool sl_durability_parse(const char *s, sl_durability *out)
@@ -175,18 +184,35 @@ sl_code sl__store_fail(sl_store *st, int rc, const char *what, sl_err *err)
     return code;
 }
 
-sqlite3_stmt *sl__store_stmt(sl_store *st, enum stmt_id id, sl_err *err)
+sl_code sl__store_stmt(sl_store *st, enum stmt_id id, sqlite3_stmt **out, sl_err *err)
 {
     sqlite3_stmt *s = st->stmts[id];
     if (!s) {
         int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
         if (rc != SQLITE_OK) {
-            sl__store_fail(st, rc, "prepare", err);
-            return NULL;
+            *out = NULL;
+            return sl__store_fail(st, rc, "prepare", err);
         }
         st->stmts[id] = s;
     }
-    return s;
+    *out = s;
+    return SL_OK;
+}
+
+void sl__store_stmt_done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+sl_code sl__store_prepare(sl_store *st, const char *sql, sqlite3_stmt **out, sl_err *err)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK) {
+        *out = NULL;
+        return sl__store_fail(st, rc, "prepare", err);
+    }
+    return SL_OK;
 }
 
 sl_code sl__store_exec_stmt(sl_store *st, sqlite3_stmt *s, const char *what, sl_err *err)
@@ -533,9 +559,7 @@ const char *sl_store_path(const sl_store *st)
 
 static sl_code run_simple(sl_store *st, enum stmt_id id, const char *what, sl_err *err)
 {
-    sqlite3_stmt *s = sl__store_stmt(st, id, err);
-    if (!s)
-        return err ? err->code : SL_EIO;
+    SL__STMT_OR_RETURN(st, s, id, err);
     return sl__store_exec_stmt(st, s, what, err);
 }
 

@@ -51,6 +51,11 @@ enum stmt_id {
     STMT_TIMERS_DUE,
     STMT_TIMER_NEXT,
     STMT_RUNS_CHILDREN,
+    STMT_QLIMIT_GET,
+    STMT_QLIMIT_PUT,
+    STMT_QLIMIT_DELETE,
+    STMT_QLIMIT_NAMES,
+    STMT_QUEUE_INFLIGHT,
     STMT__COUNT
 };
 
@@ -73,8 +78,21 @@ struct sl_store {
     store_ckpt *ckpt; /* NULL: SQLite checkpoints on commit, as by default */
 };
 
-/* The prepared statement for id (reset, bindings cleared); NULL after setting err. */
-sqlite3_stmt *sl__store_stmt(sl_store *st, enum stmt_id id, sl_err *err);
+/* The cached prepared statement for id, prepared on first use (SQLITE_PREPARE_PERSISTENT).
+ * The caller resets it (and clears bindings) after use; sl__store_exec_stmt does. */
+sl_code sl__store_stmt(sl_store *st, enum stmt_id id, sqlite3_stmt **out, sl_err *err);
+/* Reset a cached statement and clear its bindings, ready for the next use. */
+void sl__store_stmt_done(sqlite3_stmt *s);
+/* A one-shot statement (not cached): the caller finalizes it. */
+sl_code sl__store_prepare(sl_store *st, const char *sql, sqlite3_stmt **out, sl_err *err);
+/* Declare `var`, get the cached statement `id` into it, or return the failure's code. */
+#define SL__STMT_OR_RETURN(st, var, id, err)                                                   \
+    sqlite3_stmt *var;                                                                         \
+    do {                                                                                       \
+        sl_code stmt_rc_ = sl__store_stmt((st), (id), &var, (err));                            \
+        if (stmt_rc_ != SL_OK)                                                                 \
+            return stmt_rc_;                                                                   \
+    } while (0)
 /* Map a SQLite result code to an sl_code with the connection's message. */
 sl_code sl__store_fail(sl_store *st, int rc, const char *what, sl_err *err);
 /* Step a statement that returns no rows; resets it. */

@@ -3,12 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
-#define STMT_OR_FAIL(var, id)                                                                      \
-    sqlite3_stmt *var = sl__store_stmt(st, id, err);                                               \
-    if (!var)                                                                                      \
-    return err ? err->code : SL_EIO
+#define STMT_OR_FAIL(var, id) SL__STMT_OR_RETURN(st, var, id, err)
 
 /* ---- workflow tasks ------------------------------------------------------------ */
 

@@ -1,5 +1,6 @@
-/* err.c - error codes and the caller-owned sl_err. */
+/* err.c - error codes, the caller-owned sl_err, and assertion failures. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sluice/util.h"
@@ -79,4 +80,10 @@ sl_code sl_err_prefix(sl_err *err, const char *fmt, ...)
     err->msg[n + 2 + ol] = '\0';
     one_line(err->msg);
     return err->code;
+}
+
+void sl__assert_fail(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "sluice: assertion failed: %s (%s:%d)\n", cond, file, line);
+    abort();
 }

@@ -125,6 +125,20 @@ sl_code sl_file_read_arg(const char *path, char **out, size_t *out_len, sl_err *
     return read_stream(stdin, "stdin", out, out_len, err);
 }
 
+/* mkdir for one component; an existing directory is fine, an existing file is ENOTDIR. */
+static int mkdir_one(const char *p)
+{
+    if (mkdir(p, 0755) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -1;
+    struct stat sb;
+    if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return 0;
+    errno = ENOTDIR;
+    return -1;
+}
+
 sl_code sl_mkdirs(const char *path, sl_err *err)
 {
     char *p = sl_xstrdup(path);
@@ -134,9 +148,12 @@ sl_code sl_mkdirs(const char *path, sl_err *err)
         if (*s != '/' && !end)
             continue;
         *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-            rc = sl_err_set(err, SL_EIO, "cannot create %s: %s", p, strerror(errno));
-            break;
+        if (*p && mkdir_one(p) != 0) {
+            int e = errno;
+            rc = sl_err_set(err, SL_EIO, "cannot create %s: %s", p, strerror(e));
+            free(p);
+            errno = e;
+            return rc;
         }
         if (end)
             break;

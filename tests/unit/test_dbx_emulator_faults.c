@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "test_dbx_emulator.h"
@@ -171,8 +172,8 @@ static void faults_are_retried_and_counted(void **state)
 typedef struct runner {
     sl_dbx_client *c;
     int64_t until_ms;    /* run calls until then ... */
-    volatile int *stop;  /* ... or until told to stop (when non-NULL) */
-    volatile int *calls; /* calls done by all threads (atomic adds) */
+    atomic_int *stop;  /* ... or until told to stop (when non-NULL) */
+    atomic_int *calls; /* calls done by all threads */
     int ok, failed;
     char why[256];
 } runner;
@@ -180,7 +181,8 @@ typedef struct runner {
 static void *run_calls(void *arg)
 {
     runner *r = arg;
-    while ((!r->stop || !*r->stop) && (r->until_ms == 0 || sl_now_ms() < r->until_ms)) {
+    while ((!r->stop || !atomic_load(r->stop)) &&
+           (r->until_ms == 0 || sl_now_ms() < r->until_ms)) {
         json_t *o = NULL;
         sl_err err;
         sl_err_clear(&err);
@@ -191,7 +193,7 @@ static void *run_calls(void *arg)
             snprintf(r->why, sizeof(r->why), "%s", err.msg);
         }
         json_decref(o);
-        __atomic_fetch_add(r->calls, 1, __ATOMIC_RELAXED);
+        atomic_fetch_add(r->calls, 1);
         sl_sleep_ms(1); /* pacing only: a few hundred calls per thread are plenty, and
                            the 2-core test machine runs other tests meanwhile */
     }
@@ -211,7 +213,7 @@ static void oauth_refreshes_once_across_expiry(void **state)
     o.token_ttl_ms = 2000; /* expires_in 2: the client renews it after 1 s */
     sl_emulator *emu = te_start(&o);
     sl_dbx_client *c = te_client(emu, CLIENT_ID, CLIENT_SECRET, 3);
-    volatile int calls = 0;
+    atomic_int calls = 0;
     runner rs[THREADS];
     pthread_t th[THREADS];
     /* 1.6 s of calls from the first token: past its renewal point (1 s), before the
@@ -252,25 +254,25 @@ static void oauth_revoked_tokens_refresh_once(void **state)
     o.client_secret = CLIENT_SECRET;
     sl_emulator *emu = te_start(&o); /* tokens live an hour */
     sl_dbx_client *c = te_client(emu, CLIENT_ID, CLIENT_SECRET, 3);
-    volatile int calls = 0, stop = 0;
+    atomic_int calls = 0, stop = 0;
     runner rs[THREADS];
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) {
         rs[i] = (runner){.c = c, .stop = &stop, .calls = &calls};
         assert_int_equal(pthread_create(&th[i], NULL, run_calls, &rs[i]), 0);
     }
-    while (__atomic_load_n(&calls, __ATOMIC_RELAXED) < 40)
+    while (atomic_load(&calls) < 40)
         sl_sleep_ms(1);
     long st_code = 0;
     json_t *ex = te_ctl(emu, "POST", "/_emulator/expire-tokens", NULL, &st_code);
     long long expired = json_integer_value(json_object_get(ex, "expired"));
     json_decref(ex);
-    int mark = __atomic_load_n(&calls, __ATOMIC_RELAXED);
+    int mark = atomic_load(&calls);
     int64_t give_up = sl_now_ms() + 10000;
-    while (st_code == 200 && __atomic_load_n(&calls, __ATOMIC_RELAXED) < mark + 80 &&
+    while (st_code == 200 && atomic_load(&calls) < mark + 80 &&
            sl_now_ms() < give_up)
         sl_sleep_ms(1);
-    stop = 1;
+    atomic_store(&stop, 1);
     for (int i = 0; i < THREADS; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(st_code, 200);

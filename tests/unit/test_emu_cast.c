@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 static void bigint_accepts_sign_digits_and_spaces(void **state)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 static void global_spec_parses_every_key(void **state)
 {

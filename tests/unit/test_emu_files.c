@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 static bool parse(const char *p, size_t n, char **c, char **s, char **v, char **rel)
 {
@@ -42,7 +42,7 @@ static void bad_paths_are_refused(void **state)
     (void)state;
     const char *bad[] = {"Volumes/c/s/v/x",  "/volumes/c/s/v/x", "/Volumes/c/s",
                          "/Volumes/c/s/v/../x", "/Volumes/c/s/v/./x", "/Volumes/c//v/x",
-                         "/Volumes/c/s/v/a\x01" "b", "/etc/passwd", "/Volumes/../../etc/v/x"};
+                         "/Volumes/c/s/v/a\001b", "/etc/passwd", "/Volumes/../../etc/v/x"};
     char *c, *s, *v, *rel;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_false(parse(bad[i], strlen(bad[i]), &c, &s, &v, &rel));

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "emulator/emulator_int.h"
+#include "emulator_int.h"
 
 typedef struct fx {
     char dir[64];

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "engine/engine_int.h"
-#include "engine/events.h"
+#include "engine_int.h"
+#include "events.h"
 
 static sl_wf_status two_steps(sl_wf *wf, const json_t *in, json_t **out)
 {

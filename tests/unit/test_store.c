@@ -223,7 +223,8 @@ static void kill9_during_background_checkpoints_loses_nothing(void **state)
                 if (sl_store_begin(st, NULL) != SL_OK)
                     _exit(4);
                 for (int k = 0; k < PER_TX; k++) {
-                    sl_event_row ev = {.event_id = ++n, .type = "Marker", .time_ms = n,
+                    n++;
+                    sl_event_row ev = {.event_id = n, .type = "Marker", .time_ms = n,
                                        .attrs = attrs, .attrs_len = 2048};
                     if (sl_store_event_insert(st, run_pk, &ev, NULL) != SL_OK)
                         _exit(5);
