@@ -1,11 +1,24 @@
 # Thin wrapper: dependency check, CMake configure/build, then run.
-#   make demo            install what is missing, build, run the main job
-#   make test            same set-up, then the whole suite (ctest)
-#   make test SANITIZE=1 the suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make demo               install what is missing, build, run the main job
+#   make test               same set-up, then the whole suite (ctest)
+#   make test SANITIZE=1    the suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test SANITIZE=thread  the engine and worker tests under ThreadSanitizer
+#   make test COMPILER=clang   a clang build with -Werror (-Wunsequenced, -Wshadow, ...)
+#                              and the unit and build tests
 SANITIZE ?= 0
+COMPILER ?= gcc
 ifeq ($(SANITIZE),1)
 BUILD ?= build-asan
 CMAKE_FLAGS += -DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+else ifeq ($(SANITIZE),thread)
+BUILD ?= build-tsan
+CMAKE_FLAGS += -DSLUICE_TSAN=ON -DCMAKE_BUILD_TYPE=Debug
+CTEST_ARGS ?= -L tsan
+export TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1
+else ifeq ($(COMPILER),clang)
+BUILD ?= build-clang
+CMAKE_FLAGS += -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+CTEST_ARGS ?= -L 'unit|build'
 else
 BUILD ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -36,4 +49,4 @@ bench-sync: build
 	bash bench/dataset_sync.sh $(BUILD)/sluice
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan build-clang

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 120
+# labels: tsan
 # Cancel during a long heartbeating activity: the activity sees the request and the workflow
 # ends canceled. Terminate closes at once. Both are idempotent; on other closed runs they
 # say so clearly. A canceled workflow schedules no further attempts, even ones in backoff.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 90
+# labels: tsan
 # Child workflows (results, parent-close policy), continue-as-new keeping histories bounded,
 # version and side-effect markers, and history size limits.
 . "$SLUICE_SRC/tests/lib/common.sh"

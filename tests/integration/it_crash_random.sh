@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 240
+# labels: tsan
 # Kill -9 at many random points: 200 workflows, a worker killed again and again at random
 # moments, restarted each time. Every workflow completes exactly once (one run, one
 # WorkflowExecutionCompleted, each step completed once), and the database stays sound.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 120
+# labels: tsan
 # A worker killed with SIGKILL while it runs a long activity: a new worker notices the
 # expired lease (heartbeat timeout), retries the activity, and the workflow completes.
 # History shows the timed-out attempt; the database passes PRAGMA integrity_check.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 90
+# labels: tsan
 # Activity retries: failed attempts are in history with error type, message and next retry
 # time; non-retryable errors (flagged, or listed in the policy) fail at once; exhausted
 # maximum_attempts fail the workflow and describe shows the failure.

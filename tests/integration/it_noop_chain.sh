@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 60
+# labels: tsan
 # A 3-step noop_chain goes running -> completed through a real worker process, and its
 # history (show -o json) is Started, three Scheduled/Started/Completed triples, Completed.
 . "$SLUICE_SRC/tests/lib/common.sh"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 120
+# labels: tsan
 # Task-queue limits are enforced across worker processes: a rate of 4 per second holds in every
 # one-second window even with two workers, a concurrency limit caps overlapping activities, and
 # `queue list` shows depth, in-flight work, waits and limits.

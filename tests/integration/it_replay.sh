@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 60
+# labels: tsan
 # Replay check: a history exported from a completed run replays as deterministic; after the
 # code reorders its two activities, replay names the first mismatching event.
 . "$SLUICE_SRC/tests/lib/common.sh"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 120
+# labels: tsan
 # Retrying workflows: a workflow retry policy producing 3 runs; `workflow retry` of a run whose
 # third step failed non-retryably reuses the results of steps 1 and 2 (not executed again) and
 # runs from step 3; batch retry by --query; retry of a running workflow is refused.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 120
+# labels: tsan
 # Schedules: an every-1s schedule with a slow workflow and overlap=skip never overlaps runs;
 # pause stops fires; trigger fires now; backfill of a */15 cron over one hour starts exactly 4
 # workflows with the expected ids; a cron in Europe/Amsterdam backfilled across both 2026

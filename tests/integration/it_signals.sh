@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 90
+# labels: tsan
 # Signals: sent before the code waits they are kept, in order; sent while it waits they wake
 # it; a wait with a timeout fails with SignalTimeout; signalling a closed workflow is an error.
 . "$SLUICE_SRC/tests/lib/common.sh"

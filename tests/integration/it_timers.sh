@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 90
+# labels: tsan
 # A durable timer survives the worker: killed (SIGKILL) before the timer is due and restarted
 # after, the timer fires exactly once and the workflow completes.
 . "$SLUICE_SRC/tests/lib/common.sh"

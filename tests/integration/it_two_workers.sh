@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 240
+# labels: tsan
 # Two worker processes on one database complete 1,000 workflows together; no activity is
 # executed or completed twice for the same attempt, and both workers did work.
 . "$SLUICE_SRC/tests/lib/common.sh"
