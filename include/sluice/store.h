@@ -32,6 +32,30 @@
 
 typedef struct sl_store sl_store;
 
+/*
+ * Fault injection, for tests (as SQLite's own harness fails the Nth I/O): make the nth
+ * statement this connection starts after arming fail as if SQLite had returned
+ * SQLITE_BUSY (code SL_EBUSY: the caller sees SL_EBUSY, retryable) or SQLITE_IOERR
+ * (code SL_EIO: SL_EIO, not retryable), with "(injected fault)" in the message.
+ *
+ * What is counted: every statement the store starts on this connection, once - the first
+ * sqlite3_step of an execution, so a SELECT returning many rows is one statement; BEGIN,
+ * COMMIT, SAVEPOINT and RELEASE count like any other. Never counted and never failed: the
+ * ROLLBACK of sl_store_rollback and the ROLLBACK TO / RELEASE of
+ * sl_store_savepoint_rollback (undo must always work), statements run while opening
+ * (schema checks, migrations), WAL checkpoints and the background checkpointer's own
+ * connection.
+ *
+ * The failing statement does not run. An open transaction stays open, holding what earlier
+ * statements wrote; the caller must roll it back as after a real failure (SQLite itself may
+ * or may not have rolled back after a real I/O error; sl_store_rollback handles both).
+ * The fault fires once; later statements run normally and are still counted.
+ */
+typedef struct sl_store_fault {
+    int64_t nth;  /* 1 = the next statement started; 0 = never fail, only count */
+    sl_code code; /* SL_EBUSY or SL_EIO */
+} sl_store_fault;
+
 typedef struct sl_store_opts {
     const char *path;
     sl_durability durability;
@@ -40,6 +64,9 @@ typedef struct sl_store_opts {
     /* Checkpoint the WAL from a background thread with its own connection, so commits on
      * this one do not stop to copy pages into the database (the engine's write connection). */
     bool background_checkpoint;
+    /* Tests only: armed as with sl_store_fault_arm once the open completed (so the opening
+     * statements are not counted); all zero (sl_store_opts_init): no fault. */
+    sl_store_fault fault;
 } sl_store_opts;
 
 void sl_store_opts_init(sl_store_opts *o);
@@ -63,6 +90,18 @@ void sl_store_rollback(sl_store *st);
 SL_MUST_USE sl_code sl_store_savepoint(sl_store *st, sl_err *err);
 void sl_store_savepoint_release(sl_store *st);
 void sl_store_savepoint_rollback(sl_store *st);
+
+/*
+ * Fault injection (see sl_store_fault), for tests. Arm `f` on st (NULL disarms), restarting
+ * the count; *f is copied. sl_store_fault_counted returns how many statements st started
+ * since it was armed (0 when disarmed) and, in *fired (may be NULL), whether the fault has
+ * fired. A test that first arms with nth 0 and runs an operation learns how many statements
+ * the operation runs, then can fail each in turn. Threads: like every call on st, from the
+ * thread using the connection (for an engine's connection: inside sl_engine_exec).
+ * SL_EINVAL: code is neither SL_EBUSY nor SL_EIO, or nth is negative (nothing is armed).
+ */
+SL_MUST_USE sl_code sl_store_fault_arm(sl_store *st, const sl_store_fault *f, sl_err *err);
+int64_t sl_store_fault_counted(const sl_store *st, bool *fired);
 
 /* Total bytes of the database file plus its WAL. */
 int64_t sl_store_size_bytes(sl_store *st);

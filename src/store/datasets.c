@@ -93,7 +93,7 @@ sl_code sl_appstore_dataset_insert(sl_store *st, const sl_dataset_row *r, sl_err
     bind_opt_count(s, 17, r->row_count_databricks);
     bind_opt_count(s, 18, r->silver_row_count);
     sl__bind_text(s, 19, r->workflow_id);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     sqlite3_finalize(s);
     if ((src & 0xff) == SQLITE_CONSTRAINT)
         return sl_err_set(err, SL_ECONFLICT, "dataset '%s' already exists", r->dataset_id);
@@ -107,7 +107,7 @@ sl_code sl_appstore_dataset_get(sl_store *st, const char *id, sl_dataset_row *ou
     if (rc != SL_OK)
         return rc;
     sl__bind_text(s, 1, id);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     if (src == SQLITE_ROW)
         read_ds(s, out);
     sqlite3_finalize(s);
@@ -137,7 +137,7 @@ sl_code sl_appstore_dataset_update(sl_store *st, const sl_dataset_row *r, sl_err
     bind_opt_count(s, 9, r->row_count_databricks);
     bind_opt_count(s, 10, r->silver_row_count);
     sl__bind_text(s, 11, r->workflow_id);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     bool found = sqlite3_changes(st->db) == 1;
     sqlite3_finalize(s);
     if (src != SQLITE_DONE)
@@ -157,7 +157,7 @@ sl_code sl_appstore_dataset_list(sl_store *st, const char *tenant, sl_dataset_fn
     sl__bind_text(s, 1, tenant);
     int src;
     sl_dataset_row r;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((src = sl__store_step(st, s)) == SQLITE_ROW) {
         read_ds(s, &r);
         fn(&r, arg);
         sl_dataset_row_cleanup(&r);

@@ -30,7 +30,7 @@ void sl_genie_cache_entry_cleanup(sl_genie_cache_entry *e)
 /* Step a statement to completion (no rows wanted) and finalize it. */
 static sl_code run(sl_store *st, sqlite3_stmt *s, const char *what, sl_err *err)
 {
-    int rc = sqlite3_step(s);
+    int rc = sl__store_step(st, s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return sl__store_fail(st, rc, what, err);
@@ -67,7 +67,7 @@ sl_code sl_appstore_genie_lru_get(sl_store *st, const char *space, const char *q
     sl__bind_text(s, 3, context ? context : "");
     sqlite3_bind_int64(s, 4, now_ms);
     sqlite3_bind_int64(s, 5, ttl_ms);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     if (src == SQLITE_ROW) {
         out->space_id = sl_xstrdup(space);
         out->question = sl_xstrdup(question);
@@ -77,7 +77,7 @@ sl_code sl_appstore_genie_lru_get(sl_store *st, const char *space, const char *q
         out->message_id = sl__col_dup(s, 2);
         out->created_ms = sqlite3_column_int64(s, 3);
         out->last_access_ms = now_ms;
-        src = sqlite3_step(s);
+        src = sl__store_step(st, s);
     }
     sqlite3_finalize(s);
     if (src != SQLITE_DONE) {
@@ -184,7 +184,7 @@ sl_code sl_appstore_genie_semantic_scan(sl_store *st, const char *space, int64_t
         return rc;
     sl__bind_text(s, 1, space);
     int src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((src = sl__store_step(st, s)) == SQLITE_ROW) {
         size_t dim = (size_t)sqlite3_column_int64(s, 3);
         const void *q = sqlite3_column_blob(s, 1);
         size_t qn = (size_t)sqlite3_column_bytes(s, 1);
@@ -216,7 +216,7 @@ sl_code sl_appstore_genie_semantic_get(sl_store *st, int64_t entry_id, int64_t n
         return rc;
     sqlite3_bind_int64(s, 1, entry_id);
     sqlite3_bind_int64(s, 2, now_ms);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     bool found = false;
     if (src == SQLITE_ROW) {
         found = true;
@@ -232,7 +232,7 @@ sl_code sl_appstore_genie_semantic_get(sl_store *st, int64_t entry_id, int64_t n
         out->message_id = sl__col_dup(s, 8);
         out->created_ms = sqlite3_column_int64(s, 9);
         out->last_access_ms = now_ms;
-        src = sqlite3_step(s);
+        src = sl__store_step(st, s);
     }
     sqlite3_finalize(s);
     if (src != SQLITE_DONE) {
@@ -321,7 +321,7 @@ static sl_code count_rows(sl_store *st, const char *table, const char *space, in
     if (rc != SL_OK)
         return rc;
     sl__bind_text(s, 1, space);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     *out = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     if (src != SQLITE_ROW)

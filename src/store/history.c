@@ -22,7 +22,7 @@ sl_code sl_store_events_scan(sl_store *st, int64_t run_pk, int64_t from_id, int6
     sqlite3_bind_int64(s, 2, from_id);
     sqlite3_bind_int64(s, 3, to_id > 0 ? to_id : INT64_MAX);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sl__store_step(st, s)) == SQLITE_ROW) {
         sl_event_row ev = {
             .event_id = sqlite3_column_int64(s, 0),
             .type = (const char *)sqlite3_column_text(s, 1),

@@ -18,7 +18,7 @@ sl_code sl_store_queue_limit_get(sl_store *st, const char *queue, sl_queue_limit
 {
     SL__STMT_OR_RETURN(st, s, STMT_QLIMIT_GET, err);
     sl__bind_text(s, 1, queue);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     if (src == SQLITE_ROW) {
         memset(out, 0, sizeof(*out));
         out->queue = sl__col_dup(s, 0);
@@ -51,7 +51,7 @@ sl_code sl_store_queue_limit_put(sl_store *st, const sl_queue_limit_row *r, sl_e
     sqlite3_bind_double(s, 7, r->tokens);
     sqlite3_bind_int64(s, 8, r->refill_ms);
     sqlite3_bind_int64(s, 9, r->updated_ms);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     sl__store_stmt_done(s);
     return src == SQLITE_DONE ? SL_OK : sl__store_fail(st, src, "set queue limit", err);
 }
@@ -60,7 +60,7 @@ sl_code sl_store_queue_limit_delete(sl_store *st, const char *queue, bool *found
 {
     SL__STMT_OR_RETURN(st, s, STMT_QLIMIT_DELETE, err);
     sl__bind_text(s, 1, queue);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     *found = sqlite3_changes(st->db) == 1;
     sl__store_stmt_done(s);
     return src == SQLITE_DONE ? SL_OK : sl__store_fail(st, src, "delete queue limit", err);
@@ -70,7 +70,7 @@ sl_code sl_store_queue_limits_names(sl_store *st, sl_name_fn fn, void *arg, sl_e
 {
     SL__STMT_OR_RETURN(st, s, STMT_QLIMIT_NAMES, err);
     int src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW)
+    while ((src = sl__store_step(st, s)) == SQLITE_ROW)
         fn((const char *)sqlite3_column_text(s, 0), arg);
     sl__store_stmt_done(s);
     return src == SQLITE_DONE ? SL_OK : sl__store_fail(st, src, "list queue limits", err);
@@ -80,7 +80,7 @@ sl_code sl_store_queue_inflight(sl_store *st, const char *queue, int64_t *out, s
 {
     SL__STMT_OR_RETURN(st, s, STMT_QUEUE_INFLIGHT, err);
     sl__bind_text(s, 1, queue);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     *out = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sl__store_stmt_done(s);
     return src == SQLITE_ROW ? SL_OK : sl__store_fail(st, src, "count in-flight tasks", err);
@@ -106,7 +106,7 @@ sl_code sl_store_queue_stats(sl_store *st, int64_t now_ms, sl_queue_stats_fn fn,
         return rc;
     sqlite3_bind_int64(s, 1, now_ms);
     int src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((src = sl__store_step(st, s)) == SQLITE_ROW) {
         sl_queue_stats q = {.queue = (const char *)sqlite3_column_text(s, 0),
                             .depth = sqlite3_column_int64(s, 1),
                             .backoff = sqlite3_column_int64(s, 2),

@@ -76,7 +76,7 @@ sl_code sl_store_run_insert(sl_store *st, sl_run_row *r, sl_err *err)
 static sl_code one_run(sl_store *st, sqlite3_stmt *s, sl_run_row *out, const char *what,
                        sl_err *err)
 {
-    int rc = sqlite3_step(s);
+    int rc = sl__store_step(st, s);
     sl_code code;
     if (rc == SQLITE_ROW) {
         read_run(s, out);
@@ -131,7 +131,7 @@ sl_code sl_store_run_version(sl_store *st, int64_t run_pk, int64_t *next_event_i
 {
     SL__STMT_OR_RETURN(st, s, STMT_RUN_VERSION, err);
     sqlite3_bind_int64(s, 1, run_pk);
-    int rc = sqlite3_step(s);
+    int rc = sl__store_step(st, s);
     sl_code code = SL_OK;
     if (rc == SQLITE_ROW) {
         *next_event_id = sqlite3_column_int64(s, 0);
@@ -176,7 +176,7 @@ static sl_code each_run(sl_store *st, sqlite3_stmt *s, sl_run_fn fn, void *arg, 
 {
     int rc;
     sl_run_row r;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sl__store_step(st, s)) == SQLITE_ROW) {
         read_run(s, &r);
         fn(&r, arg);
         sl_run_row_cleanup(&r);
@@ -299,7 +299,7 @@ sl_code sl_store_runs_count(sl_store *st, const sl_run_filter *f, int64_t *out, 
     if (rc != SQLITE_OK)
         return sl__store_fail(st, rc, "count runs", err);
     bind_filter(s, f);
-    rc = sqlite3_step(s);
+    rc = sl__store_step(st, s);
     sl_code code = SL_OK;
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(s, 0);

@@ -71,7 +71,7 @@ sl_code sl_store_schedule_insert(sl_store *st, const sl_schedule_row *r, sl_err 
     sqlite3_bind_int64(s, 14, r->created_ms);
     sqlite3_bind_int64(s, 15, r->updated_ms);
     sl__bind_text(s, 16, r->actions ? r->actions : "[]");
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     sqlite3_finalize(s);
     if ((src & 0xff) == SQLITE_CONSTRAINT)
         return sl_err_set(err, SL_ECONFLICT, "schedule '%s' already exists", r->schedule_id);
@@ -87,7 +87,7 @@ sl_code sl_store_schedule_get(sl_store *st, const char *id, sl_schedule_row *out
     if (rc != SL_OK)
         return rc;
     sl__bind_text(s, 1, id);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     if (src == SQLITE_ROW)
         read_sched(s, out);
     sqlite3_finalize(s);
@@ -113,7 +113,7 @@ sl_code sl_store_schedule_update(sl_store *st, const sl_schedule_row *r, sl_err 
     sl__bind_opt_i64(s, 5, r->buffered_ms);
     sl__bind_text(s, 6, r->actions ? r->actions : "[]");
     sqlite3_bind_int64(s, 7, r->updated_ms);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     sqlite3_finalize(s);
     if (src != SQLITE_DONE)
         return sl__store_fail(st, src, "update schedule", err);
@@ -127,7 +127,7 @@ sl_code sl_store_schedule_delete(sl_store *st, const char *id, bool *found, sl_e
     if (rc != SL_OK)
         return rc;
     sl__bind_text(s, 1, id);
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     *found = sqlite3_changes(st->db) == 1;
     sqlite3_finalize(s);
     if (src != SQLITE_DONE)
@@ -140,7 +140,7 @@ static sl_code each_sched(sl_store *st, sqlite3_stmt *s, sl_schedule_fn fn, void
     size_t n = 0, cap = 0;
     sl_schedule_row *rows = NULL;
     int src;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((src = sl__store_step(st, s)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             rows = sl_xrealloc(rows, cap * sizeof(*rows));
@@ -187,7 +187,7 @@ sl_code sl_store_schedule_next(sl_store *st, int64_t *out, sl_err *err)
                       &s, err);
     if (rc != SL_OK)
         return rc;
-    int src = sqlite3_step(s);
+    int src = sl__store_step(st, s);
     *out = INT64_MAX;
     if (src == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         *out = sqlite3_column_int64(s, 0);

@@ -176,12 +176,55 @@ sl_code sl__store_fail(sl_store *st, int rc, const char *what, sl_err *err)
 {
     int prim = rc & 0xff;
     sl_code code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) ? SL_EBUSY : SL_EIO;
+    /* An injected failure never reached SQLite, whose message is about something else. */
+    bool injected = st && st->fault.injected != 0 && st->fault.injected == rc;
+    if (st)
+        st->fault.injected = 0;
     if (err) {
+        if (injected)
+            sl_err_set(err, code, "%s: %s (injected fault)", what, sqlite3_errstr(rc));
+        else
+            sl_err_set(err, code, "%s: %s", what,
+                       st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
         err->retryable = code == SL_EBUSY;
-        return sl_err_set(err, code, "%s: %s", what,
-                          st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
     }
     return code;
+}
+
+int sl__store_step(sl_store *st, sqlite3_stmt *s)
+{
+    store_fault *f = &st->fault;
+    f->injected = 0;
+    /* A statement part-way through its rows is not a new statement. */
+    if (f->armed && !sqlite3_stmt_busy(s)) {
+        f->counted++;
+        if (!f->fired && f->nth > 0 && f->counted == f->nth) {
+            f->fired = true;
+            f->injected = f->rc;
+            return f->rc;
+        }
+    }
+    return sqlite3_step(s);
+}
+
+sl_code sl_store_fault_arm(sl_store *st, const sl_store_fault *f, sl_err *err)
+{
+    if (f && ((f->code != SL_EBUSY && f->code != SL_EIO) || f->nth < 0))
+        return sl_err_set(err, SL_EINVAL, "a store fault needs nth >= 0 and SL_EBUSY or SL_EIO");
+    memset(&st->fault, 0, sizeof(st->fault));
+    if (f) {
+        st->fault.armed = true;
+        st->fault.nth = f->nth;
+        st->fault.rc = f->code == SL_EBUSY ? SQLITE_BUSY : SQLITE_IOERR;
+    }
+    return SL_OK;
+}
+
+int64_t sl_store_fault_counted(const sl_store *st, bool *fired)
+{
+    if (fired)
+        *fired = st->fault.fired;
+    return st->fault.counted;
 }
 
 sl_code sl__store_stmt(sl_store *st, enum stmt_id id, sqlite3_stmt **out, sl_err *err)
@@ -217,7 +260,7 @@ sl_code sl__store_prepare(sl_store *st, const char *sql, sqlite3_stmt **out, sl_
 
 sl_code sl__store_exec_stmt(sl_store *st, sqlite3_stmt *s, const char *what, sl_err *err)
 {
-    int rc = sqlite3_step(s);
+    int rc = sl__store_step(st, s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
@@ -269,7 +312,7 @@ static sl_code query_ints(sl_store *st, const char *sql, int64_t *out, int n, sl
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
     if (rc != SQLITE_OK)
         return sl__store_fail(st, rc, sql, err);
-    rc = sqlite3_step(s);
+    rc = sl__store_step(st, s);
     for (int i = 0; i < n; i++)
         out[i] = rc == SQLITE_ROW ? sqlite3_column_int64(s, i) : 0;
     if (rc == SQLITE_ROW || rc == SQLITE_DONE)
@@ -532,6 +575,9 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
         goto fail;
     if (opts->background_checkpoint && !opts->read_only)
         ckpt_start(st, opts);
+    if ((opts->fault.nth != 0 || opts->fault.code != SL_OK) &&
+        (rc = sl_store_fault_arm(st, &opts->fault, err)) != SL_OK)
+        goto fail;
     *out = st;
     return SL_OK;
 fail:
@@ -563,6 +609,16 @@ static sl_code run_simple(sl_store *st, enum stmt_id id, const char *what, sl_er
     return sl__store_exec_stmt(st, s, what, err);
 }
 
+/* The statements that undo: past the fault hook, so a rollback always runs. */
+static void run_undo(sl_store *st, enum stmt_id id)
+{
+    sqlite3_stmt *s;
+    if (sl__store_stmt(st, id, &s, NULL) != SL_OK)
+        return;
+    (void)sqlite3_step(s);
+    sqlite3_reset(s);
+}
+
 sl_code sl_store_begin(sl_store *st, sl_err *err)
 {
     sl_code rc = run_simple(st, STMT_BEGIN, "begin transaction", err);
@@ -582,7 +638,7 @@ sl_code sl_store_commit(sl_store *st, sl_err *err)
 void sl_store_rollback(sl_store *st)
 {
     if (sqlite3_get_autocommit(st->db) == 0)
-        (void)run_simple(st, STMT_ROLLBACK, "rollback", NULL);
+        run_undo(st, STMT_ROLLBACK);
     st->in_txn = false;
 }
 
@@ -598,8 +654,8 @@ void sl_store_savepoint_release(sl_store *st)
 
 void sl_store_savepoint_rollback(sl_store *st)
 {
-    (void)run_simple(st, STMT_ROLLBACK_TO, "rollback to savepoint", NULL);
-    (void)run_simple(st, STMT_RELEASE, "release savepoint", NULL);
+    run_undo(st, STMT_ROLLBACK_TO);
+    run_undo(st, STMT_RELEASE);
 }
 
 int64_t sl_store_size_bytes(sl_store *st)
@@ -627,7 +683,7 @@ sl_code sl_store_integrity_check(sl_store *st, sl_err *err)
     if (rc != SQLITE_OK)
         return sl__store_fail(st, rc, "integrity check", err);
     sl_code code = SL_OK;
-    rc = sqlite3_step(s);
+    rc = sl__store_step(st, s);
     if (rc != SQLITE_ROW)
         code = sl__store_fail(st, rc, "integrity check", err);
     else if (strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0)

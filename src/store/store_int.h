@@ -70,12 +70,23 @@ typedef struct store_ckpt {
     bool stop;
 } store_ckpt;
 
+/* The test fault hook (sl_store_fault in store.h). */
+typedef struct store_fault {
+    bool armed;
+    bool fired;
+    int64_t nth;     /* 0: count only */
+    int64_t counted; /* statements started since armed */
+    int rc;          /* SQLITE_BUSY or SQLITE_IOERR */
+    int injected;    /* the code the last statement was failed with, 0: it was not */
+} store_fault;
+
 struct sl_store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmts[STMT__COUNT];
     bool in_txn;
     store_ckpt *ckpt; /* NULL: SQLite checkpoints on commit, as by default */
+    store_fault fault;
 };
 
 /* The cached prepared statement for id, prepared on first use (SQLITE_PREPARE_PERSISTENT).
@@ -93,6 +104,9 @@ sl_code sl__store_prepare(sl_store *st, const char *sql, sqlite3_stmt **out, sl_
         if (stmt_rc_ != SL_OK)                                                                 \
             return stmt_rc_;                                                                   \
     } while (0)
+/* sqlite3_step through the fault hook: every statement the store runs steps through here
+ * (only the undo statements of rollbacks call sqlite3_step directly). */
+int sl__store_step(sl_store *st, sqlite3_stmt *s);
 /* Map a SQLite result code to an sl_code with the connection's message. */
 sl_code sl__store_fail(sl_store *st, int rc, const char *what, sl_err *err);
 /* Step a statement that returns no rows; resets it. */

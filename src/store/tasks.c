@@ -33,10 +33,10 @@ sl_code sl_store_wft_postpone(sl_store *st, int64_t run_pk, int64_t now_ms, int6
     sqlite3_bind_int64(s, 1, run_pk);
     sqlite3_bind_int64(s, 2, now_ms);
     sqlite3_bind_int64(s, 3, max_backoff_ms);
-    int rc = sqlite3_step(s);
+    int rc = sl__store_step(st, s);
     *failures = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
     if (rc == SQLITE_ROW)
-        rc = sqlite3_step(s);
+        rc = sl__store_step(st, s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE)
@@ -54,7 +54,7 @@ sl_code sl_store_wft_due(sl_store *st, const char *queue, int64_t now_ms, int li
     /* Collect first: the callback may write to wf_tasks. */
     int64_t pks[256];
     int n = 0, rc = SQLITE_DONE;
-    while (n < (int)(sizeof(pks) / sizeof(pks[0])) && (rc = sqlite3_step(s)) == SQLITE_ROW)
+    while (n < (int)(sizeof(pks) / sizeof(pks[0])) && (rc = sl__store_step(st, s)) == SQLITE_ROW)
         pks[n++] = sqlite3_column_int64(s, 0);
     if (n < (int)(sizeof(pks) / sizeof(pks[0])) && rc != SQLITE_DONE) {
         sqlite3_reset(s);
@@ -72,7 +72,7 @@ static sl_code min_visible(sl_store *st, enum stmt_id id, const char *queue, int
 {
     STMT_OR_FAIL(s, id);
     sl__bind_text(s, 1, queue);
-    int rc = sqlite3_step(s);
+    int rc = sl__store_step(st, s);
     *out = INT64_MAX;
     if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         *out = sqlite3_column_int64(s, 0);
@@ -97,7 +97,7 @@ sl_code sl_store_queue_pending(sl_store *st, const char *queue, int64_t *out, sl
 {
     STMT_OR_FAIL(s, STMT_QUEUE_PENDING);
     sl__bind_text(s, 1, queue);
-    int rc = sqlite3_step(s);
+    int rc = sl__store_step(st, s);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -184,7 +184,7 @@ static sl_code each_act(sl_store *st, sqlite3_stmt *s, sl_act_fn fn, void *arg, 
     size_t n = 0, cap = 0;
     sl_act_task_row *rows = NULL;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sl__store_step(st, s)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             rows = sl_xrealloc(rows, cap * sizeof(*rows));
@@ -254,11 +254,11 @@ sl_code sl_store_act_heartbeat(sl_store *st, int64_t task_id, const char *owner,
     sqlite3_bind_int(s, 3, attempt);
     sqlite3_bind_int64(s, 4, lease_expiry_ms);
     sl__bind_text(s, 5, details);
-    int rc = sqlite3_step(s);
+    int rc = sl__store_step(st, s);
     *found = rc == SQLITE_ROW;
     *cancel_requested = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
     if (rc == SQLITE_ROW)
-        rc = sqlite3_step(s);
+        rc = sl__store_step(st, s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE)
@@ -344,7 +344,7 @@ sl_code sl_store_timer_delete(sl_store *st, int64_t run_pk, int32_t seq, bool *f
 sl_code sl_store_timer_next(sl_store *st, int64_t *out, sl_err *err)
 {
     STMT_OR_FAIL(s, STMT_TIMER_NEXT);
-    int rc = sqlite3_step(s);
+    int rc = sl__store_step(st, s);
     *out = INT64_MAX;
     if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         *out = sqlite3_column_int64(s, 0);
@@ -365,7 +365,7 @@ sl_code sl_store_timers_due(sl_store *st, int64_t now_ms, int limit, sl_timer_fn
         int32_t seq;
     } due[256];
     int n = 0, rc = SQLITE_DONE;
-    while (n < 256 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while (n < 256 && (rc = sl__store_step(st, s)) == SQLITE_ROW) {
         due[n].run_pk = sqlite3_column_int64(s, 0);
         due[n].seq = sqlite3_column_int(s, 1);
         due[n].fire_at = sqlite3_column_int64(s, 2);

@@ -1,6 +1,7 @@
 /* test_store.c - the engine database: migrations and refusals, conditional run versions,
  * ordered history, activity task leases (lease, take, retry, heartbeat, expiry), first opens
- * racing from several processes, and background checkpoints keeping the WAL bounded. */
+ * racing from several processes, background checkpoints keeping the WAL bounded, and the
+ * fault hook (BUSY / IOERR on the Nth statement) never leaving half a transaction. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -427,6 +428,283 @@ static void expired_leases_and_deadlines_are_found(void **state)
     sl_store_close(st);
 }
 
+/* ---- fault injection ------------------------------------------------------------- */
+
+/* What a second connection sees of run pk: the run's version and history size, its events,
+ * activity tasks, timers and pending workflow task. */
+typedef struct seen {
+    int64_t version, history_bytes, n_events, n_acts, next_timer, wft_at;
+} seen;
+
+static void count_act_cb(const sl_act_task_row *t, void *arg)
+{
+    (void)t;
+    (*(int64_t *)arg)++;
+}
+
+static seen look(sl_store *st, int64_t pk)
+{
+    seen v;
+    memset(&v, 0, sizeof(v));
+    sl_run_row r;
+    assert_int_equal(sl_store_run_get(st, pk, &r, NULL), SL_OK);
+    v.version = r.next_event_id;
+    v.history_bytes = r.history_bytes;
+    sl_run_row_cleanup(&r);
+    assert_int_equal(sl_store_events_scan(st, pk, 1, 0, count_cb, &v.n_events, NULL), SL_OK);
+    assert_int_equal(sl_store_act_of_run(st, pk, count_act_cb, &v.n_acts, NULL), SL_OK);
+    assert_int_equal(sl_store_timer_next(st, &v.next_timer, NULL), SL_OK);
+    assert_int_equal(sl_store_wft_next_visible(st, "q", &v.wft_at, NULL), SL_OK);
+    return v;
+}
+
+static void assert_seen_equal(seen a, seen b)
+{
+    assert_int_equal(a.version, b.version);
+    assert_int_equal(a.history_bytes, b.history_bytes);
+    assert_int_equal(a.n_events, b.n_events);
+    assert_int_equal(a.n_acts, b.n_acts);
+    assert_int_equal(a.next_timer, b.next_timer);
+    assert_int_equal(a.wft_at, b.wft_at);
+}
+
+/*
+ * What one workflow task commits, in the order the engine writes it: the run's version
+ * moves from v, three events (scheduled, a marker, a timer started), an activity task, a
+ * timer, the consumed workflow task and a new one for later, then COMMIT. On failure the
+ * caller rolls back (as the engine does); returns the first failure.
+ */
+static sl_code wft_commit(sl_store *st, int64_t pk, int64_t v, sl_err *err)
+{
+    sl_code rc;
+    bool ok;
+    if ((rc = sl_store_begin(st, err)) != SL_OK)
+        return rc;
+    if ((rc = sl_store_run_advance(st, pk, v, v + 3, 6, &ok, err)) != SL_OK)
+        return rc;
+    assert_true(ok);
+    for (int64_t id = v; id < v + 3; id++) {
+        sl_event_row ev = {
+            .event_id = id, .type = "E", .time_ms = id, .attrs = "{}", .attrs_len = 2};
+        if ((rc = sl_store_event_insert(st, pk, &ev, err)) != SL_OK)
+            return rc;
+    }
+    sl_act_task_row t;
+    memset(&t, 0, sizeof(t));
+    t.run_pk = pk;
+    t.seq = (int32_t)v;
+    t.sched_event_id = v;
+    t.queue = "q";
+    t.activity_type = "a";
+    t.start_to_close_ms = 1000;
+    t.visible_at = v;
+    if ((rc = sl_store_act_insert(st, &t, err)) != SL_OK)
+        return rc;
+    if ((rc = sl_store_timer_insert(st, pk, (int32_t)v, 1000000 - v, "q", err)) != SL_OK)
+        return rc;
+    if ((rc = sl_store_wft_delete(st, pk, err)) != SL_OK)
+        return rc;
+    if ((rc = sl_store_wft_ensure(st, pk, "q", 5000 + v, err)) != SL_OK)
+        return rc;
+    return sl_store_commit(st, err);
+}
+
+/* The change wft_commit(v) makes to what `before` showed. */
+static seen after_commit(seen before, int64_t v)
+{
+    seen a = before;
+    a.version = v + 3;
+    a.history_bytes += 6;
+    a.n_events += 3;
+    a.n_acts += 1;
+    a.next_timer = 1000000 - v; /* later commits have earlier timers */
+    a.wft_at = 5000 + v;
+    return a;
+}
+
+static sl_store *open_reader(void)
+{
+    return open_db();
+}
+
+static void busy_on_nth_statement_rolls_back_whole_transaction(void **state)
+{
+    (void)state;
+    int64_t pk;
+    sl_store *st = with_run(&pk);
+    sl_store *rd = open_reader();
+    seen before = look(rd, pk);
+    /* statements: BEGIN, advance, events 1, 2, 3, ...: the 4th is the second event, so the
+     * run's version and one event are already written when it fails */
+    sl_store_fault f = {.nth = 4, .code = SL_EBUSY};
+    assert_int_equal(sl_store_fault_arm(st, &f, NULL), SL_OK);
+    sl_err err;
+    sl_err_clear(&err);
+    assert_int_equal(wft_commit(st, pk, 1, &err), SL_EBUSY);
+    assert_int_equal(err.code, SL_EBUSY);
+    assert_true(err.retryable);
+    assert_non_null(strstr(err.msg, "append event"));
+    assert_non_null(strstr(err.msg, "injected fault"));
+    bool fired;
+    assert_int_equal(sl_store_fault_counted(st, &fired), 4);
+    assert_true(fired);
+    sl_store_rollback(st);
+    /* the rollback is neither counted nor failed */
+    assert_int_equal(sl_store_fault_counted(st, NULL), 4);
+    assert_seen_equal(look(rd, pk), before);
+    assert_seen_equal(look(st, pk), before);
+    /* the connection works afterwards, and the same change commits in full */
+    assert_int_equal(wft_commit(st, pk, 1, &err), SL_OK);
+    assert_seen_equal(look(rd, pk), after_commit(before, 1));
+    assert_int_equal(sl_store_integrity_check(st, NULL), SL_OK);
+    sl_store_close(rd);
+    sl_store_close(st);
+}
+
+static void ioerr_surfaces_as_eio_and_the_connection_recovers(void **state)
+{
+    (void)state;
+    int64_t pk;
+    sl_store *st = with_run(&pk);
+    seen before = look(st, pk);
+    sl_store_fault f = {.nth = 1, .code = SL_EIO};
+    assert_int_equal(sl_store_fault_arm(st, &f, NULL), SL_OK);
+    sl_err err;
+    sl_err_clear(&err);
+    /* the first statement is BEGIN: no transaction opens at all */
+    assert_int_equal(wft_commit(st, pk, 1, &err), SL_EIO);
+    assert_false(err.retryable);
+    assert_non_null(strstr(err.msg, "begin transaction"));
+    assert_non_null(strstr(err.msg, "injected fault"));
+    sl_store_rollback(st);
+    assert_seen_equal(look(st, pk), before);
+    /* COMMIT failing leaves the transaction open for the caller to undo */
+    f.nth = 10;
+    assert_int_equal(sl_store_fault_arm(st, &f, NULL), SL_OK);
+    assert_int_equal(wft_commit(st, pk, 1, &err), SL_EIO);
+    assert_non_null(strstr(err.msg, "commit"));
+    sl_store_rollback(st);
+    assert_seen_equal(look(st, pk), before);
+    assert_int_equal(sl_store_fault_arm(st, NULL, NULL), SL_OK);
+    assert_int_equal(sl_store_fault_counted(st, NULL), 0);
+    assert_int_equal(wft_commit(st, pk, 1, &err), SL_OK);
+    assert_seen_equal(look(st, pk), after_commit(before, 1));
+    sl_store_close(st);
+}
+
+/* Every statement of a workflow-task commit, failed in turn with BUSY and with IOERR: each
+ * attempt fails with that code at that statement, nothing of it is visible after the
+ * rollback (to this connection or another), and the retry that follows commits it all. */
+static void sweeping_faults_over_a_commit_never_leaves_a_partial_change(void **state)
+{
+    (void)state;
+    int64_t pk;
+    sl_store *st = with_run(&pk);
+    sl_store *rd = open_reader();
+    /* count the commit's statements */
+    sl_store_fault count = {.nth = 0, .code = SL_EBUSY};
+    assert_int_equal(sl_store_fault_arm(st, &count, NULL), SL_OK);
+    assert_int_equal(wft_commit(st, pk, 1, NULL), SL_OK);
+    bool fired;
+    int64_t n_stmts = sl_store_fault_counted(st, &fired);
+    assert_false(fired);
+    assert_int_equal(n_stmts, 10); /* BEGIN, advance, 3 events, task, timer, 2 wft, COMMIT */
+    int64_t v = 4;
+    static const sl_code codes[] = {SL_EBUSY, SL_EIO};
+    for (size_t c = 0; c < sizeof(codes) / sizeof(codes[0]); c++) {
+        for (int64_t n = 1; n <= n_stmts; n++, v += 3) {
+            seen before = look(rd, pk);
+            sl_store_fault f = {.nth = n, .code = codes[c]};
+            assert_int_equal(sl_store_fault_arm(st, &f, NULL), SL_OK);
+            sl_err err;
+            sl_err_clear(&err);
+            assert_int_equal(wft_commit(st, pk, v, &err), codes[c]);
+            assert_int_equal(err.retryable, codes[c] == SL_EBUSY);
+            assert_int_equal(sl_store_fault_counted(st, &fired), n);
+            assert_true(fired);
+            sl_store_rollback(st);
+            assert_seen_equal(look(rd, pk), before);
+            assert_seen_equal(look(st, pk), before);
+            /* still armed but spent: the retry runs and is counted */
+            assert_int_equal(wft_commit(st, pk, v, &err), SL_OK);
+            assert_int_equal(sl_store_fault_counted(st, NULL), n + n_stmts + 5); /* + look() */
+            assert_seen_equal(look(rd, pk), after_commit(before, v));
+        }
+    }
+    assert_int_equal(sl_store_integrity_check(st, NULL), SL_OK);
+    sl_store_close(rd);
+    sl_store_close(st);
+}
+
+static void fault_counting_rules(void **state)
+{
+    (void)state;
+    int64_t pk;
+    sl_store *st = with_run(&pk);
+    assert_int_equal(wft_commit(st, pk, 1, NULL), SL_OK);
+    /* a scan of several rows is one statement */
+    sl_store_fault f = {.nth = 0, .code = SL_EIO};
+    assert_int_equal(sl_store_fault_arm(st, &f, NULL), SL_OK);
+    int64_t n = 0;
+    assert_int_equal(sl_store_events_scan(st, pk, 1, 0, count_cb, &n, NULL), SL_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(sl_store_fault_counted(st, NULL), 1);
+    /* a savepoint's rollback is not counted and cannot be failed */
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    assert_int_equal(sl_store_savepoint(st, NULL), SL_OK);
+    assert_int_equal(sl_store_fault_counted(st, NULL), 3);
+    f.nth = 1;
+    assert_int_equal(sl_store_fault_arm(st, &f, NULL), SL_OK);
+    sl_store_savepoint_rollback(st);
+    sl_store_rollback(st);
+    assert_int_equal(sl_store_fault_counted(st, &(bool){false}), 0);
+    /* ... so the armed fault still waits for the next real statement */
+    sl_err err;
+    sl_err_clear(&err);
+    assert_int_equal(sl_store_wft_next_visible(st, "q", &n, &err), SL_EIO);
+    assert_non_null(strstr(err.msg, "injected fault"));
+    /* a real error after an injected one carries SQLite's own message */
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    sl_event_row dup = {.event_id = 1, .type = "E", .time_ms = 1, .attrs = "{}", .attrs_len = 2};
+    assert_int_not_equal(sl_store_event_insert(st, pk, &dup, &err), SL_OK);
+    assert_null(strstr(err.msg, "injected"));
+    sl_store_rollback(st);
+    /* bad faults are refused and arm nothing */
+    sl_store_fault bad = {.nth = 1, .code = SL_ENOTFOUND};
+    assert_int_equal(sl_store_fault_arm(st, &bad, NULL), SL_EINVAL);
+    bad = (sl_store_fault){.nth = -1, .code = SL_EBUSY};
+    assert_int_equal(sl_store_fault_arm(st, &bad, NULL), SL_EINVAL);
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    sl_store_rollback(st);
+    sl_store_close(st);
+}
+
+/* A fault in the open options is armed when the open completes: the open itself succeeds
+ * and the first statement after it fails. */
+static void fault_in_options_arms_after_open(void **state)
+{
+    (void)state;
+    sl_store_close(open_db());
+    sl_store_opts o;
+    sl_store_opts_init(&o);
+    o.path = path;
+    o.fault.nth = 1;
+    o.fault.code = SL_EBUSY;
+    sl_store *st;
+    sl_err err;
+    sl_err_clear(&err);
+    assert_int_equal(sl_store_open(&o, &st, &err), SL_OK);
+    assert_int_equal(sl_store_fault_counted(st, NULL), 0);
+    assert_int_equal(sl_store_begin(st, &err), SL_EBUSY);
+    assert_true(err.retryable);
+    assert_int_equal(sl_store_begin(st, &err), SL_OK);
+    sl_store_rollback(st);
+    sl_store_close(st);
+    o.fault.code = SL_ETIMEOUT;
+    assert_int_equal(sl_store_open(&o, &st, &err), SL_EINVAL);
+    assert_null(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,12 +714,20 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_first_opens_all_succeed, setup, teardown),
         cmocka_unit_test_setup_teardown(background_checkpoints_keep_the_wal_bounded, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(kill9_during_background_checkpoints_loses_nothing,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(kill9_during_background_checkpoints_loses_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(run_versions_are_conditional_and_history_ordered, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(leases_are_exclusive_and_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_leases_and_deadlines_are_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(busy_on_nth_statement_rolls_back_whole_transaction, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(ioerr_surfaces_as_eio_and_the_connection_recovers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(sweeping_faults_over_a_commit_never_leaves_a_partial_change,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(fault_counting_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(fault_in_options_arms_after_open, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
