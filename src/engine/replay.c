@@ -125,9 +125,18 @@ void sl__rs_set_version(run_state *rs, const char *change_id, int version)
     rs->versions[rs->n_versions++].version = version;
 }
 
+/* v with a new reference, else fallback (which must be a singleton such as json_null() or
+ * NULL: it is not freed when v exists). */
 static json_t *incref_or(json_t *v, json_t *fallback)
 {
     return v ? json_incref(v) : fallback;
+}
+
+/* The event's failure (new reference), or a new empty object when it has none. */
+static json_t *failure_of(const json_t *a)
+{
+    json_t *f = json_object_get(a, "failure");
+    return f ? json_incref(f) : sl_json_check(json_object());
 }
 
 static bool type_is(const char *t, const char *want)
@@ -175,10 +184,10 @@ sl_code sl__rs_decode(run_state *rs, const sl_event_row *ev, sl_err *err)
     } else if (type_is(t, SL_EV_ACTIVITY_FAILED) || type_is(t, SL_EV_ACTIVITY_TIMED_OUT)) {
         if (!json_is_true(json_object_get(a, "will_retry")))
             rc = sl__rs_resolve(rs, seq, RES_FAILED,
-                                incref_or(json_object_get(a, "failure"), json_object()), id, err);
+                                failure_of(a), id, err);
     } else if (type_is(t, SL_EV_ACTIVITY_CANCELED)) {
         rc = sl__rs_resolve(rs, seq, RES_CANCELED,
-                            incref_or(json_object_get(a, "failure"), json_object()), id, err);
+                            failure_of(a), id, err);
     } else if (type_is(t, SL_EV_TIMER_STARTED)) {
         rc = sl__rs_push_cmd(rs, CMD_TIMER, seq, NULL, id, err);
     } else if (type_is(t, SL_EV_TIMER_FIRED)) {
@@ -203,10 +212,10 @@ sl_code sl__rs_decode(run_state *rs, const sl_event_row *ev, sl_err *err)
     } else if (type_is(t, SL_EV_CHILD_FAILED) || type_is(t, SL_EV_CHILD_START_FAILED) ||
                type_is(t, SL_EV_CHILD_TERMINATED)) {
         rc = sl__rs_resolve(rs, seq, RES_FAILED,
-                            incref_or(json_object_get(a, "failure"), json_object()), id, err);
+                            failure_of(a), id, err);
     } else if (type_is(t, SL_EV_CHILD_CANCELED)) {
         rc = sl__rs_resolve(rs, seq, RES_CANCELED,
-                            incref_or(json_object_get(a, "failure"), json_object()), id, err);
+                            failure_of(a), id, err);
     } else if (type_is(t, SL_EV_WF_SIGNALED)) {
         sl__rs_add_signal(rs, json_string_value(json_object_get(a, "signal_name")),
                           incref_or(json_object_get(a, "input"), NULL), id);
