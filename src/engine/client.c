@@ -1,4 +1,10 @@
-/* client.c - starting workflows and reading runs and histories as JSON. */
+/*
+ * client.c - client calls: starting workflows, operator actions and store work for other
+ * subsystems, each run as an engine call (sl__engine_call); and reads of runs and histories
+ * as JSON through e->reader, the read connection this file owns.
+ * Threads: any thread; reads serialise on reader.mu (writer.direct_mu without an engine
+ * thread), writes go through the engine thread.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -183,12 +183,3 @@ void sl_engine_close(sl_engine *e)
     pthread_mutex_destroy(&e->reader.mu);
     free(e);
 }
-
-void sl_engine_stats_get(sl_engine *e, sl_engine_stats *out)
-{
-    pthread_mutex_lock(&e->mu);
-    out->commits = e->writer.n_commits;
-    out->items = e->writer.n_items;
-    out->workflow_tasks = e->writer.n_wft;
-    pthread_mutex_unlock(&e->mu);
-}

@@ -4,6 +4,10 @@
  * fewer than rate_n starts in the last period (a sliding window, exact for rates up to
  * 1000 per period), and a token in its bucket (capacity `burst`). Runs inside the engine's
  * transaction, so workers in several processes see one consistent state.
+ *
+ * Owns e->limits, the names of the queues that have limits, refreshed at the start of every
+ * transaction so that leasing (poller.c, change.c) can skip the lookup for other queues.
+ * Threads: the engine thread (or a direct engine's caller), inside the transaction.
  */
 #include <math.h>
 #include <stdlib.h>

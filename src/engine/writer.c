@@ -174,6 +174,15 @@ static void count_batch(sl_engine *e, bool committed, int n_items)
     e->writer.txn_wft = 0;
 }
 
+void sl_engine_stats_get(sl_engine *e, sl_engine_stats *out)
+{
+    pthread_mutex_lock(&e->mu);
+    out->commits = e->writer.n_commits;
+    out->items = e->writer.n_items;
+    out->workflow_tasks = e->writer.n_wft;
+    pthread_mutex_unlock(&e->mu);
+}
+
 /* One transaction over `list` plus due polls; false if it had to roll back. */
 static bool run_batch(sl_engine *e, struct item *list, bool do_poll, bool do_maint, int *found)
 {
