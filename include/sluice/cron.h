@@ -73,6 +73,8 @@ int64_t sl_cron_next(const sl_cron *c, int64_t after_ms);
  */
 const char *sl_cron_text(const sl_cron *c);
 
+/* ---- time zones (src/engine/tz.c) --------------------------------------------------- */
+
 /*
  * Time zones. sl_tz_load reads an IANA zone ("Europe/Amsterdam", "America/New_York") from
  * $TZDIR or /usr/share/zoneinfo (TZif, RFC 8536, including the footer rule for years past the
@@ -87,6 +89,8 @@ void sl_tz_free(sl_tz *tz);
 const char *sl_tz_name(const sl_tz *tz);
 /* Offset from UTC in seconds (east positive) at the instant unix_s. tz NULL: UTC. */
 int32_t sl_tz_offset(const sl_tz *tz, int64_t unix_s);
+
+/* ---- cron in a time zone ------------------------------------------------------------- */
 
 /*
  * sl_cron_next with the fields read as wall-clock time in tz (NULL: UTC). Returns Unix ms.

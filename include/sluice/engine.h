@@ -1,6 +1,8 @@
 /*
  * engine.h - the workflow engine: the registry of workflow and activity code, starting
- * and inspecting workflows, and the runtime a worker drives.
+ * and inspecting workflows, and serving task queues: the engine runs workflow tasks itself
+ * and leases activity tasks to a dispatcher (the local worker, worker.h; a server for remote
+ * workers), which hands back their outcomes through sl_engine_task_*.
  *
  * An sl_engine wraps one engine database. Opened `threaded`, it runs an engine thread
  * that owns the write connection and commits every state change in groups (one
@@ -217,26 +219,119 @@ SL_MUST_USE sl_code sl_engine_count(sl_engine *e, const sl_run_filter *f, int64_
 SL_MUST_USE sl_code sl_engine_integrity_check(sl_engine *e, sl_err *err);
 int64_t sl_engine_db_bytes(sl_engine *e);
 
-/* ---- runtime for workers (threaded engines) ----------------------------------------- */
+/* ---- serving task queues (threaded engines) ----------------------------------------- */
 
 /*
- * Serve task queues: the engine thread runs workflow tasks of these queues inline and
- * leases their activity tasks for `threads` local worker threads, at most `capacity` at a
- * time. On a queue with a rate or concurrency limit it leases only for idle threads (no
- * prefetch), so every start the limit counts is a task that begins at once.
+ * An activity task leased by the engine and handed to a dispatcher: the local worker's
+ * threads, or a server passing tasks to remote workers. Opaque; the accessors below read it.
+ *
+ *   LEASED (inside the engine's transaction)
+ *      |  commit
+ *      v
+ *   DISPATCHED (owned by the dispatcher) --sl_engine_task_heartbeat--> DISPATCHED
+ *      |--sl_engine_task_complete------> resolved: ActivityTaskStarted + Completed recorded
+ *      |--sl_engine_task_fail----------> resolved: the attempt failed; the retry policy decides
+ *      |--sl_engine_tasks_release------> visible again, same attempt, nothing recorded
+ *      +--sl_engine_task_abandon-------> left to the reaper (its lease has expired)
+ * Exactly one of the resolving calls consumes a task; it is freed then and must not be used
+ * again. A task a dispatcher never resolves stays leased until the lease expires, and the
+ * reaper records the attempt as timed out (what happens to the tasks of a process that died).
+ */
+typedef struct sl_activity_task sl_activity_task;
+
+/* Accessors; strings are borrowed and live as long as the task. Never block. */
+int64_t sl_activity_task_id(const sl_activity_task *t);
+const char *sl_activity_task_queue(const sl_activity_task *t);
+const char *sl_activity_task_type(const sl_activity_task *t);
+const char *sl_activity_task_input(const sl_activity_task *t);       /* JSON text; NULL: null */
+const char *sl_activity_task_workflow_id(const sl_activity_task *t); /* "" if the run is gone */
+const char *sl_activity_task_run_id(const sl_activity_task *t);
+int32_t sl_activity_task_seq(const sl_activity_task *t); /* the activity's seq in its run */
+int sl_activity_task_attempt(const sl_activity_task *t); /* from 1 */
+/* Unix ms by which the attempt must finish: start-to-close from its start, capped by
+ * schedule-to-close. */
+int64_t sl_activity_task_deadline_ms(const sl_activity_task *t);
+int64_t sl_activity_task_heartbeat_timeout_ms(const sl_activity_task *t); /* 0: none */
+/* When the lease ends (Unix ms; heartbeats move it), and how long a lease or a renewal lasts
+ * (the heartbeat timeout, else start-to-close). */
+int64_t sl_activity_task_lease_expiry_ms(const sl_activity_task *t);
+int64_t sl_activity_task_lease_ms(const sl_activity_task *t);
+/* Details of the last heartbeat of an earlier attempt (JSON text), or NULL. */
+const char *sl_activity_task_last_heartbeat(const sl_activity_task *t);
+
+/*
+ * Takes the n leased tasks (the array itself is borrowed). Called on the engine thread right
+ * after the commit that leased them, so it must not block and must not call the engine's
+ * synchronous functions (they wait for the engine thread); queue the tasks and return.
+ */
+typedef void (*sl_dispatch_fn)(void *arg, sl_activity_task *const *tasks_take, size_t n);
+
+typedef struct sl_dispatcher {
+    sl_dispatch_fn dispatch;
+    void *arg;
+    int threads;  /* tasks it can start at once (>= 1): the bound on limited queues */
+    int capacity; /* tasks it holds at most, leased and unresolved (raised to threads) */
+} sl_dispatcher;
+
+/*
+ * Serve task queues: the engine thread runs workflow tasks of these queues inline and leases
+ * their activity tasks for `d`, never more than d->capacity unresolved at a time. An activity
+ * scheduled by a workflow task on a served queue is leased inside that transaction and
+ * handed to d right after its commit, with no poll. On a queue with a rate or concurrency
+ * limit it leases only up to d->threads (no prefetch), so every start the limit counts is a
+ * task that begins at once. d NULL: workflow tasks only, no activity is leased. Once per
+ * engine. SL_EINVAL: the engine is not threaded, or already serves. Never blocks.
  */
 SL_MUST_USE sl_code sl_engine_serve(sl_engine *e, const char *const *queues, size_t n_queues,
-                                    int threads, int capacity, sl_err *err);
-/* Stop leasing new work; local tasks not yet started are released. */
+                                    const sl_dispatcher *d, sl_err *err);
+/*
+ * Stop leasing activity tasks. Returns once the engine thread has handed the dispatcher every
+ * task it leased before; the dispatcher is not called again, so it may be freed once it has
+ * resolved the tasks it holds (typically releasing those not started). Workflow tasks keep
+ * running. Blocks for at most the engine's current transaction.
+ */
 void sl_engine_drain(sl_engine *e);
 
-typedef struct act_task sl_engine_task;
-/* Next leased activity task, waiting up to timeout_ms; NULL on timeout or after drain. */
-sl_engine_task *sl_engine_next_task(sl_engine *e, int64_t timeout_ms);
-/* Run the activity, submit its outcome, free the task. Blocks for the activity's time. */
-void sl_engine_run_task(sl_engine *e, sl_engine_task *t);
-/* True when nothing is pending for the served queues, here or in the database. */
+/*
+ * Resolve a dispatched task: it succeeded with result_json (JSON text, borrowed; NULL: null),
+ * or failed with an error type (NULL/"": "ActivityError"), a message, whether retrying can
+ * help, and a delay that replaces the policy's backoff (retry_after_ms >= 0; -1: none). Both
+ * take t and return at once; the outcome commits with the engine's next group (durable
+ * before the workflow sees it). A lease lost meanwhile drops the outcome, as it must: the
+ * attempt was already timed out and retried.
+ */
+void sl_engine_task_complete(sl_engine *e, sl_activity_task *t, const char *result_json);
+void sl_engine_task_fail(sl_engine *e, sl_activity_task *t, const char *type, const char *message,
+                         bool non_retryable, int64_t retry_after_ms);
+/*
+ * The activity is alive: record details (JSON text, borrowed, or NULL) and renew the lease
+ * (sl_activity_task_lease_ms from now, capped by start-to-close and schedule-to-close).
+ * SL_OK: recorded; *cancel_requested tells the activity to stop because its run was canceled
+ * or terminated (resolve it with a non-retryable failure). SL_ELEASE: the lease is gone (timed
+ * out, or the run closed); stop, an outcome would be dropped. SL_EBUSY/SL_EIO: not recorded
+ * (retryable; the lease runs on). Borrows t. Blocks until committed; not on the engine thread.
+ */
+SL_MUST_USE sl_code sl_engine_task_heartbeat(sl_engine *e, sl_activity_task *t,
+                                             const char *details_json, bool *cancel_requested,
+                                             sl_err *err);
+/*
+ * Give n unstarted (or interrupted) tasks back, e.g. on shutdown: each becomes visible at once
+ * with the same attempt and nothing is recorded. Takes the tasks (the array is borrowed), also
+ * on failure, when their leases simply expire. Blocks until committed; not on the engine
+ * thread. SL_EBUSY/SL_EIO: not released.
+ */
+SL_MUST_USE sl_code sl_engine_tasks_release(sl_engine *e, sl_activity_task *const *tasks, size_t n,
+                                            sl_err *err);
+/* The task's lease expired before it started: record nothing (the reaper times the attempt
+ * out and retries it) and free it. Takes t; never blocks. */
+void sl_engine_task_abandon(sl_engine *e, sl_activity_task *t);
+
+/* True when nothing is pending for the served queues: no submission waiting, no task with the
+ * dispatcher, none visible in the database. */
 bool sl_engine_is_idle(sl_engine *e);
+/* What the engine was opened with, for dispatchers that run activities. */
+const sl_registry *sl_engine_registry(const sl_engine *e);
+void *sl_engine_env(const sl_engine *e);
 
 typedef struct sl_engine_stats {
     int64_t commits, items, workflow_tasks;

@@ -1,14 +1,28 @@
 /*
  * worker.h - a worker: threads that run the activity tasks an engine leases for the task
- * queues it serves, plus graceful shutdown.
+ * queues it serves, plus graceful shutdown. It is the engine's local dispatcher
+ * (sl_dispatcher, engine.h): the engine thread hands it tasks right after the commit that
+ * leased them, it queues them, and an activity thread runs each and hands the outcome back.
  *
- *   RUNNING --sl_worker_stop--> DRAINING (no new leases; unstarted tasks released;
- *                                          running activities finish or, if they
- *                                          heartbeat, are told to stop and released)
- *           --grace elapsed or all done--> STOPPED
+ *   sl_worker_start --> RUNNING      leasing, queueing, running activities
+ *                          |
+ *                    sl_worker_stop
+ *                          v
+ *                       DRAINING     the engine leases nothing more; queued tasks are
+ *                          |         released; running activities finish, and those that
+ *                          |         heartbeat are told to stop and are released
+ *          +---------------+------------------+
+ *    all threads done                   grace elapsed
+ *          v                                  v
+ *       STOPPED (w freed; returns true)    LEFT (returns false: threads still use w,
+ *                                                the process should exit)
  *
- * Workflow tasks run on the engine thread; this module only supplies activity threads.
- * Threads: sl_worker_* are called from one controlling thread.
+ * A task in the worker is QUEUED (handed over, not started; at most `capacity`, and on a
+ * queue with a rate or concurrency limit at most `concurrency`) or RUNNING on a thread;
+ * either way the engine counts it until its outcome is recorded. Workflow tasks run on the
+ * engine thread; this module only supplies activity threads.
+ * Threads: sl_worker_* are called from one controlling thread; stop the worker before
+ * closing its engine.
  */
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H

@@ -1,4 +1,10 @@
-/* client.c - starting workflows and reading runs and histories as JSON. */
+/*
+ * client.c - client calls: starting workflows, operator actions and store work for other
+ * subsystems, each run as an engine call (sl__engine_call); and reads of runs and histories
+ * as JSON through e->reader, the read connection this file owns.
+ * Threads: any thread; reads serialise on reader.mu (writer.direct_mu without an engine
+ * thread), writes go through the engine thread.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +25,9 @@ struct start_call {
     void *cb_arg;
 };
 
-static sl_code start_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code start_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct start_call *c = it->arg;
+    struct start_call *c = arg;
     sl_start_opts o = {.workflow_id = c->workflow_id,
                        .task_queue = c->task_queue,
                        .retry = c->has_retry ? &c->retry : NULL};
@@ -58,26 +64,20 @@ sl_code sl_engine_start(sl_engine *e, const char *type, const json_t *input,
                         const sl_start_opts *o, sl_start_result *res, sl_err *err)
 {
     struct start_call *c = start_call_new(type, input ? json_incref((json_t *)input) : NULL, o);
-    item it;
-    memset(&it, 0, sizeof(it));
-    it.kind = IT_CALL;
-    it.fn = start_fn;
-    it.arg = c;
-    it.no_savepoint = true; /* a start fails (bad type or id) before it writes */
-    sl_code rc = sl__engine_submit_wait(e, &it, err);
-    sem_destroy(&it.done);
+    /* a start fails (bad type or id) before it writes */
+    sl_code rc = sl__engine_call(e, start_fn, c, SL__CALL_NO_SAVEPOINT, err);
     if (rc == SL_OK)
         *res = c->res;
     start_call_free(c);
     return rc;
 }
 
-static void start_async_done(sl_engine *e, item *it)
+static void start_async_done(sl_engine *e, void *arg, sl_code rc)
 {
     (void)e;
-    struct start_call *c = it->arg;
+    struct start_call *c = arg;
     if (c->cb)
-        c->cb(c->cb_arg, it->rc, &c->res);
+        c->cb(c->cb_arg, rc, &c->res);
     start_call_free(c);
 }
 
@@ -87,47 +87,39 @@ void sl_engine_start_async(sl_engine *e, const char *type, json_t *input_take,
     struct start_call *c = start_call_new(type, input_take, o);
     c->cb = cb;
     c->cb_arg = arg;
-    item *it = sl_xcalloc(1, sizeof(*it));
-    it->kind = IT_CALL;
-    it->fn = start_fn;
-    it->arg = c;
-    it->no_savepoint = true;
-    it->async_done = start_async_done;
-    sl__engine_submit_async(e, it);
+    sl__engine_call_async(e, start_fn, c, SL__CALL_NO_SAVEPOINT, start_async_done);
 }
 
 /* ---- reads ------------------------------------------------------------------------------ */
 
 /* A connection for reads: the engine thread owns e->st, so threaded engines read through a
  * second connection. */
-/* The connection for a read, locked for the caller until reader_done; opened on first use.
- * On failure nothing stays locked. */
-static sl_code reader(sl_engine *e, sl_store **out, sl_err *err)
+sl_code sl__reader_get(sl_engine *e, sl_store **out, sl_err *err)
 {
     if (!e->threaded) {
-        pthread_mutex_lock(&e->direct_mu);
+        pthread_mutex_lock(&e->writer.direct_mu);
         *out = e->st;
         return SL_OK;
     }
-    pthread_mutex_lock(&e->rd_mu);
-    if (!e->rd) {
+    pthread_mutex_lock(&e->reader.mu);
+    if (!e->reader.rd) {
         sl_store_opts so;
         sl_store_opts_init(&so);
         so.path = sl_store_path(e->st);
-        sl_code rc = sl_store_open(&so, &e->rd, err);
+        sl_code rc = sl_store_open(&so, &e->reader.rd, err);
         if (rc != SL_OK) {
-            pthread_mutex_unlock(&e->rd_mu);
+            pthread_mutex_unlock(&e->reader.mu);
             *out = NULL;
             return rc;
         }
     }
-    *out = e->rd;
+    *out = e->reader.rd;
     return SL_OK;
 }
 
-static void reader_done(sl_engine *e)
+void sl__reader_done(sl_engine *e)
 {
-    pthread_mutex_unlock(e->threaded ? &e->rd_mu : &e->direct_mu);
+    pthread_mutex_unlock(e->threaded ? &e->reader.mu : &e->writer.direct_mu);
 }
 
 static json_t *json_text(const char *text)
@@ -203,13 +195,13 @@ sl_code sl_engine_describe(sl_engine *e, const char *workflow_id, const char *ru
 {
     *out = NULL;
     sl_store *st;
-    sl_code rrc = reader(e, &st, err);
+    sl_code rrc = sl__reader_get(e, &st, err);
     if (rrc != SL_OK)
         return rrc;
     sl_run_row r;
     sl_code rc = find_run(st, workflow_id, run_id, &r, err);
     if (rc != SL_OK) {
-        reader_done(e);
+        sl__reader_done(e);
         return rc;
     }
     json_t *d = run_summary(&r);
@@ -232,7 +224,7 @@ sl_code sl_engine_describe(sl_engine *e, const char *workflow_id, const char *ru
     if (rc == SL_OK)
         rc = sl_store_runs_of(st, r.workflow_id, chain_cb, runs, err);
     json_object_set_new(d, "runs", runs);
-    reader_done(e);
+    sl__reader_done(e);
     sl_run_row_cleanup(&r);
     if (rc != SL_OK) {
         json_decref(d);
@@ -261,7 +253,7 @@ sl_code sl_engine_history(sl_engine *e, const char *workflow_id, const char *run
 {
     *out = NULL;
     sl_store *st;
-    sl_code rrc = reader(e, &st, err);
+    sl_code rrc = sl__reader_get(e, &st, err);
     if (rrc != SL_OK)
         return rrc;
     sl_run_row r;
@@ -280,7 +272,7 @@ sl_code sl_engine_history(sl_engine *e, const char *workflow_id, const char *run
         }
         sl_run_row_cleanup(&r);
     }
-    reader_done(e);
+    sl__reader_done(e);
     return rc;
 }
 
@@ -293,12 +285,12 @@ sl_code sl_engine_list(sl_engine *e, const sl_run_filter *f, json_t **out, sl_er
 {
     *out = NULL;
     sl_store *st;
-    sl_code rrc = reader(e, &st, err);
+    sl_code rrc = sl__reader_get(e, &st, err);
     if (rrc != SL_OK)
         return rrc;
     json_t *arr = sl_json_check(json_array());
     sl_code rc = sl_store_runs_list(st, f, list_cb, arr, err);
-    reader_done(e);
+    sl__reader_done(e);
     if (rc != SL_OK) {
         json_decref(arr);
         return rc;
@@ -310,22 +302,22 @@ sl_code sl_engine_list(sl_engine *e, const sl_run_filter *f, json_t **out, sl_er
 sl_code sl_engine_count(sl_engine *e, const sl_run_filter *f, int64_t *out, sl_err *err)
 {
     sl_store *st;
-    sl_code rrc = reader(e, &st, err);
+    sl_code rrc = sl__reader_get(e, &st, err);
     if (rrc != SL_OK)
         return rrc;
     sl_code rc = sl_store_runs_count(st, f, out, err);
-    reader_done(e);
+    sl__reader_done(e);
     return rc;
 }
 
 sl_code sl_engine_integrity_check(sl_engine *e, sl_err *err)
 {
     sl_store *st;
-    sl_code rrc = reader(e, &st, err);
+    sl_code rrc = sl__reader_get(e, &st, err);
     if (rrc != SL_OK)
         return rrc;
     sl_code rc = sl_store_integrity_check(st, err);
-    reader_done(e);
+    sl__reader_done(e);
     return rc;
 }
 
@@ -360,40 +352,33 @@ struct action_call {
     sl_start_result res;
 };
 
-static sl_code signal_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code signal_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct action_call *c = it->arg;
+    struct action_call *c = arg;
     return sl__op_signal(e, c->workflow_id, c->name, c->input, err);
 }
 
-static sl_code cancel_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code cancel_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct action_call *c = it->arg;
+    struct action_call *c = arg;
     return sl__op_cancel(e, c->workflow_id, c->reason, &c->already, err);
 }
 
-static sl_code terminate_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code terminate_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct action_call *c = it->arg;
+    struct action_call *c = arg;
     return sl__op_terminate(e, c->workflow_id, c->reason, &c->already, err);
 }
 
-static sl_code retry_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code retry_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct action_call *c = it->arg;
+    struct action_call *c = arg;
     return sl__op_retry(e, c->workflow_id, c->reason, &c->res, err);
 }
 
-static sl_code run_action(sl_engine *e, item_call_fn fn, struct action_call *c, sl_err *err)
+static sl_code run_action(sl_engine *e, sl__call_fn fn, struct action_call *c, sl_err *err)
 {
-    item it;
-    memset(&it, 0, sizeof(it));
-    it.kind = IT_CALL;
-    it.fn = fn;
-    it.arg = c;
-    sl_code rc = sl__engine_submit_wait(e, &it, err);
-    sem_destroy(&it.done);
-    return rc;
+    return sl__engine_call(e, fn, c, 0, err);
 }
 
 sl_code sl_engine_signal(sl_engine *e, const char *workflow_id, const char *name,
@@ -439,39 +424,29 @@ struct exec_call {
     struct start_call *start;
 };
 
-static sl_code exec_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code exec_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct exec_call *c = it->arg;
+    struct exec_call *c = arg;
     sl_code rc = c->fn ? c->fn(e->st, c->arg, err) : SL_OK;
     if (rc != SL_OK || !c->start)
         return rc;
-    item inner;
-    memset(&inner, 0, sizeof(inner));
-    inner.arg = c->start;
-    return start_fn(e, &inner, err);
+    return start_fn(e, c->start, err);
 }
 
 sl_code sl_engine_exec(sl_engine *e, sl_engine_store_fn fn, void *arg, sl_err *err)
 {
     struct exec_call c = {.fn = fn, .arg = arg};
-    item it;
-    memset(&it, 0, sizeof(it));
-    it.kind = IT_CALL;
-    it.fn = exec_fn;
-    it.arg = &c;
-    sl_code rc = sl__engine_submit_wait(e, &it, err);
-    sem_destroy(&it.done);
-    return rc;
+    return sl__engine_call(e, exec_fn, &c, 0, err);
 }
 
 sl_code sl_engine_read(sl_engine *e, sl_engine_store_fn fn, void *arg, sl_err *err)
 {
     sl_store *st;
-    sl_code rrc = reader(e, &st, err);
+    sl_code rrc = sl__reader_get(e, &st, err);
     if (rrc != SL_OK)
         return rrc;
     sl_code rc = fn(st, arg, err);
-    reader_done(e);
+    sl__reader_done(e);
     return rc;
 }
 
@@ -481,13 +456,7 @@ sl_code sl_engine_start_with(sl_engine *e, const char *type, const json_t *input
 {
     struct start_call *sc = start_call_new(type, input ? json_incref((json_t *)input) : NULL, o);
     struct exec_call c = {.fn = before, .arg = arg, .start = sc};
-    item it;
-    memset(&it, 0, sizeof(it));
-    it.kind = IT_CALL;
-    it.fn = exec_fn;
-    it.arg = &c;
-    sl_code rc = sl__engine_submit_wait(e, &it, err);
-    sem_destroy(&it.done);
+    sl_code rc = sl__engine_call(e, exec_fn, &c, 0, err);
     if (rc == SL_OK)
         *res = sc->res;
     start_call_free(sc);

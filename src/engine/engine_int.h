@@ -1,22 +1,37 @@
 /*
- * engine_int.h - private to src/engine: the engine thread, the replay cache, the
- * workflow and activity contexts.
+ * engine_int.h - private to src/engine: the engine's parts and how they share it.
  *
- * One engine thread per process owns the write connection. Everything that changes
- * durable state is an "item" handed to it; it drains all ready items into one
- * transaction (group commit), runs workflow code inline for runs that need a
- * workflow task, and only after COMMIT tells submitters and hands new activity tasks
- * to the local worker threads (durable before visible).
+ * One engine thread per process owns the write connection. Everything that changes durable
+ * state is a call handed to it (sl__engine_call); it drains all ready calls into one
+ * transaction (group commit), runs workflow code inline for runs that need a workflow task,
+ * and only after COMMIT wakes the callers and hands new activity tasks to the registered
+ * dispatcher (durable before visible). The parts, each with its own file and sub-struct:
  *
- * The replay cache (run_state) is touched only by the engine thread. A cached run may
- * be stale when another process wrote to it; every append is conditional on the
- * run's version, and a stale run is reloaded and the change recomputed.
+ *   engine.c    open/close and the engine thread's loop; the engine lock e->mu
+ *   writer.c    e->writer:   the submission queue, one batch = one transaction, deferred work,
+ *                            the runs closed in the transaction, publishing after commit
+ *   cache.c     e->cache:    the replay cache of decoded runs
+ *   poller.c    e->poller:   served queues, polling the database with backoff, maintenance
+ *                            (timers, lease reaping, schedules), draining, idleness
+ *   dispatch.c  e->dispatch: activity tasks leased for the dispatcher, the in-flight bound,
+ *                            and the outcomes it hands back (complete, fail, heartbeat, ...)
+ *   limits.c    e->limits:   which queues have rate/concurrency limits, and enforcing them
+ *   client.c    e->reader:   the read connection; client calls (start, describe, signal, ...)
+ *   runs.c, wft.c, change.c, outcomes.c, actions.c, deferred.c: the state changes themselves
+ *               (ops_int.h), run inside the transaction
+ *
+ * Threads. e->mu guards what a sub-struct marks "under e->mu" (the submission queue, serving
+ * and draining, statistics). What is marked "engine thread" is touched only by the engine
+ * thread, or, in an engine opened without one, by the caller holding writer.direct_mu. Lock
+ * order: e->mu, then dispatch.mu; reader.mu is never held with either.
+ *
+ * A cached run may be stale when another process wrote to it; every append is conditional on
+ * the run's version, and a stale run is reloaded and the change recomputed.
  */
 #ifndef SLUICE_ENGINE_INT_H
 #define SLUICE_ENGINE_INT_H
 
 #include <pthread.h>
-#include <semaphore.h>
 
 #include "sluice/activity.h"
 #include "sluice/engine.h"
@@ -81,7 +96,7 @@ typedef struct run_state {
     int32_t cancel_cmds_before;
     rs_version *versions;
     int n_versions;
-    int pins;                /* in use by an op: never evicted */
+    int pins; /* in use by an op: never evicted (sl__cache_pin/unpin) */
     bool size_warned;
     int status;              /* sl_run_status */
     int64_t start_ms;
@@ -118,6 +133,15 @@ void sl__rs_add_signal(run_state *rs, const char *name, json_t *payload_take, in
 void sl__rs_set_version(run_state *rs, const char *change_id, int version);
 
 /* ---- workflow context and commands ----------------------------------------------- */
+
+/* Why a workflow task failed: the `cause` of its WorkflowTaskFailed event (sl__wft_cause_name). */
+enum wft_cause {
+    WFT_CAUSE_NONE = 0,
+    WFT_CAUSE_NON_DETERMINISTIC, /* the code asked for other commands than history holds */
+    WFT_CAUSE_UNKNOWN_TYPE,      /* no code is registered for the run's workflow type */
+    WFT_CAUSE_HISTORY_SIZE_LIMIT,
+};
+const char *sl__wft_cause_name(enum wft_cause c);
 
 typedef struct wf_cmd {
     uint8_t kind;       /* enum cmd_kind */
@@ -160,6 +184,7 @@ struct sl_wf {
     int n_sig_consumed;
     bool cancel_handled;        /* the code asked sl_wf_cancel_requested */
     json_t *continue_input;     /* SL_WF_CONTINUE_AS_NEW: owned */
+    enum wft_cause cause;       /* why the task fails (WFT_TASK_FAILED), set with nondet */
     char nondet[512];   /* first non-determinism found, or "" */
     int64_t nd_event_id;    /* ... the event it concerns */
     char nd_recorded[160];  /* ... what history has there */
@@ -181,158 +206,246 @@ typedef enum wft_outcome {
 wft_outcome sl__wf_execute(sl_engine *e, run_state *rs, sl_wf *wf, json_t **result);
 void sl__wf_cleanup(sl_wf *wf);
 
-/* ---- activity tasks handed to worker threads ------------------------------------- */
+/* ---- calls: state changes run by the engine thread (writer.c) ------------------------ */
 
-typedef struct act_task {
+typedef sl_code (*sl__call_fn)(sl_engine *e, void *arg, sl_err *err);
+/* Runs on the engine thread after the call's transaction committed or failed; rc is fn's. */
+typedef void (*sl__call_done_fn)(sl_engine *e, void *arg, sl_code rc);
+
+/* fn writes nothing before it can fail: no savepoint is needed to undo half of it. */
+#define SL__CALL_NO_SAVEPOINT 0x1u
+
+/*
+ * Run fn(e, arg) inside an engine transaction and wait until it committed: fn's code, or
+ * SL_EIO/SL_EBUSY when the transaction could not commit. A failing fn is undone (to a
+ * savepoint, unless SL__CALL_NO_SAVEPOINT) and does not fail the other calls of its group.
+ * Blocks; never on the engine thread. The item and its semaphore are the writer's business.
+ */
+sl_code sl__engine_call(sl_engine *e, sl__call_fn fn, void *arg, unsigned flags, sl_err *err);
+/* The same without waiting: done(e, arg, rc) runs on the engine thread after the commit (or
+ * at once on the caller's thread in an engine opened without a thread). */
+void sl__engine_call_async(sl_engine *e, sl__call_fn fn, void *arg, unsigned flags,
+                           sl__call_done_fn done);
+
+/* ---- activity tasks and the dispatcher (dispatch.c) ------------------------------------ */
+
+enum task_state { TASK_LEASED = 1, TASK_DISPATCHED, TASK_RESOLVING };
+
+struct sl_activity_task {
     sl_act_task_row row;   /* owned */
     char run_id[37];
     char *workflow_id;
-    struct act_task *next;
-} act_task;
-
-void sl__act_task_free(act_task *t);
-
-/* ---- items for the engine thread ------------------------------------------------- */
-
-enum item_kind { IT_CALL, IT_ACT_RESULT, IT_HEARTBEAT };
-
-typedef struct item item;
-typedef sl_code (*item_call_fn)(sl_engine *e, item *it, sl_err *err);
-
-struct item {
-    enum item_kind kind;
-    item *next;
-    /* synchronous submitters wait on `done`; async items are freed by the engine */
-    bool sync;
-    sem_t done;
-    sl_code rc;
-    sl_err err;
-    /* IT_CALL */
-    bool no_savepoint;      /* fn writes nothing before it can fail: skip the savepoint */
-    item_call_fn fn;
-    void *arg;
-    void (*async_done)(sl_engine *e, item *it); /* async completion, on the engine thread */
-    /* IT_ACT_RESULT / IT_HEARTBEAT */
-    act_task *task;
-    char *result;           /* JSON text on success */
-    json_t *failure;        /* {type,message,non_retryable} on failure */
-    int64_t retry_after_ms; /* -1: none */
-    bool released;          /* give the task back (shutdown) */
-    char *hb_details;       /* JSON text */
-    int64_t hb_lease_expiry;
-    bool hb_found, hb_cancel;
+    uint8_t state; /* enum task_state */
 };
 
-/* Submit and wait (sync) or not (async: freed by the engine after async_done). */
-sl_code sl__engine_submit_wait(sl_engine *e, item *it, sl_err *err);
-void sl__engine_submit_async(sl_engine *e, item *it);
+typedef struct sl__dispatch {
+    pthread_mutex_t mu; /* guards `to` and in_flight */
+    sl_dispatcher to;   /* dispatch NULL: no dispatcher (none yet, or drained) */
+    int in_flight;      /* handed to the dispatcher and not yet resolved */
+    /* engine thread: tasks leased in the open transaction, handed out after its commit */
+    sl_activity_task **leased;
+    int n_leased, cap_leased;
+} sl__dispatch;
 
-/* ---- the engine --------------------------------------------------------------------- */
+void sl__dispatch_init(sl_engine *e);
+void sl__dispatch_cleanup(sl_engine *e);
+/* Register d (NULL: none); threads and capacity are normalised (threads >= 1, capacity >=
+ * threads). */
+void sl__dispatch_set(sl_engine *e, const sl_dispatcher *d);
+/* How many more activity tasks of `queue` to lease now (<= 0: none). Engine thread. */
+int sl__dispatch_room(sl_engine *e, const char *queue);
+/* Copy a leased row (strings too) into a new task of the open transaction. Engine thread. */
+void sl__dispatch_add(sl_engine *e, const sl_act_task_row *row, const char *run_id,
+                      const char *workflow_id);
+/* Tasks added after `mark` (a count from sl__dispatch_mark) are dropped when their change is
+ * undone; sl__dispatch_publish hands the rest over after commit. Engine thread. */
+int sl__dispatch_mark(const sl_engine *e);
+void sl__dispatch_drop_after(sl_engine *e, int mark);
+void sl__dispatch_publish(sl_engine *e);
+/* Number of tasks with the dispatcher (any thread). */
+int sl__dispatch_in_flight(sl_engine *e);
+void sl__activity_task_free(sl_activity_task *t);
+
+/* ---- the writer (writer.c) ------------------------------------------------------------ */
+
+struct item;
+struct deferred;
+struct closed_run;
+
+typedef struct sl__writer {
+    /* under e->mu */
+    struct item *q_head, *q_tail; /* submitted calls, oldest first */
+    bool in_batch;                /* the engine thread took calls and has not published yet */
+    pthread_cond_t batch_cv;      /* in_batch went false */
+    int64_t n_commits, n_items, n_wft;
+    /* engine thread: the open transaction */
+    int64_t txn_wft; /* workflow tasks run, added to n_wft at the batch's end */
+    struct deferred *deferred_head, *deferred_tail; /* drained after each call (deferred.c) */
+    struct closed_run *closed_head;                 /* runs closed, for the close callback */
+    /* engines without a thread */
+    pthread_mutex_t direct_mu; /* serialises direct transactions (and their reads) */
+} sl__writer;
+
+void sl__writer_init(sl_engine *e);
+void sl__writer_cleanup(sl_engine *e);
+/* Engine thread: take up to `max` submitted calls (under e->mu, which the caller holds) and
+ * mark the batch begun. */
+struct item *sl__writer_take(sl_engine *e, int max);
+/* Engine thread: one transaction over the calls, plus due polling and maintenance; then wake
+ * the callers. *found counts the work polling found. */
+void sl__writer_run(sl_engine *e, struct item *list, bool do_poll, bool do_maint, int *found);
+/* Engine thread: the batch is published (takes e->mu). */
+void sl__writer_batch_end(sl_engine *e);
+/* Wait until a batch that began before the call is published (any thread but the engine's). */
+void sl__writer_wait_batch(sl_engine *e);
+bool sl__writer_has_pending(sl_engine *e);
+/* Inside the transaction: remember that a run closed (callbacks after commit). */
+void sl__writer_note_closed(sl_engine *e, const char *workflow_id, const char *run_id, int status);
+
+/* ---- the replay cache (cache.c) --------------------------------------------------------- */
 
 #define SL_CACHE_BUCKETS 8192
 
-struct sl_engine {
-    sl_store *st;              /* write connection: engine thread (or caller when !threaded) */
-    sl_store *rd;              /* read connection for client reads, under rd_mu */
-    pthread_mutex_t rd_mu;
-    const sl_registry *reg;
-    char identity[128];
-    sl_durability durability;
-    bool threaded;
-    void *env;
+/* Engine thread only. */
+typedef struct sl__cache {
+    run_state *buckets[SL_CACHE_BUCKETS];
+    run_state *lru_head, *lru_tail;
+    int len, max;
+} sl__cache;
 
-    /* submission queue */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    item *q_head, *q_tail;
-    bool stop;
-    pthread_t thread;
-    bool thread_started;
-    pthread_mutex_t direct_mu; /* serialises direct (non-threaded) transactions */
+/* The cached run, loaded (and cached) on a miss. NULL with *rc set on failure. */
+run_state *sl__cache_get(sl_engine *e, int64_t run_pk, sl_err *err, sl_code *rc);
+/* As sl__cache_get, but a cached run is first checked against the database's version. */
+run_state *sl__cache_get_fresh(sl_engine *e, int64_t run_pk, sl_err *err, sl_code *rc);
+/* Add a run that is not cached; evicts the least recently used unpinned runs past max. */
+void sl__cache_put(sl_engine *e, run_state *rs);
+/* Drop a run (it must not be pinned); nothing if it is not cached. */
+void sl__cache_evict(sl_engine *e, int64_t run_pk);
+/* Drop every run (after a rollback); none may be pinned. */
+void sl__cache_clear(sl_engine *e);
+/* A pinned run is never evicted; ops pin the run they build a change on. */
+void sl__cache_pin(run_state *rs);
+void sl__cache_unpin(run_state *rs);
 
-    /* served queues (worker mode) */
+/* ---- polling and maintenance (poller.c) ------------------------------------------------ */
+
+typedef struct sl__poller {
+    /* under e->mu */
+    bool serving;  /* sl_engine_serve was called */
+    bool draining; /* sl_engine_drain was called: lease no activity task */
+    /* set before `serving`, then fixed */
     char **queues;
     size_t n_queues;
-    int local_capacity;        /* max activity tasks leased locally and not finished */
-    int local_threads;         /* threads running them: the bound on limited queues */
+    /* engine thread */
+    bool active;   /* serving, as of the current batch */
+    bool lease_ok; /* serving and not draining, as of the current batch */
     int64_t maintenance_ms;
     int64_t next_maintenance_ms;
     int64_t poll_delay_ms;     /* idle backoff for database polls */
     int64_t next_poll_ms;
     int64_t wake_hint_ms;      /* known future work (retry, timer, rate slot): poll then */
-    bool serving;
-    bool draining;             /* shutting down: lease nothing new */
+} sl__poller;
 
-    /* local activity queue, for worker threads */
-    pthread_mutex_t aq_mu;
-    pthread_cond_t aq_cv;
-    act_task *aq_head, *aq_tail;
-    int aq_len;
-    int in_flight;             /* leased locally and not yet resolved */
-    bool aq_closed;
-    bool idle;                 /* last check found nothing pending */
+void sl__poller_init(sl_engine *e, int64_t maintenance_ms);
+/* Engine thread, under e->mu, at the start of a batch: copy serving/draining. */
+void sl__poller_snapshot(sl_engine *e);
+/* When the engine thread should look again (under e->mu); INT64_MAX: on submissions only. */
+int64_t sl__poller_next_wake_ms(const sl_engine *e);
+/* Engine thread: whether to poll and maintain now, and false if an idle poll found that the
+ * database has nothing due (the poll is then skipped and backs off). */
+bool sl__poller_plan(sl_engine *e, bool have_calls, int64_t now, bool *do_poll, bool *do_maint);
+/* Engine thread, inside the transaction: find and start due work. */
+sl_code sl__poller_poll(sl_engine *e, int64_t now, int *found, sl_err *err);
+sl_code sl__poller_maintain(sl_engine *e, int64_t now, sl_err *err);
+/* Engine thread, after the batch: next poll and maintenance times. */
+void sl__poller_after(sl_engine *e, bool did_poll, bool did_maint, int found);
+void sl__poller_cleanup(sl_engine *e);
+/* Poll no later than t (a retry, timer or rate-limit slot falls due then). */
+void sl__engine_wake_at(sl_engine *e, int64_t t);
+/* Whether this engine runs the workflow tasks of `queue` (engine thread). */
+bool sl__engine_serves(const sl_engine *e, const char *queue);
+/* Whether an activity task of `queue` being inserted now should be leased to ourselves. */
+bool sl__engine_take_local(sl_engine *e, const char *queue);
 
-    /* replay cache (engine thread only) */
-    run_state *buckets[SL_CACHE_BUCKETS];
-    run_state *lru_head, *lru_tail;
-    int cache_len, cache_max;
+/* ---- queue limits (limits.c), inside the transaction ----------------------------------- */
 
-    /* work that follows a change (start a run, notify a parent, close children), drained
-     * in the same transaction after each item (engine thread only) */
-    struct deferred *deferred_head, *deferred_tail;
-
-    /* queues with rate/concurrency limits (refreshed at every batch) */
-    char **limited;
+/* Engine thread. */
+typedef struct sl__limits {
+    char **limited; /* queues with rate/concurrency limits, refreshed per batch */
     int n_limited;
+} sl__limits;
 
-    /* history size limits */
+sl_code sl__limits_refresh(sl_engine *e, sl_err *err);
+bool sl__limits_apply_to(const sl_engine *e, const char *queue);
+/* How many of `want` starts the queue allows now; *next_ms: when more may be (0: unknown). */
+sl_code sl__limits_allow(sl_engine *e, const char *queue, int want, int64_t now, int *allowed,
+                         int64_t *next_ms, sl_err *err);
+sl_code sl__limits_record(sl_engine *e, const char *queue, int started, int64_t now, sl_err *err);
+void sl__limits_cleanup(sl_engine *e);
+
+/* ---- reads (client.c) ------------------------------------------------------------------ */
+
+typedef struct sl__reader {
+    pthread_mutex_t mu; /* held by whoever reads through rd */
+    sl_store *rd;       /* threaded engines: a second connection, opened on first use */
+} sl__reader;
+
+/* The connection for a read, locked for the caller until sl__reader_done; on failure nothing
+ * stays locked. */
+sl_code sl__reader_get(sl_engine *e, sl_store **out, sl_err *err);
+void sl__reader_done(sl_engine *e);
+
+/* ---- the engine ----------------------------------------------------------------------- */
+
+struct sl_engine {
+    /* fixed after open */
+    sl_store *st; /* write connection: engine thread (or caller when !threaded) */
+    const sl_registry *reg;
+    char identity[128];
+    sl_durability durability;
+    bool threaded;
+    void *env;
     int64_t hist_warn_events, hist_warn_bytes, hist_limit_events, hist_limit_bytes;
-    /* The last activity options serialised, and their text (workflows mostly schedule their
-     * steps with the same options). Touched only by whoever runs workflow tasks. */
-    sl_activity_opts opts_memo;
-    char *opts_memo_queue;
-    char *opts_memo_text;
-
-    /* per-transaction scratch (engine thread only) */
-    act_task *dispatch_head, *dispatch_tail; /* leased in this txn, handed out at commit */
-    int dispatch_len;
-    struct closed_run *closed_head;          /* runs closed in this txn, for callbacks */
-
     sl_close_cb on_close;
     void *on_close_arg;
 
-    /* statistics */
-    int64_t n_commits, n_items, n_wft;
+    /* the engine thread (engine.c) */
+    pthread_mutex_t mu; /* the engine lock, see the top */
+    pthread_cond_t cv;  /* a call was submitted, serving began, or stop */
+    bool stop;          /* under mu */
+    pthread_t thread;
+    bool thread_started;
+
+    sl__writer writer;
+    sl__dispatch dispatch;
+    sl__poller poller;
+    sl__limits limits;
+    sl__cache cache;
+    sl__reader reader;
+
+    /* The last activity options serialised, and their text (workflows mostly schedule their
+     * steps with the same options). Engine thread (wft.c). */
+    sl_activity_opts opts_memo;
+    char *opts_memo_queue;
+    char *opts_memo_text;
 };
 
-struct closed_run {
-    char *workflow_id;
-    char run_id[37];
-    int status;
-    struct closed_run *next;
-};
+/* ---- state changes (ops_int.h has the rest) -------------------------------------------- */
 
-/* Inside the engine thread (or a direct transaction). */
-run_state *sl__cache_get(sl_engine *e, int64_t run_pk, sl_err *err, sl_code *rc);
-run_state *sl__cache_get_fresh(sl_engine *e, int64_t run_pk, sl_err *err, sl_code *rc);
-bool sl__engine_take_local(sl_engine *e, const char *queue);
-/* Poll no later than t (a retry, timer or rate-limit slot falls due then). */
-void sl__engine_wake_at(sl_engine *e, int64_t t);
-void sl__cache_evict(sl_engine *e, int64_t run_pk);
-void sl__cache_clear(sl_engine *e);
-void sl__cache_put(sl_engine *e, run_state *rs);
-bool sl__engine_serves(const sl_engine *e, const char *queue);
-
-/* Operations run inside a transaction (engine.c / history ops). */
 sl_code sl__op_start(sl_engine *e, const char *type, const json_t *input,
                      const sl_start_opts *o, sl_start_result *res, sl_err *err);
 sl_code sl__op_start_at(sl_engine *e, const char *type, const json_t *input,
                         const sl_start_opts *o, int64_t visible_at, sl_start_result *res,
                         sl_err *err);
-sl_code sl__op_act_result(sl_engine *e, item *it, sl_err *err);
+/* An activity's outcome: result (JSON text) on success, else failure {type, message,
+ * non_retryable} with retry_after_ms (-1: none). A lost lease drops it (SL_OK). */
+sl_code sl__op_act_result(sl_engine *e, const sl_act_task_row *t, const char *result,
+                          json_t *failure, int64_t retry_after_ms, sl_err *err);
+/* Renew t's lease to lease_expiry; *found: the lease still held; *cancel: stop the activity. */
+sl_code sl__op_heartbeat(sl_engine *e, const sl_act_task_row *t, const char *details,
+                         int64_t lease_expiry, bool *found, bool *cancel, sl_err *err);
 /* Start the fires of every due schedule (inside the transaction); *found counts actions. */
 sl_code sl__schedules_process(sl_engine *e, int64_t now, int *found, sl_err *err);
-sl_code sl__op_heartbeat(sl_engine *e, item *it, sl_err *err);
 sl_code sl__op_workflow_task(sl_engine *e, int64_t run_pk, sl_err *err);
 sl_code sl__op_reap(sl_engine *e, const sl_act_task_row *row, int64_t now, sl_err *err);
 sl_code sl__op_timer_fired(sl_engine *e, int64_t run_pk, int32_t seq, sl_err *err);
@@ -345,16 +458,9 @@ sl_code sl__op_terminate(sl_engine *e, const char *workflow_id, const char *reas
                          bool *already, sl_err *err);
 sl_code sl__op_retry(sl_engine *e, const char *workflow_id, const char *reason,
                      sl_start_result *res, sl_err *err);
-/* Queue limits (limits.c), inside the transaction. */
-sl_code sl__limits_refresh(sl_engine *e, sl_err *err);
-bool sl__limits_apply_to(const sl_engine *e, const char *queue);
-/* How many of `want` starts the queue allows now; *next_ms: when more may be (0: unknown). */
-sl_code sl__limits_allow(sl_engine *e, const char *queue, int want, int64_t now, int *allowed,
-                         int64_t *next_ms, sl_err *err);
-sl_code sl__limits_record(sl_engine *e, const char *queue, int started, int64_t now,
-                          sl_err *err);
 
-/* Drain deferred work (inside the transaction). */
+/* Deferred work (deferred.c), inside the transaction: drain it after each call; drop it when
+ * the transaction (or a call's savepoint) is undone. */
 sl_code sl__engine_run_deferred(sl_engine *e, sl_err *err);
 void sl__engine_clear_deferred(sl_engine *e);
 

@@ -4,6 +4,10 @@
  * fewer than rate_n starts in the last period (a sliding window, exact for rates up to
  * 1000 per period), and a token in its bucket (capacity `burst`). Runs inside the engine's
  * transaction, so workers in several processes see one consistent state.
+ *
+ * Owns e->limits, the names of the queues that have limits, refreshed at the start of every
+ * transaction so that leasing (poller.c, change.c) can skip the lookup for other queues.
+ * Threads: the engine thread (or a direct engine's caller), inside the transaction.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,22 +30,23 @@ static int64_t window_margin(int64_t period_ms)
 static void add_name(const char *name, void *arg)
 {
     sl_engine *e = arg;
-    e->limited = sl_xrealloc(e->limited, (size_t)(e->n_limited + 1) * sizeof(char *));
-    e->limited[e->n_limited++] = sl_xstrdup(name);
+    e->limits.limited =
+        sl_xrealloc(e->limits.limited, (size_t)(e->limits.n_limited + 1) * sizeof(char *));
+    e->limits.limited[e->limits.n_limited++] = sl_xstrdup(name);
 }
 
 sl_code sl__limits_refresh(sl_engine *e, sl_err *err)
 {
-    for (int i = 0; i < e->n_limited; i++)
-        free(e->limited[i]);
-    e->n_limited = 0;
+    for (int i = 0; i < e->limits.n_limited; i++)
+        free(e->limits.limited[i]);
+    e->limits.n_limited = 0;
     return sl_store_queue_limits_names(e->st, add_name, e, err);
 }
 
 bool sl__limits_apply_to(const sl_engine *e, const char *queue)
 {
-    for (int i = 0; i < e->n_limited; i++)
-        if (strcmp(e->limited[i], queue) == 0)
+    for (int i = 0; i < e->limits.n_limited; i++)
+        if (strcmp(e->limits.limited[i], queue) == 0)
             return true;
     return false;
 }
@@ -150,4 +155,13 @@ sl_code sl__limits_record(sl_engine *e, const char *queue, int started, int64_t 
     rc = sl_store_queue_limit_put(e->st, &r, err);
     sl_queue_limit_row_cleanup(&r);
     return rc;
+}
+
+void sl__limits_cleanup(sl_engine *e)
+{
+    for (int i = 0; i < e->limits.n_limited; i++)
+        free(e->limits.limited[i]);
+    free(e->limits.limited);
+    e->limits.limited = NULL;
+    e->limits.n_limited = 0;
 }

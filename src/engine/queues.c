@@ -10,9 +10,9 @@ struct limit_call {
     json_t *out;
 };
 
-static sl_code limit_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code limit_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct limit_call *c = it->arg;
+    struct limit_call *c = arg;
     if (!c->lim) {
         bool found;
         sl_code rc = sl_store_queue_limit_delete(e->st, c->queue, &found, err);
@@ -47,14 +47,7 @@ sl_code sl_engine_queue_limit(sl_engine *e, const char *queue, const sl_queue_li
             return sl_err_set(err, SL_EINVAL, "a burst needs a rate");
     }
     struct limit_call c = {.queue = queue, .lim = lim};
-    item it;
-    memset(&it, 0, sizeof(it));
-    it.kind = IT_CALL;
-    it.fn = limit_fn;
-    it.arg = &c;
-    sl_code rc = sl__engine_submit_wait(e, &it, err);
-    sem_destroy(&it.done);
-    return rc;
+    return sl__engine_call(e, limit_fn, &c, 0, err);
 }
 
 struct list_ctx {
@@ -90,9 +83,9 @@ static void stats_cb(const sl_queue_stats *q, void *arg)
     json_array_append_new(c->arr, j);
 }
 
-static sl_code list_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code list_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct limit_call *c = it->arg;
+    struct limit_call *c = arg;
     struct list_ctx l = {.e = e, .arr = sl_json_check(json_array()), .now = sl_now_ms()};
     sl_code rc = sl_store_queue_stats(e->st, l.now, stats_cb, &l, err);
     c->out = l.arr;
@@ -102,13 +95,7 @@ static sl_code list_fn(sl_engine *e, item *it, sl_err *err)
 sl_code sl_engine_queue_list(sl_engine *e, json_t **out, sl_err *err)
 {
     struct limit_call c = {0};
-    item it;
-    memset(&it, 0, sizeof(it));
-    it.kind = IT_CALL;
-    it.fn = list_fn;
-    it.arg = &c;
-    sl_code rc = sl__engine_submit_wait(e, &it, err);
-    sem_destroy(&it.done);
+    sl_code rc = sl__engine_call(e, list_fn, &c, 0, err);
     if (rc != SL_OK) {
         json_decref(c.out);
         c.out = NULL;

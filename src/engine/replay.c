@@ -236,10 +236,25 @@ sl_code sl__rs_decode(run_state *rs, const sl_event_row *ev, sl_err *err)
 /* ---- the workflow context ---------------------------------------------------------- */
 
 static void nondet(sl_wf *wf, const char *fmt, ...) SL_PRINTF(2, 3);
+const char *sl__wft_cause_name(enum wft_cause c)
+{
+    switch (c) {
+    case WFT_CAUSE_UNKNOWN_TYPE:
+        return "unknown_workflow_type";
+    case WFT_CAUSE_HISTORY_SIZE_LIMIT:
+        return "history_size_limit";
+    case WFT_CAUSE_NON_DETERMINISTIC:
+    case WFT_CAUSE_NONE:
+        break;
+    }
+    return "non_deterministic";
+}
+
 static void nondet(sl_wf *wf, const char *fmt, ...)
 {
     if (wf->nondet[0])
         return;
+    wf->cause = WFT_CAUSE_NON_DETERMINISTIC;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(wf->nondet, sizeof(wf->nondet), fmt, ap);
@@ -812,6 +827,7 @@ wft_outcome sl__wf_execute(sl_engine *e, run_state *rs, sl_wf *wf, json_t **resu
     *result = NULL;
     sl_workflow_fn fn = sl_registry_workflow(e->reg, rs->type);
     if (!fn) {
+        wf->cause = WFT_CAUSE_UNKNOWN_TYPE;
         snprintf(wf->nondet, sizeof(wf->nondet),
                  "unknown workflow type '%s': no worker code registered for it (known: %s)",
                  rs->type, sl_registry_workflow_names(e->reg));

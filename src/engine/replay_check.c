@@ -128,7 +128,7 @@ sl_code sl_replay_history(const sl_registry *reg, const json_t *history, sl_repl
     wft_outcome o = sl__wf_execute(&fake, rs, &wf, &result);
     out->deterministic = true;
     if (o == WFT_TASK_FAILED) {
-        if (strncmp(wf.nondet, "unknown workflow type", 21) == 0) {
+        if (wf.cause == WFT_CAUSE_UNKNOWN_TYPE) {
             rc = sl_err_set(err, SL_EINVAL, "%s", wf.nondet);
         } else {
             mismatch(out, wf.nd_event_id, wf.nd_recorded, wf.nd_requested);

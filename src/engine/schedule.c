@@ -325,16 +325,9 @@ struct sched_call {
     sl_start_result res;
 };
 
-static sl_code run_call(sl_engine *e, item_call_fn fn, struct sched_call *c, sl_err *err)
+static sl_code run_call(sl_engine *e, sl__call_fn fn, struct sched_call *c, sl_err *err)
 {
-    item it;
-    memset(&it, 0, sizeof(it));
-    it.kind = IT_CALL;
-    it.fn = fn;
-    it.arg = c;
-    sl_code rc = sl__engine_submit_wait(e, &it, err);
-    sem_destroy(&it.done);
-    return rc;
+    return sl__engine_call(e, fn, c, 0, err);
 }
 
 static bool valid_schedule_id(const char *s)
@@ -348,9 +341,9 @@ static bool valid_schedule_id(const char *s)
     return true;
 }
 
-static sl_code create_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code create_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct sched_call *c = it->arg;
+    struct sched_call *c = arg;
     const sl_schedule_opts *o = c->o;
     if (!o->id || !valid_schedule_id(o->id))
         return sl_err_set(err, SL_EINVAL, "schedule id must be 1-200 characters without spaces");
@@ -479,9 +472,9 @@ static json_t *row_json(const sl_schedule_row *r, int n_next)
     return j;
 }
 
-static sl_code describe_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code describe_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct sched_call *c = it->arg;
+    struct sched_call *c = arg;
     sl_schedule_row r;
     sl_code rc = sl_store_schedule_get(e->st, c->id, &r, err);
     if (rc != SL_OK)
@@ -506,9 +499,9 @@ static void list_cb(const sl_schedule_row *r, void *arg)
     json_array_append_new((json_t *)arg, row_json(r, 1));
 }
 
-static sl_code list_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code list_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct sched_call *c = it->arg;
+    struct sched_call *c = arg;
     c->out = sl_json_check(json_array());
     return sl_store_schedule_list(e->st, list_cb, c->out, err);
 }
@@ -521,9 +514,9 @@ sl_code sl_schedule_list(sl_engine *e, json_t **out, sl_err *err)
     return rc;
 }
 
-static sl_code pause_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code pause_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct sched_call *c = it->arg;
+    struct sched_call *c = arg;
     sl_schedule_row r;
     sl_code rc = sl_store_schedule_get(e->st, c->id, &r, err);
     if (rc != SL_OK)
@@ -556,9 +549,9 @@ sl_code sl_schedule_pause(sl_engine *e, const char *id, bool pause, const char *
     return run_call(e, pause_fn, &c, err);
 }
 
-static sl_code trigger_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code trigger_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct sched_call *c = it->arg;
+    struct sched_call *c = arg;
     sl_schedule_row r;
     sl_code rc = sl_store_schedule_get(e->st, c->id, &r, err);
     if (rc != SL_OK)
@@ -584,9 +577,9 @@ sl_code sl_schedule_trigger(sl_engine *e, const char *id, sl_start_result *res, 
     return rc;
 }
 
-static sl_code backfill_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code backfill_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct sched_call *c = it->arg;
+    struct sched_call *c = arg;
     sl_schedule_row r;
     sl_code rc = sl_store_schedule_get(e->st, c->id, &r, err);
     if (rc != SL_OK)
@@ -647,9 +640,9 @@ sl_code sl_schedule_backfill(sl_engine *e, const char *id, int64_t from_ms, int6
     return rc;
 }
 
-static sl_code delete_fn(sl_engine *e, item *it, sl_err *err)
+static sl_code delete_fn(sl_engine *e, void *arg, sl_err *err)
 {
-    struct sched_call *c = it->arg;
+    struct sched_call *c = arg;
     bool found;
     sl_code rc = sl_store_schedule_delete(e->st, c->id, &found, err);
     if (rc == SL_OK && !found)

@@ -198,6 +198,7 @@ static void a_different_command_is_a_nondeterminism_error_naming_both(void **sta
     assert_non_null(strstr(wf.nondet, "history has ActivityTaskScheduled(A)"));
     assert_non_null(strstr(wf.nondet, "asked for ActivityTaskScheduled(B)"));
     assert_non_null(strstr(wf.nondet, "'swapped'"));
+    assert_int_equal(wf.cause, WFT_CAUSE_NON_DETERMINISTIC);
     sl__wf_cleanup(&wf);
     sl__rs_free(rs);
 }
@@ -212,6 +213,7 @@ static void finishing_without_a_recorded_command_is_nondeterministic(void **stat
     json_t *res;
     assert_int_equal(sl__wf_execute(&eng, rs, &wf, &res), WFT_TASK_FAILED);
     assert_non_null(strstr(wf.nondet, "completed without asking for it"));
+    assert_string_equal(sl__wft_cause_name(wf.cause), "non_deterministic");
     sl__wf_cleanup(&wf);
     sl__rs_free(rs);
 }
@@ -225,6 +227,8 @@ static void unknown_types_fail_the_task_not_the_run(void **state)
     json_t *res;
     assert_int_equal(sl__wf_execute(&eng, rs, &wf, &res), WFT_TASK_FAILED);
     assert_non_null(strstr(wf.nondet, "unknown workflow type 'gone'"));
+    assert_int_equal(wf.cause, WFT_CAUSE_UNKNOWN_TYPE);
+    assert_string_equal(sl__wft_cause_name(wf.cause), "unknown_workflow_type");
     sl__wf_cleanup(&wf);
     sl__rs_free(rs);
 }
