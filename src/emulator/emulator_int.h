@@ -24,6 +24,7 @@
 
 #include <pthread.h>
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -258,10 +259,8 @@ typedef struct emu_sql_ctx {
     const json_t *params;    /* [{name, value?, type?}] or NULL */
     int64_t row_limit;       /* 0 = none */
     size_t max_result_bytes; /* 0 = none */
-    /* Set while running so another thread can interrupt; guarded by *mu if not NULL. */
-    pthread_mutex_t *mu;
-    sqlite3 **running_db;
-    const volatile bool *canceled;
+    /* NULL, or a flag another thread may set to stop the statement; polled while it runs. */
+    const atomic_bool *canceled;
 } emu_sql_ctx;
 
 /* Parse, translate and run one Databricks SQL statement. On success *out holds the result
@@ -300,7 +299,7 @@ struct sl_emulator {
     int port;
     struct MHD_Daemon *mhd;
     emu_store *store;
-    volatile bool stopping;
+    bool stopping; /* guarded by susp_mu; read it with sl__emu_is_stopping */
 
     /* faults + stall */
     pthread_mutex_t fault_mu;
@@ -387,6 +386,8 @@ emu_hr sl__emu_reply(emu_req *r, int status, struct MHD_Response *resp);
 bool sl__emu_suspend(emu_req *r, int64_t deadline_ms, const void *key,
                      bool (*still_wait)(const void *key));
 void sl__emu_wake(sl_emulator *emu, const void *key);
+/* true once sl_emulator_stop has begun (no request is suspended after that). */
+bool sl__emu_is_stopping(sl_emulator *emu);
 
 /* Handlers: each area's entry points (routes live in http.c). */
 typedef emu_hr (*emu_handler)(emu_req *r);

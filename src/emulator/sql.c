@@ -1408,7 +1408,7 @@ typedef struct rf_opts {
 
 static bool canceled(P *p)
 {
-    return p->ctx->canceled && *p->ctx->canceled;
+    return p->ctx->canceled && atomic_load(p->ctx->canceled);
 }
 
 /* Infer a column type from its non-empty values: BIGINT < DOUBLE, else BOOLEAN, DATE,
@@ -2415,7 +2415,7 @@ static char *format_cell(sqlite3_stmt *st, int k, emu_type t)
 static int progress_cb(void *arg)
 {
     const P *p = arg;
-    return p->ctx->canceled && *p->ctx->canceled;
+    return p->ctx->canceled && atomic_load(p->ctx->canceled);
 }
 
 static bool sqlite_fail(P *p, const char *what)
