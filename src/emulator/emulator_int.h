@@ -8,7 +8,8 @@
  *   store.c      the state database (connection pool), Unity Catalog metadata
  *   catalog.c    Unity Catalog REST
  *   cast.c       Databricks types, casting and printing (also SQLite functions)
- *   sql.c        the Databricks SQL subset: parser, translator to SQLite, executor
+ *   sql_*.c      the Databricks SQL subset: lexer, expressions, SELECT, read_files,
+ *                statement execution (their shared parser state is in sql_int.h)
  *   statements.c SQL warehouses and the Statement Execution API
  *   files.c      Files API (volumes)
  *   genie.c      Genie spaces, conversations, messages
@@ -239,7 +240,7 @@ bool sl__emu_uc_table_register(sqlite3 *db, const char *cat, const char *sch, co
                                const emu_column *cols, int n_cols, const char *format,
                                emu_err *e);
 
-/* ------------------------------------------------------------------ sql.c */
+/* ------------------------------------------------------------------ sql_exec.c */
 
 typedef struct emu_result {
     int n_cols;

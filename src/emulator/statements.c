@@ -1,7 +1,7 @@
 /*
  * statements.c - SQL warehouses and the Statement Execution API. Statements run for real
- * on executor threads (sql.c) and move PENDING -> RUNNING -> SUCCEEDED/FAILED/CANCELED over
- * --statement-latency. An execute call waits (its connection suspended, no thread held)
+ * on executor threads (sql_exec.c) and move PENDING -> RUNNING -> SUCCEEDED/FAILED/CANCELED
+ * over --statement-latency. An execute call waits (its connection suspended, no thread held)
  * up to wait_timeout for a terminal state. Results stay in memory (bounded: the INLINE
  * 25 MiB limit per statement and a cap on retained statements) and are served in chunks
  * of --chunk-rows rows.
@@ -33,7 +33,7 @@ struct emu_stmt {
     int fin;           /* outcome once executed: SUCCEEDED, FAILED or CANCELED */
     bool executed;
     bool canceled;     /* canceled by the API: visible state is CANCELED */
-    atomic_bool cancel; /* asks a running execution to stop (polled by sql.c, no lock) */
+    atomic_bool cancel; /* asks a running execution to stop (polled by sql_*.c, no lock) */
     emu_result res;
     emu_err err;
     int64_t created_ms, latency_ms;
