@@ -2,8 +2,9 @@
  * sql_expr.c - expressions: literals, columns (resolved against the FROM scope, aliases in
  * ORDER BY/GROUP BY/HAVING), :parameters (typed and validated once, bound by number),
  * CAST/TRY_CAST, CASE, arithmetic, comparisons, IN/BETWEEN/LIKE/ILIKE, NOT/AND/OR, and
- * SQL function calls. Each level emits SQLite text and returns the Databricks type;
- * strings meeting other types are cast as ANSI Spark does (sl_cast).
+ * SQL function calls (a sorted table, one row per function). Each level emits SQLite text
+ * and returns the Databricks type; strings meeting other types are cast as ANSI Spark does
+ * (sl_cast).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -226,171 +227,292 @@ static int wrong_args(sql_parser *p, const char *fn, int got)
         "The `%s` requires a different number of parameters but the actual number is %d.", fn, got);
 }
 
+/* ------------------------------------------------------------------ functions */
+
+#define FN_MAX_ARGS 8 /* more fail in p_args: "Too many arguments." */
+
+/* A call's parsed arguments, as an emitter sees them. */
+typedef struct fn_call {
+    const sl_buf *a;      /* SQLite text of each argument */
+    const int *ty;        /* and its type */
+    int n;                /* within the row's arity bounds */
+    const char *distinct; /* "DISTINCT " or "" (only aggregates take DISTINCT) */
+} fn_call;
+
+typedef struct sql_fn sql_fn;
+
+/* SQL functions, one row each, sorted by name for bsearch. A row either parses its own
+ * argument list (parse; count, for count(*) and count(DISTINCT x)) or has p_func parse up to
+ * FN_MAX_ARGS arguments, check them against [min_args, max_args] and call emit, which
+ * appends the SQLite text and returns the result type. */
+struct sql_fn {
+    const char *name; /* lower case */
+    int min_args, max_args;
+    bool agg;           /* aggregate: takes DISTINCT, makes the SELECT an aggregate */
+    const char *sqlite; /* the SQLite function an emitter shared by several rows calls */
+    int (*emit)(const sql_fn *f, const fn_call *c, sl_buf *o);
+    int (*parse)(sql_parser *p, sl_buf *o); /* after "name(", through ")" */
+};
+
+static const char *arg(const fn_call *c, int k)
+{
+    return sl_buf_str(&c->a[k]);
+}
+
+/* count(*) | count([DISTINCT] expr) */
+static int fn_count(sql_parser *p, sl_buf *o)
+{
+    if (accept_op(p, "*")) {
+        if (!expect_op(p, ")"))
+            return T_ERR;
+        sl_buf_puts(o, "count(*)");
+        return EMU_T_BIGINT;
+    }
+    bool distinct = accept_kw(p, "DISTINCT");
+    sl_buf x = {0};
+    int t = sl__sql_expr(p, &x);
+    if (t != T_ERR && expect_op(p, ")"))
+        sl_buf_printf(o, "count(%s%s)", distinct ? "DISTINCT " : "", sl_buf_str(&x));
+    else
+        t = T_ERR;
+    sl_buf_free(&x);
+    return t == T_ERR ? T_ERR : EMU_T_BIGINT;
+}
+
+static int fn_sum(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    sl_buf_printf(o, "sum(%s", c->distinct);
+    emit_coerced(o, arg(c, 0), c->ty[0], EMU_T_DOUBLE);
+    sl_buf_puts(o, ")");
+    return is_int_type(c->ty[0]) || c->ty[0] == EMU_T_BOOLEAN ? EMU_T_BIGINT : EMU_T_DOUBLE;
+}
+
+static int fn_avg(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    sl_buf_printf(o, "avg(%s", c->distinct);
+    emit_coerced(o, arg(c, 0), c->ty[0], EMU_T_DOUBLE);
+    sl_buf_puts(o, ")");
+    return EMU_T_DOUBLE;
+}
+
+/* min, max: the argument's type. */
+static int fn_extreme(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    sl_buf_printf(o, "%s(%s%s)", f->sqlite, c->distinct, arg(c, 0));
+    return c->ty[0];
+}
+
+static int fn_count_if(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    sl_buf_printf(o, "count(CASE WHEN %s THEN 1 END)", arg(c, 0));
+    return EMU_T_BIGINT;
+}
+
+/* round, bround (HALF_EVEN is not modelled): integers stay integers. */
+static int fn_round(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    int rt = c->ty[0] == EMU_T_STRING ? EMU_T_DOUBLE : c->ty[0];
+    sl_buf x = {0};
+    emit_coerced(&x, arg(c, 0), c->ty[0], EMU_T_DOUBLE);
+    if (is_int_type(rt))
+        sl_buf_printf(o, "CAST(round(%s, %s) AS INTEGER)", sl_buf_str(&x),
+                      c->n > 1 ? arg(c, 1) : "0");
+    else
+        sl_buf_printf(o, "round(%s, %s)", sl_buf_str(&x), c->n > 1 ? arg(c, 1) : "0");
+    sl_buf_free(&x);
+    return rt;
+}
+
+static int fn_nullif(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    sl_buf_printf(o, "nullif(%s, ", arg(c, 0));
+    emit_coerced(o, arg(c, 1), c->ty[1], c->ty[0]);
+    sl_buf_puts(o, ")");
+    return c->ty[0];
+}
+
+/* trim, ltrim, rtrim, lower (lcase), upper (ucase): one string in, a string out. */
+static int fn_string(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    sl_buf_printf(o, "%s(", f->sqlite);
+    emit_string_of(o, arg(c, 0), c->ty[0]);
+    sl_buf_puts(o, ")");
+    return EMU_T_STRING;
+}
+
+static int fn_length(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    sl_buf_puts(o, "length(");
+    emit_string_of(o, arg(c, 0), c->ty[0]);
+    sl_buf_puts(o, ")");
+    return EMU_T_INT;
+}
+
+static int fn_substr(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    sl_buf_puts(o, "substr(");
+    emit_string_of(o, arg(c, 0), c->ty[0]);
+    sl_buf_printf(o, ", %s%s%s)", arg(c, 1), c->n > 2 ? ", " : "", c->n > 2 ? arg(c, 2) : "");
+    return EMU_T_STRING;
+}
+
+static int fn_concat(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    sl_buf_puts(o, "(");
+    for (int k = 0; k < c->n; k++) {
+        if (k)
+            sl_buf_puts(o, " || ");
+        emit_string_of(o, arg(c, k), c->ty[k]);
+    }
+    sl_buf_puts(o, ")");
+    return EMU_T_STRING;
+}
+
+/* coalesce, ifnull, nvl: the type of the first argument that is not a bare NULL. */
+static int fn_coalesce(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    int rt = EMU_T_NULL;
+    for (int k = 0; k < c->n && rt == EMU_T_NULL; k++)
+        rt = c->ty[k];
+    sl_buf_puts(o, c->n == 1 ? "(" : "coalesce(");
+    for (int k = 0; k < c->n; k++)
+        sl_buf_printf(o, "%s%s", k ? ", " : "", arg(c, k));
+    sl_buf_puts(o, ")");
+    return rt;
+}
+
+static int fn_abs(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    sl_buf_puts(o, "abs(");
+    emit_coerced(o, arg(c, 0), c->ty[0], EMU_T_DOUBLE);
+    sl_buf_puts(o, ")");
+    return c->ty[0] == EMU_T_STRING ? EMU_T_DOUBLE : c->ty[0];
+}
+
+/* year, month, day, dayofmonth: a field of the argument's DATE text (YYYY-MM-DD). */
+static int fn_date_part(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    int from = f->name[0] == 'y' ? 1 : f->name[0] == 'm' ? 6 : 9;
+    int len = f->name[0] == 'y' ? 4 : 2;
+    sl_buf_printf(o, "CAST(substr(sl_cast(%s, 'DATE', '%s'), %d, %d) AS INTEGER)", arg(c, 0),
+                  sl__emu_type_text(c->ty[0] == EMU_T_NULL ? EMU_T_STRING : (emu_type)c->ty[0]),
+                  from, len);
+    return EMU_T_INT;
+}
+
+static int fn_date_trunc(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    sl_buf_printf(o, "sl_date_trunc(%s, %s)", arg(c, 0), arg(c, 1));
+    return EMU_T_TIMESTAMP;
+}
+
+/* current_date, curdate */
+static int fn_today(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    (void)c;
+    sl_buf_puts(o, "sl_today()");
+    return EMU_T_DATE;
+}
+
+/* current_timestamp, now */
+static int fn_now(const sql_fn *f, const fn_call *c, sl_buf *o)
+{
+    (void)f;
+    (void)c;
+    sl_buf_puts(o, "sl_now()");
+    return EMU_T_TIMESTAMP;
+}
+
+#define ANY FN_MAX_ARGS /* as many as p_args takes */
+static const sql_fn fns[] = {
+    {"abs", 1, 1, false, NULL, fn_abs, NULL},
+    {"avg", 1, 1, true, NULL, fn_avg, NULL},
+    {"bround", 1, 2, false, NULL, fn_round, NULL},
+    {"char_length", 1, 1, false, NULL, fn_length, NULL},
+    {"coalesce", 1, ANY, false, NULL, fn_coalesce, NULL},
+    {"concat", 1, ANY, false, NULL, fn_concat, NULL},
+    {"count", 0, 0, true, NULL, NULL, fn_count}, /* arity: fn_count's own parse */
+    {"count_if", 1, 1, true, NULL, fn_count_if, NULL},
+    {"curdate", 0, 0, false, NULL, fn_today, NULL},
+    {"current_date", 0, 0, false, NULL, fn_today, NULL},
+    {"current_timestamp", 0, 0, false, NULL, fn_now, NULL},
+    {"date_trunc", 2, 2, false, NULL, fn_date_trunc, NULL},
+    {"day", 1, 1, false, NULL, fn_date_part, NULL},
+    {"dayofmonth", 1, 1, false, NULL, fn_date_part, NULL},
+    {"ifnull", 1, ANY, false, NULL, fn_coalesce, NULL},
+    {"lcase", 1, 1, false, "lower", fn_string, NULL},
+    {"length", 1, 1, false, NULL, fn_length, NULL},
+    {"lower", 1, 1, false, "lower", fn_string, NULL},
+    {"ltrim", 1, 1, false, "ltrim", fn_string, NULL},
+    {"max", 1, 1, true, "max", fn_extreme, NULL},
+    {"mean", 1, 1, true, NULL, fn_avg, NULL},
+    {"min", 1, 1, true, "min", fn_extreme, NULL},
+    {"month", 1, 1, false, NULL, fn_date_part, NULL},
+    {"now", 0, 0, false, NULL, fn_now, NULL},
+    {"nullif", 2, 2, false, NULL, fn_nullif, NULL},
+    {"nvl", 1, ANY, false, NULL, fn_coalesce, NULL},
+    {"round", 1, 2, false, NULL, fn_round, NULL},
+    {"rtrim", 1, 1, false, "rtrim", fn_string, NULL},
+    {"substr", 2, 3, false, NULL, fn_substr, NULL},
+    {"substring", 2, 3, false, NULL, fn_substr, NULL},
+    {"sum", 1, 1, true, NULL, fn_sum, NULL},
+    {"trim", 1, 1, false, "trim", fn_string, NULL},
+    {"ucase", 1, 1, false, "upper", fn_string, NULL},
+    {"upper", 1, 1, false, "upper", fn_string, NULL},
+    {"year", 1, 1, false, NULL, fn_date_part, NULL},
+};
+#undef ANY
+
+static int fn_cmp(const void *key, const void *row)
+{
+    return strcmp(key, ((const sql_fn *)row)->name);
+}
+
+/* name( args ) at the current token. The arguments are parsed before an unknown name is
+ * refused, so an error inside them is the one reported. */
 static int p_func(sql_parser *p, sl_buf *o)
 {
-    char fn[64];
-    snprintf(fn, sizeof(fn), "%s", cur(p)->text);
-    sl__lower(fn);
+    char name[64];
+    snprintf(name, sizeof(name), "%s", cur(p)->text);
+    sl__lower(name);
     p->i += 2; /* name ( */
-    if (strcmp(fn, "count") == 0) {
+    const sql_fn *f = bsearch(name, fns, sizeof(fns) / sizeof(fns[0]), sizeof(fns[0]), fn_cmp);
+    if (f && f->agg)
         p->has_agg = true;
-        if (accept_op(p, "*")) {
-            if (!expect_op(p, ")"))
-                return T_ERR;
-            sl_buf_puts(o, "count(*)");
-            return EMU_T_BIGINT;
-        }
-        bool distinct = accept_kw(p, "DISTINCT");
-        sl_buf x = {0};
-        int t = sl__sql_expr(p, &x);
-        if (t != T_ERR && expect_op(p, ")"))
-            sl_buf_printf(o, "count(%s%s)", distinct ? "DISTINCT " : "", sl_buf_str(&x));
-        else
-            t = T_ERR;
-        sl_buf_free(&x);
-        return t == T_ERR ? T_ERR : EMU_T_BIGINT;
-    }
-    bool distinct = false;
-    bool agg = strcmp(fn, "sum") == 0 || strcmp(fn, "avg") == 0 || strcmp(fn, "mean") == 0 ||
-               strcmp(fn, "min") == 0 || strcmp(fn, "max") == 0 || strcmp(fn, "count_if") == 0;
-    if (agg) {
-        p->has_agg = true;
-        distinct = accept_kw(p, "DISTINCT");
-    }
-    sl_buf a[8] = {{0}};
-    int ty[8];
-    int n = p_args(p, a, ty, 8);
+    if (f && f->parse)
+        return f->parse(p, o);
+    bool distinct = f && f->agg && accept_kw(p, "DISTINCT");
+    sl_buf a[FN_MAX_ARGS] = {{0}};
+    int ty[FN_MAX_ARGS];
+    int n = p_args(p, a, ty, FN_MAX_ARGS);
     int rt = T_ERR;
-    const char *d = distinct ? "DISTINCT " : "";
-    if (n < 0)
-        goto out;
-#define ARGS(lo, hi)                                                                               \
-    if (n < (lo) || n > (hi)) {                                                                    \
-        rt = wrong_args(p, fn, n);                                                                 \
-        goto out;                                                                                  \
-    }
-    if (strcmp(fn, "sum") == 0) {
-        ARGS(1, 1);
-        rt = is_int_type(ty[0]) || ty[0] == EMU_T_BOOLEAN ? EMU_T_BIGINT : EMU_T_DOUBLE;
-        sl_buf_printf(o, "sum(%s", d);
-        emit_coerced(o, sl_buf_str(&a[0]), ty[0], EMU_T_DOUBLE);
-        sl_buf_puts(o, ")");
-    } else if (strcmp(fn, "avg") == 0 || strcmp(fn, "mean") == 0) {
-        ARGS(1, 1);
-        rt = EMU_T_DOUBLE;
-        sl_buf_printf(o, "avg(%s", d);
-        emit_coerced(o, sl_buf_str(&a[0]), ty[0], EMU_T_DOUBLE);
-        sl_buf_puts(o, ")");
-    } else if (strcmp(fn, "min") == 0 || strcmp(fn, "max") == 0) {
-        ARGS(1, 1);
-        rt = ty[0];
-        sl_buf_printf(o, "%s(%s%s)", fn, d, sl_buf_str(&a[0]));
-    } else if (strcmp(fn, "count_if") == 0) {
-        ARGS(1, 1);
-        rt = EMU_T_BIGINT;
-        sl_buf_printf(o, "count(CASE WHEN %s THEN 1 END)", sl_buf_str(&a[0]));
-    } else if (strcmp(fn, "round") == 0 || strcmp(fn, "bround") == 0) {
-        ARGS(1, 2);
-        rt = ty[0] == EMU_T_STRING ? EMU_T_DOUBLE : ty[0];
-        sl_buf x = {0};
-        emit_coerced(&x, sl_buf_str(&a[0]), ty[0], EMU_T_DOUBLE);
-        if (is_int_type(rt))
-            sl_buf_printf(o, "CAST(round(%s, %s) AS INTEGER)", sl_buf_str(&x),
-                          n > 1 ? sl_buf_str(&a[1]) : "0");
-        else
-            sl_buf_printf(o, "round(%s, %s)", sl_buf_str(&x), n > 1 ? sl_buf_str(&a[1]) : "0");
-        sl_buf_free(&x);
-    } else if (strcmp(fn, "nullif") == 0) {
-        ARGS(2, 2);
-        rt = ty[0];
-        sl_buf_printf(o, "nullif(%s, ", sl_buf_str(&a[0]));
-        emit_coerced(o, sl_buf_str(&a[1]), ty[1], ty[0]);
-        sl_buf_puts(o, ")");
-    } else if (strcmp(fn, "trim") == 0 || strcmp(fn, "ltrim") == 0 || strcmp(fn, "rtrim") == 0 ||
-               strcmp(fn, "lower") == 0 || strcmp(fn, "upper") == 0 || strcmp(fn, "lcase") == 0 ||
-               strcmp(fn, "ucase") == 0) {
-        ARGS(1, 1);
-        rt = EMU_T_STRING;
-        const char *f = strcmp(fn, "lcase") == 0   ? "lower"
-                        : strcmp(fn, "ucase") == 0 ? "upper"
-                                                   : fn;
-        sl_buf_printf(o, "%s(", f);
-        emit_string_of(o, sl_buf_str(&a[0]), ty[0]);
-        sl_buf_puts(o, ")");
-    } else if (strcmp(fn, "length") == 0 || strcmp(fn, "char_length") == 0) {
-        ARGS(1, 1);
-        rt = EMU_T_INT;
-        sl_buf_puts(o, "length(");
-        emit_string_of(o, sl_buf_str(&a[0]), ty[0]);
-        sl_buf_puts(o, ")");
-    } else if (strcmp(fn, "substr") == 0 || strcmp(fn, "substring") == 0) {
-        ARGS(2, 3);
-        rt = EMU_T_STRING;
-        sl_buf_puts(o, "substr(");
-        emit_string_of(o, sl_buf_str(&a[0]), ty[0]);
-        sl_buf_printf(o, ", %s%s%s)", sl_buf_str(&a[1]), n > 2 ? ", " : "",
-                      n > 2 ? sl_buf_str(&a[2]) : "");
-    } else if (strcmp(fn, "concat") == 0) {
-        if (n < 1) {
-            rt = wrong_args(p, fn, n);
-            goto out;
-        }
-        rt = EMU_T_STRING;
-        sl_buf_puts(o, "(");
-        for (int k = 0; k < n; k++) {
-            if (k)
-                sl_buf_puts(o, " || ");
-            emit_string_of(o, sl_buf_str(&a[k]), ty[k]);
-        }
-        sl_buf_puts(o, ")");
-    } else if (strcmp(fn, "coalesce") == 0 || strcmp(fn, "ifnull") == 0 || strcmp(fn, "nvl") == 0) {
-        if (n < 1) {
-            rt = wrong_args(p, fn, n);
-            goto out;
-        }
-        rt = EMU_T_NULL;
-        for (int k = 0; k < n && rt == EMU_T_NULL; k++)
-            rt = ty[k];
-        sl_buf_puts(o, n == 1 ? "(" : "coalesce(");
-        for (int k = 0; k < n; k++)
-            sl_buf_printf(o, "%s%s", k ? ", " : "", sl_buf_str(&a[k]));
-        sl_buf_puts(o, ")");
-    } else if (strcmp(fn, "abs") == 0) {
-        ARGS(1, 1);
-        rt = ty[0] == EMU_T_STRING ? EMU_T_DOUBLE : ty[0];
-        sl_buf_puts(o, "abs(");
-        emit_coerced(o, sl_buf_str(&a[0]), ty[0], EMU_T_DOUBLE);
-        sl_buf_puts(o, ")");
-    } else if (strcmp(fn, "year") == 0 || strcmp(fn, "month") == 0 || strcmp(fn, "day") == 0 ||
-               strcmp(fn, "dayofmonth") == 0) {
-        ARGS(1, 1);
-        rt = EMU_T_INT;
-        int from = fn[0] == 'y' ? 1 : fn[0] == 'm' ? 6 : 9, len = fn[0] == 'y' ? 4 : 2;
-        sl_buf_printf(
-            o, "CAST(substr(sl_cast(%s, 'DATE', '%s'), %d, %d) AS INTEGER)", sl_buf_str(&a[0]),
-            sl__emu_type_text(ty[0] == EMU_T_NULL ? EMU_T_STRING : (emu_type)ty[0]), from, len);
-    } else if (strcmp(fn, "date_trunc") == 0) {
-        ARGS(2, 2);
-        rt = EMU_T_TIMESTAMP;
-        sl_buf_printf(o, "sl_date_trunc(%s, %s)", sl_buf_str(&a[0]), sl_buf_str(&a[1]));
-    } else if (strcmp(fn, "current_date") == 0 || strcmp(fn, "curdate") == 0) {
-        ARGS(0, 0);
-        rt = EMU_T_DATE;
-        sl_buf_puts(o, "sl_today()");
-    } else if (strcmp(fn, "current_timestamp") == 0 || strcmp(fn, "now") == 0) {
-        ARGS(0, 0);
-        rt = EMU_T_TIMESTAMP;
-        sl_buf_puts(o, "sl_now()");
+    if (n < 0) {
+        /* failure recorded */
+    } else if (!f) {
+        rt = sl__sql_fail(p, EMU_E_UNSUPPORTED, "UNRESOLVED_ROUTINE", "42883",
+                          "Cannot resolve routine `%s` on search path [`system`.`builtin`, "
+                          "`system`.`session`]: the Sluice emulator does not support this "
+                          "function.",
+                          name);
+    } else if (n < f->min_args || n > f->max_args) {
+        rt = wrong_args(p, name, n);
     } else {
-        rt =
-            sl__sql_fail(p, EMU_E_UNSUPPORTED, "UNRESOLVED_ROUTINE", "42883",
-                         "Cannot resolve routine `%s` on search path [`system`.`builtin`, "
-                         "`system`.`session`]: the Sluice emulator does not support this function.",
-                         fn);
+        fn_call c = {a, ty, n, distinct ? "DISTINCT " : ""};
+        rt = f->emit(f, &c, o);
     }
-#undef ARGS
-out:
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k < FN_MAX_ARGS; k++)
         sl_buf_free(&a[k]);
     return rt;
 }
