@@ -15,7 +15,7 @@
  *   genie.c      Genie spaces, conversations, messages
  *   serving.c    embeddings endpoint
  *   mlflow.c     MLflow tracking
- *   support.c    string builder, string map, percent-decoding
+ *   support.c    SQL quoting, string map, percent-decoding, rmtree, emu_err
  *
  * Lock order (never taken the other way round): susp_mu -> stmt_mu; genie_mu -> stmt_mu;
  * stats_mu, fault_mu, token_mu and pool_mu are leaves.

@@ -96,7 +96,7 @@ static bool sqlite_fail(sql_parser *p, const char *what)
     if (code == SQLITE_INTERRUPT || is_canceled(p)) {
         sl__sql_fail(p, EMU_E_CANCELED, "OPERATION_CANCELED", "HY008",
                      "The statement was canceled.");
-    } else if (strncmp(m, EMU_CAST_ERR_PREFIX, strlen(EMU_CAST_ERR_PREFIX)) == 0) {
+    } else if (sl_str_has_prefix(m, EMU_CAST_ERR_PREFIX)) {
         sl__sql_fail(p, EMU_E_RUNTIME, "CAST_INVALID_INPUT", "22018", "%s",
                      m + strlen(EMU_CAST_ERR_PREFIX));
     } else if (strstr(m, "misuse of aggregate") || strstr(m, "aggregate functions are not")) {

@@ -162,7 +162,7 @@ bool sl__sql_lex(const char *s, sql_lexed *lx, emu_err *e)
             static const char *ops2[] = {"<=>", "<>", "!=", "<=", ">=", "==", "||", "=>", "::"};
             size_t len = 0;
             for (size_t k = 0; k < sizeof(ops2) / sizeof(ops2[0]) && !len; k++)
-                if (strncmp(s + i, ops2[k], strlen(ops2[k])) == 0)
+                if (sl_str_has_prefix(s + i, ops2[k]))
                     len = strlen(ops2[k]);
             if (!len && strchr("(),.;*+-/%=<>", c))
                 len = 1;
