@@ -8,13 +8,14 @@
  *   store.c      the state database (connection pool), Unity Catalog metadata
  *   catalog.c    Unity Catalog REST
  *   cast.c       Databricks types, casting and printing (also SQLite functions)
- *   sql.c        the Databricks SQL subset: parser, translator to SQLite, executor
+ *   sql_*.c      the Databricks SQL subset: lexer, expressions, SELECT, read_files,
+ *                statement execution (their shared parser state is in sql_int.h)
  *   statements.c SQL warehouses and the Statement Execution API
  *   files.c      Files API (volumes)
  *   genie.c      Genie spaces, conversations, messages
  *   serving.c    embeddings endpoint
  *   mlflow.c     MLflow tracking
- *   support.c    string builder, string map, percent-decoding
+ *   support.c    SQL quoting, string map, percent-decoding, rmtree, emu_err
  *
  * Lock order (never taken the other way round): susp_mu -> stmt_mu; genie_mu -> stmt_mu;
  * stats_mu, fault_mu, token_mu and pool_mu are leaves.
@@ -24,6 +25,7 @@
 
 #include <pthread.h>
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -238,7 +240,7 @@ bool sl__emu_uc_table_register(sqlite3 *db, const char *cat, const char *sch, co
                                const emu_column *cols, int n_cols, const char *format,
                                emu_err *e);
 
-/* ------------------------------------------------------------------ sql.c */
+/* ------------------------------------------------------------------ sql_exec.c */
 
 typedef struct emu_result {
     int n_cols;
@@ -258,10 +260,8 @@ typedef struct emu_sql_ctx {
     const json_t *params;    /* [{name, value?, type?}] or NULL */
     int64_t row_limit;       /* 0 = none */
     size_t max_result_bytes; /* 0 = none */
-    /* Set while running so another thread can interrupt; guarded by *mu if not NULL. */
-    pthread_mutex_t *mu;
-    sqlite3 **running_db;
-    const volatile bool *canceled;
+    /* NULL, or a flag another thread may set to stop the statement; polled while it runs. */
+    const atomic_bool *canceled;
 } emu_sql_ctx;
 
 /* Parse, translate and run one Databricks SQL statement. On success *out holds the result
@@ -300,7 +300,7 @@ struct sl_emulator {
     int port;
     struct MHD_Daemon *mhd;
     emu_store *store;
-    volatile bool stopping;
+    bool stopping; /* guarded by susp_mu; read it with sl__emu_is_stopping */
 
     /* faults + stall */
     pthread_mutex_t fault_mu;
@@ -387,6 +387,8 @@ emu_hr sl__emu_reply(emu_req *r, int status, struct MHD_Response *resp);
 bool sl__emu_suspend(emu_req *r, int64_t deadline_ms, const void *key,
                      bool (*still_wait)(const void *key));
 void sl__emu_wake(sl_emulator *emu, const void *key);
+/* true once sl_emulator_stop has begun (no request is suspended after that). */
+bool sl__emu_is_stopping(sl_emulator *emu);
 
 /* Handlers: each area's entry points (routes live in http.c). */
 typedef emu_hr (*emu_handler)(emu_req *r);

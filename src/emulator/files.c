@@ -261,7 +261,7 @@ static int parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
 {
     if (!h)
         return 0;
-    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+    if (!sl_str_has_prefix(h, "bytes=") || strchr(h, ','))
         return 0;
     const char *p = h + 6;
     char *end;

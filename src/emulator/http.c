@@ -20,12 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "emulator_int.h"
 
-#define MAX_BODY   (17u * 1024 * 1024) /* statements may be 16 MiB */
-#define MAX_PARAMS 5
+#define MAX_BODY       (17u * 1024 * 1024) /* statements may be 16 MiB */
+#define MAX_PARAMS     5
+#define LISTEN_BACKLOG 4096
 
 enum { R_NOAUTH = 1, R_CONTROL = 2, R_PREFIX = 4, R_UPLOAD = 8 };
 
@@ -343,6 +346,14 @@ void sl__emu_wake(sl_emulator *emu, const void *key)
     emu_req *list = collect(emu, key, false, 0);
     pthread_mutex_unlock(&emu->susp_mu);
     resume_list(list);
+}
+
+bool sl__emu_is_stopping(sl_emulator *emu)
+{
+    pthread_mutex_lock(&emu->susp_mu);
+    bool stopping = emu->stopping;
+    pthread_mutex_unlock(&emu->susp_mu);
+    return stopping;
 }
 
 static void *timer_main(void *arg)
@@ -736,6 +747,30 @@ static sl_code seed_defaults(sl_emulator *emu, sl_err *err)
     return ok ? SL_OK : sl_err_set(err, SL_EIO, "emulator: seed data: %s", e.msg);
 }
 
+/* A listening TCP socket on sa, or -1 with errno set. SO_REUSEADDR as MHD sets it on the
+ * sockets it opens itself, non-blocking as MHD's event loop expects. */
+static int listen_socket(const struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int on = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 ||
+        listen(fd, LISTEN_BACKLOG) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Bind and listen first, read the port the kernel chose, fill emu->port and emu->url, and
+ * only then hand the socket to MHD: every field a handler reads is written before the first
+ * request can arrive (MHD_start_daemon starts the worker threads that serve it).
+ */
 static sl_code start_mhd(sl_emulator *emu, sl_err *err)
 {
     const char *host = emu->listen_host;
@@ -746,25 +781,45 @@ static sl_code start_mhd(sl_emulator *emu, sl_err *err)
         return sl_err_set(err, SL_EINVAL, "emulator: --listen host '%s' is not an IPv4 address",
                           emu->listen_host);
     raise_nofile();
+    int fd = listen_socket(&sa);
+    struct sockaddr_in bound;
+    socklen_t bound_len = sizeof(bound);
+    struct stat fd_st;
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0 ||
+        fstat(fd, &fd_st) != 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        return sl_err_set(err, SL_EIO, "emulator: cannot listen on %s:%d: %s", emu->listen_host,
+                          emu->opts.port, strerror(saved));
+    }
+    emu->port = ntohs(bound.sin_port);
+    snprintf(emu->url, sizeof(emu->url), "http://%s:%d", host, emu->port);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    /* clang-format off */
     emu->mhd = MHD_start_daemon(
-        flags, (uint16_t)emu->opts.port, NULL, NULL, on_request, emu,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        flags, 0, NULL, NULL, on_request, emu,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(emu->opts.threads > 0 ? emu->opts.threads : 4),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, emu,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
         MHD_OPTION_END);
-    if (!emu->mhd)
+    /* clang-format on */
+    if (!emu->mhd) {
+        int saved = errno;
+        /* MHD closes a given socket on some of its failure paths and not on others: close it
+         * only if the descriptor still names our socket (sockets have unique inodes). */
+        struct stat now_st;
+        if (fstat(fd, &now_st) == 0 && now_st.st_dev == fd_st.st_dev &&
+            now_st.st_ino == fd_st.st_ino)
+            close(fd);
         return sl_err_set(err, SL_EIO, "emulator: cannot listen on %s:%d: %s", emu->listen_host,
-                          emu->opts.port, strerror(errno));
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(emu->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    emu->port = di ? di->port : emu->opts.port;
-    snprintf(emu->url, sizeof(emu->url), "http://%s:%d", host, emu->port);
-    return SL_OK;
+                          emu->opts.port, strerror(saved));
+    }
+    return SL_OK; /* MHD_stop_daemon closes the socket */
 }
 
 sl_code sl_emulator_start(const sl_emulator_opts *opts, sl_emulator **out, sl_err *err)

@@ -1,7 +1,7 @@
 /*
  * statements.c - SQL warehouses and the Statement Execution API. Statements run for real
- * on executor threads (sql.c) and move PENDING -> RUNNING -> SUCCEEDED/FAILED/CANCELED over
- * --statement-latency. An execute call waits (its connection suspended, no thread held)
+ * on executor threads (sql_exec.c) and move PENDING -> RUNNING -> SUCCEEDED/FAILED/CANCELED
+ * over --statement-latency. An execute call waits (its connection suspended, no thread held)
  * up to wait_timeout for a terminal state. Results stay in memory (bounded: the INLINE
  * 25 MiB limit per statement and a cap on retained statements) and are served in chunks
  * of --chunk-rows rows.
@@ -33,7 +33,7 @@ struct emu_stmt {
     int fin;           /* outcome once executed: SUCCEEDED, FAILED or CANCELED */
     bool executed;
     bool canceled;     /* canceled by the API: visible state is CANCELED */
-    volatile bool cancel; /* asks a running execution to stop */
+    atomic_bool cancel; /* asks a running execution to stop (polled by sql_*.c, no lock) */
     emu_result res;
     emu_err err;
     int64_t created_ms, latency_ms;
@@ -241,7 +241,7 @@ static void *exec_main(void *arg)
         emu->queue_head = s->qnext;
         if (!emu->queue_head)
             emu->queue_tail = NULL;
-        if (s->cancel) {
+        if (atomic_load(&s->cancel)) {
             s->fin = ST_CANCELED;
             s->executed = true;
         } else {
@@ -276,7 +276,7 @@ void sl__emu_stmts_stop(sl_emulator *emu)
     pthread_mutex_lock(&emu->stmt_mu);
     emu->exec_quit = true;
     for (emu_stmt *s = emu->order_head; s; s = s->onext)
-        s->cancel = true;
+        atomic_store(&s->cancel, true);
     pthread_cond_broadcast(&emu->stmt_cv);
     pthread_mutex_unlock(&emu->stmt_mu);
     for (int k = 0; k < emu->n_exec; k++)
@@ -485,7 +485,7 @@ static void cancel_stmt(sl_emulator *emu, emu_stmt *s)
     pthread_mutex_lock(&emu->stmt_mu);
     bool changed = !terminal(visible(s, sl_now_ms()));
     if (changed) {
-        s->cancel = true;
+        atomic_store(&s->cancel, true);
         s->canceled = true;
     }
     pthread_mutex_unlock(&emu->stmt_mu);
@@ -510,7 +510,7 @@ static emu_hr execute_resume(emu_req *r, wait_slot *w)
         int64_t until = ready_at > now && ready_at < w->deadline_ms ? ready_at : w->deadline_ms;
         if (sl__emu_suspend(r, until, w->s, not_terminal))
             return EMU_HR_SUSPENDED;
-        if (sl__emu_req_emu(r)->stopping)
+        if (sl__emu_is_stopping(sl__emu_req_emu(r)))
             return reply_stmt(r, w->s);
     }
 }

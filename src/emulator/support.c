@@ -1,4 +1,5 @@
-/* support.c - small helpers for the emulator: SQL quoting, string map, decoding, dirs. */
+/* support.c - small helpers for the emulator: SQL quoting, string map, decoding, dirs,
+ * error text. (String building, mkdir -p and hashing are util.h's.) */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -32,9 +33,6 @@ void sl__sql_put_literal(sl_buf *sb, const char *s)
     put_quoted(sb, s, '\'');
 }
 
-
-
-
 /* ---- map: open addressing with linear probing, tombstones on delete */
 
 struct map_slot {
@@ -52,12 +50,7 @@ static char tomb_marker;
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return sl_fnv1a(SL_FNV1A_INIT, s, strlen(s));
 }
 
 sl__map *sl__map_new(void)
@@ -219,7 +212,6 @@ void sl__lower(char *s)
     for (; s && *s; s++)
         *s = (char)tolower((unsigned char)*s);
 }
-
 
 void sl__rmtree(const char *path)
 {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 240
+# labels: tsan
 # it_emulator_api.sh - every REST area of `sluice emulator` round-trips with the real shapes:
 # auth (PAT, OAuth M2M incl. expiry, 401/403), warehouses, the statement life cycle
 # (sync, async polling, chunks, cancel, on_wait_timeout=CANCEL, FAILED, bad requests),

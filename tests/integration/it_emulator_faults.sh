@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 180
+# labels: tsan
 # it_emulator_faults.sh - seeded fault injection: 429/500/drops in roughly the configured
 # proportions, the same sequence for the same seed, 429 with Retry-After, per-path specs set
 # at run time, injected latency, /_emulator/stall holding responses, control paths never

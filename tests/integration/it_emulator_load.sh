@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 180
+# labels: tsan
 # it_emulator_load.sh - the fast path: ~1000 concurrent keep-alive connections doing simple
 # GETs (warehouses, a Genie message) all get 200, and hostile input (huge headers, garbage, a
 # truncated body) does not take the server down. The request rate is printed, not asserted:

@@ -1,8 +1,11 @@
 /* test_emu_sql.c - the Databricks SQL subset on a real state database: SELECT forms,
- * aggregates, parameters, DDL, SHOW/DESCRIBE, read_files (CSV and JSON Lines), CTAS with
- * casts, JOINs (inner, outer, cross; ambiguity refused), UPDATE and DELETE, INSERT (VALUES and SELECT, column lists, store-assignment casts, arity and unknown
+ * aggregates, every SQL function (in any case, with its result type, and the wording of
+ * unknown-function and arity errors), parameters, DDL, SHOW/DESCRIBE, read_files (CSV and
+ * JSON Lines), CTAS with casts, JOINs (inner, outer, cross; ambiguity refused), UPDATE and
+ * DELETE, INSERT (VALUES and SELECT, column lists, store-assignment casts, arity and unknown
  * columns refused without a partial write), Databricks printing, and refusal of
  * multi-statement injection and unsupported SQL. */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -463,6 +466,121 @@ static void translation_quotes_identifiers_and_uses_cast_functions(void **state)
     free(sql);
 }
 
+/* Every function the translator knows, called within its arity on order 1001 (South, 1 unit,
+ * 189.0, 2024-01-01): it runs, with the Databricks result type and value (NULL = depends on
+ * the clock), and the same in upper case, still named in lower case. */
+static void every_known_function_runs_in_any_case(void **state)
+{
+    fx *f = *state;
+    static const struct {
+        const char *name, *args;
+        emu_type type;
+        const char *want;
+    } fns[] = {
+        {"abs", "-units", EMU_T_BIGINT, "1"},
+        {"avg", "units", EMU_T_DOUBLE, "1.0"},
+        {"bround", "total_value, 1", EMU_T_DOUBLE, "189.0"},
+        {"char_length", "region", EMU_T_INT, "5"},
+        {"coalesce", "NULL, units", EMU_T_BIGINT, "1"},
+        {"concat", "region, '-', units", EMU_T_STRING, "South-1"},
+        {"count", "*", EMU_T_BIGINT, "1"},
+        {"count_if", "units > 6", EMU_T_BIGINT, "0"},
+        {"curdate", "", EMU_T_DATE, NULL},
+        {"current_date", "", EMU_T_DATE, NULL},
+        {"current_timestamp", "", EMU_T_TIMESTAMP, NULL},
+        {"date_trunc", "'month', order_date", EMU_T_TIMESTAMP, "2024-01-01T00:00:00.000Z"},
+        {"day", "order_date", EMU_T_INT, "1"},
+        {"dayofmonth", "order_date", EMU_T_INT, "1"},
+        {"ifnull", "NULL, region", EMU_T_STRING, "South"},
+        {"lcase", "region", EMU_T_STRING, "south"},
+        {"length", "region", EMU_T_INT, "5"},
+        {"lower", "region", EMU_T_STRING, "south"},
+        {"ltrim", "region", EMU_T_STRING, "South"},
+        {"max", "total_value", EMU_T_DOUBLE, "189.0"},
+        {"mean", "units", EMU_T_DOUBLE, "1.0"},
+        {"min", "order_date", EMU_T_DATE, "2024-01-01"},
+        {"month", "order_date", EMU_T_INT, "1"},
+        {"now", "", EMU_T_TIMESTAMP, NULL},
+        {"nullif", "units, 3", EMU_T_BIGINT, "1"},
+        {"nvl", "NULL, 2.5", EMU_T_DOUBLE, "2.5"},
+        {"round", "total_value, 1", EMU_T_DOUBLE, "189.0"},
+        {"rtrim", "region", EMU_T_STRING, "South"},
+        {"substr", "region, 2", EMU_T_STRING, "outh"},
+        {"substring", "region, 1, 2", EMU_T_STRING, "So"},
+        {"sum", "units", EMU_T_BIGINT, "1"},
+        {"trim", "region", EMU_T_STRING, "South"},
+        {"ucase", "region", EMU_T_STRING, "SOUTH"},
+        {"upper", "region", EMU_T_STRING, "SOUTH"},
+        {"year", "order_date", EMU_T_INT, "2024"},
+    };
+    for (size_t k = 0; k < sizeof(fns) / sizeof(fns[0]); k++) {
+        char upper[32];
+        snprintf(upper, sizeof(upper), "%s", fns[k].name);
+        for (char *c = upper; *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        char *want_col = sl_xasprintf("%s(%s)", fns[k].name, fns[k].args);
+        const char *names[] = {fns[k].name, upper};
+        for (int v = 0; v < 2; v++) {
+            char *sql = sl_xasprintf("SELECT %s(%s) FROM samples.sales.product_sales WHERE "
+                                     "order_id = 1001",
+                                     names[v], fns[k].args);
+            bool ok = run(f, sql);
+            if (!ok || f->res.n_rows != 1 || f->res.cols[0].type != fns[k].type)
+                print_message("  failed: %s\n", sql);
+            assert_true(ok);
+            assert_int_equal(f->res.n_rows, 1);
+            assert_int_equal(f->res.cols[0].type, fns[k].type);
+            assert_string_equal(f->res.cols[0].name,
+                                strcmp(fns[k].name, "count") == 0 ? "count(1)" : want_col);
+            if (fns[k].want)
+                assert_string_equal(cell(f, 0, 0), fns[k].want);
+            else
+                assert_non_null(cell(f, 0, 0));
+            free(sql);
+        }
+        free(want_col);
+    }
+}
+
+/* Function errors keep their wording: an unknown name (reported in lower case, after its
+ * arguments are checked), a count outside a function's arity, more than 8 arguments. */
+static void function_errors_name_the_function(void **state)
+{
+    fx *f = *state;
+    assert_false(run(f, "SELECT Sha2(region, 256) FROM samples.sales.product_sales"));
+    assert_string_equal(f->err.cls, "UNRESOLVED_ROUTINE");
+    assert_string_equal(f->err.sqlstate, "42883");
+    assert_string_equal(f->err.msg,
+                        "Cannot resolve routine `sha2` on search path [`system`.`builtin`, "
+                        "`system`.`session`]: the Sluice emulator does not support this "
+                        "function.");
+    assert_false(run(f, "SELECT sha2(nope) FROM samples.sales.product_sales"));
+    assert_string_equal(f->err.cls, "UNRESOLVED_COLUMN.WITH_SUGGESTION");
+    static const struct {
+        const char *sql, *name;
+        int got;
+    } arity[] = {
+        {"SELECT ROUND(1, 2, 3)", "round", 3}, {"SELECT now(1)", "now", 1},
+        {"SELECT concat()", "concat", 0},      {"SELECT substr('abc')", "substr", 1},
+        {"SELECT nullif(1)", "nullif", 1},     {"SELECT sum()", "sum", 0},
+    };
+    for (size_t k = 0; k < sizeof(arity) / sizeof(arity[0]); k++) {
+        assert_false(run(f, arity[k].sql));
+        assert_string_equal(f->err.cls, "WRONG_NUM_ARGS.WITHOUT_SUGGESTION");
+        assert_string_equal(f->err.sqlstate, "42605");
+        char *want = sl_xasprintf("The `%s` requires a different number of parameters but the "
+                                  "actual number is %d.",
+                                  arity[k].name, arity[k].got);
+        assert_string_equal(f->err.msg, want);
+        free(want);
+    }
+    assert_false(run(f, "SELECT coalesce(1, 2, 3, 4, 5, 6, 7, 8, 9)"));
+    assert_string_equal(f->err.cls, "WRONG_NUM_ARGS");
+    assert_string_equal(f->err.msg, "Too many arguments.");
+    assert_false(run(f, "SELECT count(units, region) FROM samples.sales.product_sales"));
+    assert_string_equal(f->err.cls, "PARSE_SYNTAX_ERROR");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,8 +595,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(csv_bronze_then_silver_with_casts, setup, teardown),
         cmocka_unit_test_setup_teardown(json_lines_union_keys_and_keep_nested_text, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(injection_and_unsupported_sql_are_refused, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(every_known_function_runs_in_any_case, setup, teardown),
+        cmocka_unit_test_setup_teardown(function_errors_name_the_function, setup, teardown),
+        cmocka_unit_test_setup_teardown(injection_and_unsupported_sql_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(translation_quotes_identifiers_and_uses_cast_functions,
                                         setup, teardown),
     };
