@@ -5,15 +5,15 @@
 # ends canceled. Terminate closes at once. Both are idempotent; on other closed runs they
 # say so clearly. A canceled workflow schedules no further attempts, even ones in backoff.
 . "$SLUICE_SRC/tests/lib/common.sh"
-S=$SLUICE_BIN
-export SLUICE_EXAMPLES_LOG="$T/exec.log"
+S=$SLUICE_FIXTURE_BIN # for flaky and the execution log
+export SLUICE_FIXTURE_LOG="$T/exec.log"
 $S workflow start --type noop_chain --id long --input '{"steps":2,"activity_ms":20000,"activity_options":{"heartbeat_timeout":"1s"}}' >/dev/null
 it_start_bg worker "$S" worker
 it_wait_for 20 bash -c "$S workflow describe long -o json | jq -e '.pending_activities[0].state == \"started\"'"
 it_expect_eq "cancel" "$($S workflow cancel long --reason 'stop it')" "cancel requested for long"
 it_wait_for 20 bash -c "$S workflow describe long -o json | jq -e '.status == \"canceled\"'"
 # The activity noticed through its heartbeat.
-it_wait_for 20 grep -q " canceled$" "$SLUICE_EXAMPLES_LOG"
+it_wait_for 20 grep -q " canceled$" "$SLUICE_FIXTURE_LOG"
 h=$($S workflow show long -o json)
 it_expect_eq "cancel request event" "$(jq -r '[.[] | select(.type=="WorkflowExecutionCancelRequested")][0].attributes.reason' <<<"$h")" "stop it"
 it_expect_eq "activity cancel event" "$(jq '[.[] | select(.type=="ActivityTaskCancelRequested")] | length' <<<"$h")" 1

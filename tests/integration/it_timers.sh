@@ -4,7 +4,7 @@
 # A durable timer survives the worker: killed (SIGKILL) before the timer is due and restarted
 # after, the timer fires exactly once and the workflow completes.
 . "$SLUICE_SRC/tests/lib/common.sh"
-S=$SLUICE_BIN
+S=$SLUICE_FIXTURE_BIN # for sleepy
 $S workflow start --type sleepy --id nap --input '{"sleep":"2s"}' >/dev/null
 it_start_bg w1 "$S" worker
 w1=$IT_LAST_PID
