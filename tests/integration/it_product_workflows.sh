@@ -28,8 +28,21 @@ for name in flaky_step gated_chain step_a step_b; do
   it_expect_eq "'$name' in the product binary" "$(grep -c -a -w "$name" "$S" || true)" 0
 done
 
-# A fixture workflow in the database: the product worker has no code for it and says which
-# types it has; replay of its history names the same; the fixture binary runs it.
+# Fixture workflows in the database: the fixture binary runs one; the product's replay of its
+# history, and a product worker meeting another, have no code for it and say which types
+# they have.
+$F workflow start --type pair --id done >/dev/null
+it_start_bg fixture "$F" worker --exit-when-idle
+wait "$IT_LAST_PID" || it_fail "fixture worker failed"
+it_expect_eq "fixture ran it" "$($S workflow describe done -o json | jq -r .status)" completed
+$S workflow show done -o json >"$T/done.json"
+$F workflow replay --history "$T/done.json" | grep -q "^deterministic" || it_fail "fixture replay"
+rc=0
+$S workflow replay --history "$T/done.json" >"$T/replay.out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || it_fail "the product replayed a fixture workflow: $(cat "$T/replay.out")"
+grep -q "unknown workflow type 'pair'" "$T/replay.out" || it_fail "replay: $(cat "$T/replay.out")"
+it_expect_eq "known types in replay" "$(known <"$T/replay.out")" "$shipped"
+
 $F workflow start --type pair --id pr >/dev/null
 it_start_bg product "$S" worker
 product=$IT_LAST_PID
@@ -38,14 +51,4 @@ kill -TERM "$product"; wait "$product" || it_fail "product worker did not stop c
 msg=$($S workflow show pr -o json | jq -r '[.[] | select(.type == "WorkflowTaskFailed")][0].attributes | tostring')
 grep -q "unknown workflow type 'pair'" <<<"$msg" || it_fail "worker failure: $msg"
 it_expect_eq "known types in the worker's failure" "$(known <<<"$msg")" "$shipped"
-it_start_bg fixture "$F" worker --exit-when-idle
-wait "$IT_LAST_PID" || it_fail "fixture worker failed"
-it_expect_eq "fixture ran it" "$($S workflow describe pr -o json | jq -r .status)" completed
-$S workflow show pr -o json >"$T/pr.json"
-rc=0
-$S workflow replay --history "$T/pr.json" >"$T/replay.out" 2>&1 || rc=$?
-[ "$rc" -ne 0 ] || it_fail "the product replayed a fixture workflow: $(cat "$T/replay.out")"
-grep -q "unknown workflow type 'pair'" "$T/replay.out" || it_fail "replay: $(cat "$T/replay.out")"
-it_expect_eq "known types in replay" "$(known <"$T/replay.out")" "$shipped"
-$F workflow replay --history "$T/pr.json" | grep -q "^deterministic" || it_fail "fixture replay"
 echo PASS
