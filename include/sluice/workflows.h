@@ -7,7 +7,7 @@
  *                {"step":k,"v":"r-k"}; activity_options (see sl_activity_opts_from_json)
  *                apply to every step. What `sluice bench` runs (workflows/bench.c).
  *   dataset_sync a dataset's bronze and silver sync (workflows/dataset_sync.c,
- *                sluice/datasets.h, docs/dbx.md).
+ *                sluice/datasets.h).
  *   genie_query  {"questions":[...],"conversation":"new"|"continue","space_id":...}: one
  *                genie_ask activity per question, in order, on task queue "genie"; the
  *                result holds every answer (rows bounded by "max_rows", default 1000)
