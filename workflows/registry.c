@@ -3,8 +3,7 @@
 
 void sl_workflows_register(sl_registry *r)
 {
-    sl_workflows_register_examples(r);
-    sl_workflows_register_control(r);
+    sl_workflows_register_bench(r);
     sl_workflows_register_dataset_sync(r);
     sl_workflows_register_genie(r);
 }

@@ -2,31 +2,19 @@
  * workflows.h - the workflows and activities shipped with Sluice (workflows/), and the
  * function that registers them all.
  *
- *   noop_chain  {"steps":N,"activity_ms":M}: N sequential "noop" activities that each
- *               sleep M ms (heartbeating) and return {"step":k,"v":"r-k"}.
- *   flaky       {"fail_times":K,"error_type":"T","non_retryable":false}: one "flaky_step"
- *               activity that fails its first K attempts with error type T.
- * Both accept "activity_options" (see sl_activity_opts_from_json) applied to their
- * activities. noop_chain also takes "fail_step":k with "fail_while_exists":PATH (step k
- * fails, not retryably, while PATH exists); flaky takes "fail_runs":K (the workflow
- * itself fails in its first K runs).
+ *   noop_chain   {"steps":N,"activity_ms":M,"activity_options":{...}}: N sequential "noop"
+ *                activities that each sleep M ms (heartbeating) and return
+ *                {"step":k,"v":"r-k"}; activity_options (see sl_activity_opts_from_json)
+ *                apply to every step. What `sluice bench` runs (workflows/bench.c).
+ *   dataset_sync a dataset's bronze and silver sync (workflows/dataset_sync.c,
+ *                sluice/datasets.h).
+ *   genie_query  {"questions":[...],"conversation":"new"|"continue","space_id":...}: one
+ *                genie_ask activity per question, in order, on task queue "genie"; the
+ *                result holds every answer (rows bounded by "max_rows", default 1000)
+ *                (workflows/genie_query.c, docs/genie.md).
  *
- * Workflow control examples (workflows/control.c):
- *   sleepy      {"sleep":"2s"}: a durable timer, then one noop step.
- *   collector   {"count":N,"signal":"add","timeout":"5s"}: waits for N signals and returns
- *               their payloads in order (fails with SignalTimeout if a wait times out).
- *   fanout      {"children":N,"child":{...noop_chain input},"parent_close_policy":"..."}:
- *               starts N noop_chain children and returns their results.
- *   looper      {"iterations":I,"per_run":S}: S noop steps per run, then continue-as-new
- *               until I steps are done.
- *   versioned   {}: a version marker and a side effect choose its steps.
- *   pair        {}: activities step_a then step_b (SLUICE_EXAMPLES_REORDER=1 swaps them,
- *               to show what `sluice workflow replay` reports after a code change).
- *
- * Genie (workflows/genie_query.c, docs/genie.md):
- *   genie_query {"questions":[...],"conversation":"new"|"continue","space_id":...}: one
- *               genie_ask activity per question, in order, on task queue "genie"; the
- *               result holds every answer (rows bounded by "max_rows", default 1000).
+ * Workflows that exist only for tests (timers, signals, children, retries, replay) are
+ * not here: they live in tests/workflows/ and run in the sluice-testfixture binary.
  */
 #ifndef SLUICE_WORKFLOWS_H
 #define SLUICE_WORKFLOWS_H
@@ -67,13 +55,8 @@ sl_wf_env *sl_act_wf_env(sl_act *act);
 void sl_workflows_register(sl_registry *r);
 
 /* Per-file registration, called by sl_workflows_register. */
-void sl_workflows_register_examples(sl_registry *r);
-void sl_workflows_register_control(sl_registry *r);
+void sl_workflows_register_bench(sl_registry *r);
 void sl_workflows_register_dataset_sync(sl_registry *r);
 void sl_workflows_register_genie(sl_registry *r);
-
-/* Test hook of the example activities: with SLUICE_EXAMPLES_LOG set, append
- * "<type> <idempotency key> <attempt> [what]" to that file. */
-void sl_examples_log(sl_act *act, const char *what);
 
 #endif

@@ -32,6 +32,8 @@ struct sl_cmd {
     sl_cmd_fn run;
     const char *usage; /* "workflow start --type T [--id ID] ..." */
     const char *help;  /* a few lines shown by --help */
+    /* Prints what --help shows after `help` that is known only at run time, or NULL. */
+    void (*help_more)(void);
 };
 
 struct sl_cmd_group {
@@ -90,13 +92,26 @@ bool sl_cli_parse_duration(sl_cli *cli, const char *flag, const char *s, int64_t
 /* Print a JSON value to stdout, indented, with a trailing newline. */
 void sl_cli_print_json(const json_t *j);
 
-/* Open the engine database named by --db with the shipped workflows registered.
+/*
+ * The whole command line of a program built on the CLI: global options, dispatch to the
+ * command, --help; returns the exit code. `sluice` (sluice.c) passes register_more NULL;
+ * the test fixture binary (tests/workflows/) passes a function that adds its test-only
+ * workflows and activities (called once with arg, after the shipped ones, before any
+ * command uses the registry). Call once, from main.
+ */
+struct sl_registry;
+typedef void (*sl_cli_register_fn)(struct sl_registry *r, void *arg);
+int sl_cli_main(int argc, char **argv, sl_cli_register_fn register_more, void *arg);
+
+/* Open the engine database named by --db with the program's workflows registered.
  * threaded: run the engine thread (workers). read_only: never create the file. On failure
  * prints the error line and returns NULL. */
 struct sl_engine;
 struct sl_engine *sl_cli_engine_open(sl_cli *cli, bool threaded, bool read_only,
                                      int durability);
+/* The program's registry: the shipped workflows, plus those of sl_cli_main's register_more. */
 const struct sl_registry *sl_cli_registry(void);
+void sl_cli_registry_extend(sl_cli_register_fn register_more, void *arg);
 
 /* The groups, defined in cmd_<group>.c. */
 extern const struct sl_cmd_group sl_cli_workflow;

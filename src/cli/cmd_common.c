@@ -169,12 +169,23 @@ int sl_cli_dbx_finish(sl_dbx_client *c, int rc)
 }
 
 static sl_registry *cli_registry;
+static sl_cli_register_fn cli_register_more;
+static void *cli_register_arg;
+
+void sl_cli_registry_extend(sl_cli_register_fn register_more, void *arg)
+{
+    SL_ASSERT(!cli_registry);
+    cli_register_more = register_more;
+    cli_register_arg = arg;
+}
 
 const sl_registry *sl_cli_registry(void)
 {
     if (!cli_registry) {
         cli_registry = sl_registry_new();
         sl_workflows_register(cli_registry);
+        if (cli_register_more)
+            cli_register_more(cli_registry, cli_register_arg);
     }
     return cli_registry;
 }

@@ -7,6 +7,7 @@
  *   loadtest export  export a space's conversations to conversations.yaml (the tool's
  *                    export-conversations; wired as `sluice genie export` by the lead)
  *   loadtest http    zero-latency benchmark of the generator against one GET endpoint
+ *   loadtest cache   how many answers each cache layer holds (read-only)
  *
  * Connection flags --host, --token, --profile; the rest comes from the environment,
  * ./.env and ~/.databrickscfg (docs/dbx.md). Only warnings are logged unless LOG_LEVEL
@@ -19,7 +20,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sluice/appstore.h"
 #include "sluice/dbx.h"
+#include "sluice/engine.h"
 #include "sluice/loadtest.h"
 
 enum {
@@ -744,6 +747,58 @@ static int http_run(sl_cli *cli, int argc, char **argv)
     return rc;
 }
 
+struct cache_count {
+    const char *space;
+    int64_t n_lru, n_semantic;
+};
+
+static sl_code cache_count_fn(sl_store *st, void *arg, sl_err *err)
+{
+    struct cache_count *c = arg;
+    return sl_appstore_genie_cache_count(st, c->space, &c->n_lru, &c->n_semantic, err);
+}
+
+static int cache_run(sl_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"cache-db", required_argument, NULL, 'd'},
+                                         {"space-id", required_argument, NULL, 's'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    struct cache_count cc = {0};
+    sl_out_fmt fmt = SL_OUT_TABLE;
+    int c;
+    while ((c = sl_cli_getopt(cli, argc, argv, "o:", opts)) != -1) {
+        if (c == 'd')
+            cli->db_path = optarg; /* the cache database is a Sluice database */
+        else if (c == 's')
+            cc.space = optarg;
+        else if (c != 'o' || !sl_cli_parse_output(cli, optarg,
+                                                  (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), &fmt))
+            return SL_EXIT_USAGE;
+    }
+    if (optind < argc)
+        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
+    if (!e)
+        return SL_EXIT_FAIL;
+    sl_err err;
+    sl_err_clear(&err);
+    sl_code rc = sl_engine_read(e, cache_count_fn, &cc, &err);
+    sl_engine_close(e);
+    if (rc != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    if (fmt == SL_OUT_JSON) {
+        json_t *j = json_pack("{s:I,s:I}", "lru_entries", (json_int_t)cc.n_lru, "semantic_entries",
+                              (json_int_t)cc.n_semantic);
+        sl_cli_print_json(j);
+        json_decref(j);
+    } else {
+        printf("lru entries:      %lld\nsemantic entries: %lld\n", (long long)cc.n_lru,
+               (long long)cc.n_semantic);
+    }
+    return SL_EXIT_OK;
+}
+
 static const struct sl_cmd cmds[] = {
     {.name = "genie",
      .run = genie_run,
@@ -787,6 +842,12 @@ static const struct sl_cmd cmds[] = {
               "[--timeout D] [--json]",
      .help = "Zero-latency benchmark: N keep-alive connections GET URL back to back for D;\n"
              "reports requests/s, latency percentiles and generator CPU per request."},
+    {.name = "cache",
+     .run = cache_run,
+     .usage = "loadtest cache [--cache-db PATH] [--space-id ID] [-o table|json]",
+     .help = "How many answers the cache holds in its exact (LRU) and semantic layers, for one\n"
+             "space or all; read-only. --cache-db as for 'loadtest genie' (default --db /\n"
+             "SLUICE_DB). -o json: {\"lru_entries\": N, \"semantic_entries\": M}."},
 };
 
 const struct sl_cmd_group sl_cli_loadtest = {

@@ -126,6 +126,12 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
+/* The types this worker can run: those the program registered. */
+static void worker_help_types(void)
+{
+    printf("\nworkflow types: %s\n", sl_registry_workflow_names(sl_cli_registry()));
+}
+
 static const struct sl_cmd cmds[] = {
     {.name = "",
      .run = worker_run,
@@ -134,6 +140,7 @@ static const struct sl_cmd cmds[] = {
      .help = "Poll task queues (default: default) and run workflow tasks and activities.\n"
              "SIGINT/SIGTERM: stop taking work, release what has not started, let running\n"
              "activities finish (up to the grace period, default 10s).\n"
-             "--exit-when-idle: exit once nothing is pending on the queues."},
+             "--exit-when-idle: exit once nothing is pending on the queues.",
+     .help_more = worker_help_types},
 };
 const struct sl_cmd_group sl_cli_worker = {"worker", "run workflow and activity tasks", cmds, 1};

@@ -1,10 +1,12 @@
-/* cmd_workflow.c - `sluice workflow start|describe|show|list|count`. */
+/* cmd_workflow.c - `sluice workflow start|describe|show|list|count|timers|...`. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "sluice/engine.h"
+#include "sluice/store.h"
 
 #define OUT_TJ ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON))
 
@@ -347,8 +349,9 @@ static int show_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- list / count ------------------------------------------------------------------------- */
 
+/* list (with_output: -o and --history, which sets *history) or count (neither). */
 static bool parse_filter(sl_cli *cli, int argc, char **argv, sl_run_filter *f, sl_out_fmt *fmt,
-                         bool with_output)
+                         bool with_output, bool *history)
 {
     static const struct option opts[] = {{"status", required_argument, NULL, 's'},
                                          {"type", required_argument, NULL, 't'},
@@ -357,6 +360,7 @@ static bool parse_filter(sl_cli *cli, int argc, char **argv, sl_run_filter *f, s
                                          {"until", required_argument, NULL, 'U'},
                                          {"limit", required_argument, NULL, 'n'},
                                          {"output", required_argument, NULL, 'o'},
+                                         {"history", no_argument, NULL, 'H'},
                                          {NULL, 0, NULL, 0}};
     sl_run_filter_init(f);
     f->limit = with_output ? 100 : 0;
@@ -406,6 +410,13 @@ static bool parse_filter(sl_cli *cli, int argc, char **argv, sl_run_filter *f, s
             if (!sl_cli_parse_output(cli, optarg, OUT_TJ, fmt))
                 return false;
             break;
+        case 'H':
+            if (!with_output) {
+                sl_cli_usage(cli, "unknown option '--history'");
+                return false;
+            }
+            *history = true;
+            break;
         default:
             return false;
         }
@@ -414,25 +425,52 @@ static bool parse_filter(sl_cli *cli, int argc, char **argv, sl_run_filter *f, s
         sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
         return false;
     }
+    if (with_output && *history && *fmt != SL_OUT_JSON) {
+        sl_cli_usage(cli, "--history needs -o json");
+        return false;
+    }
     return true;
+}
+
+/* Add each listed run's events (as `workflow show -o json` prints them) as "history". */
+static sl_code add_histories(sl_engine *e, json_t *runs, sl_err *err)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r)
+    {
+        json_t *events;
+        sl_code rc = sl_engine_history(e, json_string_value(json_object_get(r, "workflow_id")),
+                                       json_string_value(json_object_get(r, "run_id")), 0, &events,
+                                       NULL, NULL, err);
+        if (rc != SL_OK)
+            return rc;
+        json_object_set_new(r, "history", events);
+    }
+    return SL_OK;
 }
 
 static int list_run(sl_cli *cli, int argc, char **argv)
 {
     sl_run_filter f;
     sl_out_fmt fmt = SL_OUT_TABLE;
-    if (!parse_filter(cli, argc, argv, &f, &fmt, true))
+    bool history = false;
+    if (!parse_filter(cli, argc, argv, &f, &fmt, true, &history))
         return SL_EXIT_USAGE;
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
     sl_err err;
     sl_err_clear(&err);
-    json_t *arr;
+    json_t *arr = NULL;
     sl_code rc = sl_engine_list(e, &f, &arr, &err);
+    if (rc == SL_OK && history)
+        rc = add_histories(e, arr, &err);
     sl_engine_close(e);
-    if (rc != SL_OK)
+    if (rc != SL_OK) {
+        json_decref(arr);
         return sl_cli_fail_err(cli, &err);
+    }
     if (fmt == SL_OUT_JSON) {
         sl_cli_print_json(arr);
     } else {
@@ -455,7 +493,7 @@ static int count_run(sl_cli *cli, int argc, char **argv)
 {
     sl_run_filter f;
     sl_out_fmt fmt = SL_OUT_TABLE;
-    if (!parse_filter(cli, argc, argv, &f, &fmt, false))
+    if (!parse_filter(cli, argc, argv, &f, &fmt, false, NULL))
         return SL_EXIT_USAGE;
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
@@ -468,6 +506,103 @@ static int count_run(sl_cli *cli, int argc, char **argv)
     if (rc != SL_OK)
         return sl_cli_fail_err(cli, &err);
     printf("%lld\n", (long long)n);
+    return SL_EXIT_OK;
+}
+
+/* ---- timers -------------------------------------------------------------------------------- */
+
+/* The store lists due timers at most this many at a time. */
+#define TIMERS_MAX 256
+
+struct timers_call {
+    int n, limit;
+    struct {
+        int64_t run_pk, fire_at_ms;
+        int32_t seq;
+    } t[TIMERS_MAX];
+    json_t *out;
+};
+
+static void timer_cb(int64_t run_pk, int32_t seq, int64_t fire_at_ms, void *arg)
+{
+    struct timers_call *c = arg;
+    if (c->n < c->limit) {
+        c->t[c->n].run_pk = run_pk;
+        c->t[c->n].seq = seq;
+        c->t[c->n].fire_at_ms = fire_at_ms;
+        c->n++;
+    }
+}
+
+/* Every timer is "due" by the end of time: the soonest `limit`, then the runs they belong to. */
+static sl_code timers_fn(sl_store *st, void *arg, sl_err *err)
+{
+    struct timers_call *c = arg;
+    sl_code rc = sl_store_timers_due(st, INT64_MAX, c->limit, timer_cb, c, err);
+    for (int i = 0; rc == SL_OK && i < c->n; i++) {
+        sl_run_row r;
+        if ((rc = sl_store_run_get(st, c->t[i].run_pk, &r, err)) != SL_OK)
+            break;
+        char at[40];
+        json_array_append_new(
+            c->out, json_pack("{s:s,s:s,s:s,s:i,s:s}", "workflow_id", r.workflow_id, "run_id",
+                              r.run_id, "type", r.type, "seq", (int)c->t[i].seq, "fire_at",
+                              sl_time_format(c->t[i].fire_at_ms, at, sizeof(at))));
+        sl_run_row_cleanup(&r);
+    }
+    return rc;
+}
+
+static int timers_run(sl_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"limit", required_argument, NULL, 'n'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    long long limit = 100;
+    sl_out_fmt fmt = SL_OUT_TABLE;
+    int c;
+    while ((c = sl_cli_getopt(cli, argc, argv, "n:o:", opts)) != -1) {
+        if (c == 'n') {
+            if (!sl_cli_parse_int(cli, "--limit", optarg, 1, TIMERS_MAX, &limit))
+                return SL_EXIT_USAGE;
+        } else if (c == 'o') {
+            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
+                return SL_EXIT_USAGE;
+        } else {
+            return SL_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
+    if (!e)
+        return SL_EXIT_FAIL;
+    struct timers_call *tc = sl_xcalloc(1, sizeof(*tc));
+    tc->limit = (int)limit;
+    tc->out = json_array();
+    sl_err err;
+    sl_err_clear(&err);
+    sl_code rc = sl_engine_read(e, timers_fn, tc, &err);
+    sl_engine_close(e);
+    json_t *arr = tc->out;
+    free(tc);
+    if (rc != SL_OK) {
+        json_decref(arr);
+        return sl_cli_fail_err(cli, &err);
+    }
+    if (fmt == SL_OUT_JSON) {
+        sl_cli_print_json(arr);
+    } else {
+        printf("%-24s %-40s %-36s %s\n", "FIRES AT (UTC)", "WORKFLOW ID", "RUN ID", "SEQ");
+        size_t i;
+        json_t *t;
+        json_array_foreach(arr, i, t)
+        printf("%-24s %-40s %-36s %lld\n", json_string_value(json_object_get(t, "fire_at")),
+               json_string_value(json_object_get(t, "workflow_id")),
+               json_string_value(json_object_get(t, "run_id")),
+               json_integer_value(json_object_get(t, "seq")));
+    }
+    json_decref(arr);
     return SL_EXIT_OK;
 }
 
@@ -773,8 +908,9 @@ static const struct sl_cmd cmds[] = {
     {.name = "list",
      .run = list_run,
      .usage = "workflow list [--status S] [--type T] [--prefix ID] [--since TIME] "
-              "[--until TIME] [--limit N] [-o table|json]",
-     .help = "Runs, newest first (default limit 100)."},
+              "[--until TIME] [--limit N] [-o table|json [--history]]",
+     .help = "Runs, newest first (default limit 100). With -o json, --history adds each run's\n"
+             "events as \"history\" (the array 'workflow show -o json' prints)."},
     {.name = "signal",
      .run = signal_run,
      .usage = "workflow signal ID --name N [--input JSON|@FILE]",
@@ -802,6 +938,12 @@ static const struct sl_cmd cmds[] = {
      .help = "Re-run the current workflow code against a history saved with\n"
              "'sluice workflow show ID -o json'. Prints 'deterministic' (exit 0) or the first\n"
              "mismatch: event id, what history recorded, what the code asked for (exit 1)."},
+    {.name = "timers",
+     .run = timers_run,
+     .usage = "workflow timers [--limit N] [-o table|json]",
+     .help = "Durable timers waiting to fire (SL_SLEEP, signal wait timeouts), soonest first:\n"
+             "fire time (UTC), workflow id, run id, the timer's sequence number and, in JSON,\n"
+             "the workflow type. At most --limit (default 100, at most 256)."},
     {.name = "count",
      .run = count_run,
      .usage = "workflow count [--status S] [--type T] [--prefix ID] [--since TIME] "

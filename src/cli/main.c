@@ -1,4 +1,9 @@
-/* main.c - `sluice`: global options, the table of command groups, dispatch and --help. */
+/*
+ * main.c - the command line (sl_cli_main): global options, the table of command groups,
+ * dispatch and --help. The programs are thin main()s around it: `sluice` (sluice.c) and the
+ * test fixture binary `sluice-testfixture` (tests/workflows/main.c), which adds its
+ * test-only workflows to the registry.
+ */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +46,8 @@ static void print_cmd_help(const struct sl_cmd *cmd)
     printf("usage: sluice %s\n", cmd->usage);
     if (cmd->help && cmd->help[0])
         printf("\n%s\n", cmd->help);
+    if (cmd->help_more)
+        cmd->help_more();
 }
 
 static bool wants_help(int argc, char **argv)
@@ -54,10 +61,11 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
-int main(int argc, char **argv)
+int sl_cli_main(int argc, char **argv, sl_cli_register_fn register_more, void *arg)
 {
     sl_cli cli = {.db_path = NULL, .cmd_name = "sluice", .cmd = NULL};
     signal(SIGPIPE, SIG_IGN);
+    sl_cli_registry_extend(register_more, arg);
 
     /* Global options may appear anywhere before "--": take them out of argv. */
     int n = 1;

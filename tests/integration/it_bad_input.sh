@@ -5,6 +5,9 @@
 . "$SLUICE_SRC/tests/lib/common.sh"
 S=$SLUICE_BIN
 
+# sqlite3 stays in this script on purpose, on files as files: it makes databases that are not
+# Sluice's (a foreign schema, a newer schema level) and compares a dump of every table of the
+# engine database, which no CLI output covers, to show that refused input changed nothing.
 $S workflow start --type noop_chain --id keep --input '{"steps":1}' >/dev/null
 $S workflow start --type noop_chain --id runner --task-queue nobody-serves-this >/dev/null
 it_start_bg worker "$S" worker --exit-when-idle

@@ -4,7 +4,7 @@
 # Child workflows (results, parent-close policy), continue-as-new keeping histories bounded,
 # version and side-effect markers, and history size limits.
 . "$SLUICE_SRC/tests/lib/common.sh"
-S=$SLUICE_BIN
+S=$SLUICE_FIXTURE_BIN # for fanout, looper, versioned
 it_start_bg worker "$S" worker
 
 $S workflow start --type fanout --id parent --input '{"children":3,"child":{"steps":2}}' >/dev/null

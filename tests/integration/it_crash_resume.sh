@@ -32,5 +32,6 @@ it_expect_eq "will retry" "$(jq '.[0].will_retry' <<<"$to")" true
 it_expect_eq "retried step completed on attempt 2" \
   "$(jq '[.[] | select(.type=="ActivityTaskCompleted")][0].attributes.attempt' <<<"$h")" 2
 it_expect_eq "steps completed" "$(jq '[.[] | select(.type=="ActivityTaskCompleted")] | length' <<<"$h")" 2
+# The file after kill -9: no CLI runs PRAGMA integrity_check, so sqlite3 does.
 it_expect_eq integrity "$(sqlite3 "$SLUICE_DB" 'PRAGMA integrity_check')" ok
 echo PASS

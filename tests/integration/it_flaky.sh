@@ -5,7 +5,7 @@
 # time; non-retryable errors (flagged, or listed in the policy) fail at once; exhausted
 # maximum_attempts fail the workflow and describe shows the failure.
 . "$SLUICE_SRC/tests/lib/common.sh"
-S=$SLUICE_BIN
+S=$SLUICE_FIXTURE_BIN # for flaky
 fast='"activity_options":{"retry_policy":{"initial_interval":"100ms","backoff_coefficient":2}}'
 
 $S workflow start --type flaky --id ok --input "{\"fail_times\":2,\"error_type\":\"Boom\",$fast}" >/dev/null

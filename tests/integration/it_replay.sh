@@ -4,7 +4,7 @@
 # Replay check: a history exported from a completed run replays as deterministic; after the
 # code reorders its two activities, replay names the first mismatching event.
 . "$SLUICE_SRC/tests/lib/common.sh"
-S=$SLUICE_BIN
+S=$SLUICE_FIXTURE_BIN # for pair
 $S workflow start --type pair --id pr >/dev/null
 it_start_bg worker "$S" worker --exit-when-idle
 wait "$IT_LAST_PID"
@@ -16,7 +16,7 @@ $S workflow replay --history "$T/history.json" -o json | jq -e '.deterministic =
 
 # "Deploy" code that swaps the two activities and replay the old history against it.
 rc=0
-SLUICE_EXAMPLES_REORDER=1 $S workflow replay --history "$T/history.json" -o json >"$T/mismatch.json" || rc=$?
+SLUICE_FIXTURE_REORDER=1 $S workflow replay --history "$T/history.json" -o json >"$T/mismatch.json" || rc=$?
 it_expect_eq "exit code" "$rc" 1
 m=$(cat "$T/mismatch.json")
 it_expect_eq deterministic "$(jq .deterministic <<<"$m")" false

@@ -73,7 +73,7 @@ for i in 0 1 2; do
 done
 $S schedule delete ams >/dev/null
 
-before=$(sqlite3 "$SLUICE_DB" "SELECT count(*) FROM schedules")
+before=$($S schedule list -o json | jq length)
 it_expect_fail 2 "cron field 'hour' value 25 out of range 0-23" $S schedule create --id x --type noop_chain --cron "0 25 * * *"
 it_expect_fail 2 "cron expression|5 fields|fields" $S schedule create --id x --type noop_chain --cron "* * *"
 it_expect_fail 2 "unknown overlap policy 'sometimes'" $S schedule create --id x --type noop_chain --every 1m --overlap sometimes
@@ -84,7 +84,7 @@ it_expect_fail 1 "schedule 'q' already exists" $S schedule create --id q --type 
 it_expect_fail 1 "no schedule 'ghost'" $S schedule describe ghost
 it_expect_fail 1 "no schedule 'ghost'" $S schedule trigger ghost
 it_expect_fail 1 "no schedule 'ghost'" $S schedule delete ghost
-it_expect_eq "schedules unchanged" "$(sqlite3 "$SLUICE_DB" "SELECT count(*) FROM schedules")" "$before"
+it_expect_eq "schedules unchanged" "$($S schedule list -o json | jq length)" "$before"
 $S schedule delete q >/dev/null
 it_expect_fail 1 "no schedule 'q'" $S schedule describe q
 echo PASS

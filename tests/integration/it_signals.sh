@@ -4,7 +4,7 @@
 # Signals: sent before the code waits they are kept, in order; sent while it waits they wake
 # it; a wait with a timeout fails with SignalTimeout; signalling a closed workflow is an error.
 . "$SLUICE_SRC/tests/lib/common.sh"
-S=$SLUICE_BIN
+S=$SLUICE_FIXTURE_BIN # for collector
 $S workflow start --type collector --id col --input '{"count":3,"signal":"add","timeout":"60s"}' >/dev/null
 $S workflow signal col --name add --input '{"n":1}' >/dev/null
 $S workflow signal col --name other --input '"ignored"' >/dev/null

@@ -9,10 +9,14 @@
 #   it_expect_eq WHAT GOT WANT     compare and fail with a clear message
 #
 # Every test gets its own temporary directory $T (removed at exit unless KEEP=1) and its own
-# database $SLUICE_DB inside it. Binaries come from $SLUICE_BIN (set by ctest).
+# database $SLUICE_DB inside it. Binaries (set by ctest): $SLUICE_BIN is the product `sluice`;
+# $SLUICE_FIXTURE_BIN is sluice-testfixture, the same command line plus the test-only
+# workflows of tests/workflows/ (flaky, sleepy, collector, ...): a script that needs one of
+# them runs that binary, every other script the product.
 set -euo pipefail
 
 : "${SLUICE_BIN:?SLUICE_BIN must point at the sluice binary (ctest sets it)}"
+SLUICE_FIXTURE_BIN=${SLUICE_FIXTURE_BIN:-$(dirname "$SLUICE_BIN")/sluice-testfixture}
 SLUICE_SRC=${SLUICE_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-it.XXXXXX")
 export SLUICE_DB="$T/sluice.db"

@@ -1,12 +1,10 @@
 /*
- * control.c - example workflows for workflow control: timers, signals, child workflows,
+ * control.c - fixtures for workflow control: timers, signals, child workflows,
  * continue-as-new, versioning and side effects, and a replay check after a code change.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "sluice/workflows.h"
+#include "fixtures.h"
 
 static sl_wf_status sleepy(sl_wf *wf, const json_t *in, json_t **out)
 {
@@ -106,12 +104,9 @@ static sl_wf_status versioned(sl_wf *wf, const json_t *in, json_t **out)
     return SL_WF_DONE;
 }
 
-static sl_wf_status pair(sl_wf *wf, const json_t *in, json_t **out)
+/* The same two steps in the order given: pair, and pair after a "code change". */
+static sl_wf_status pair_steps(sl_wf *wf, const char *first, const char *second, json_t **out)
 {
-    (void)in;
-    const char *e = getenv("SLUICE_EXAMPLES_REORDER");
-    bool swap = e && strcmp(e, "1") == 0;
-    const char *first = swap ? "step_b" : "step_a", *second = swap ? "step_a" : "step_b";
     const json_t *a, *b;
     SL_AWAIT(wf, sl_activity(wf, first, NULL, NULL), &a);
     SL_AWAIT(wf, sl_activity(wf, second, NULL, NULL), &b);
@@ -119,28 +114,40 @@ static sl_wf_status pair(sl_wf *wf, const json_t *in, json_t **out)
     return SL_WF_DONE;
 }
 
+static sl_wf_status pair(sl_wf *wf, const json_t *in, json_t **out)
+{
+    (void)in;
+    return pair_steps(wf, "step_a", "step_b", out);
+}
+
+static sl_wf_status pair_reordered(sl_wf *wf, const json_t *in, json_t **out)
+{
+    (void)in;
+    return pair_steps(wf, "step_b", "step_a", out);
+}
+
 static json_t *step_a(sl_act *act, const json_t *in)
 {
     (void)in;
-    sl_examples_log(act, NULL);
+    sl_fixtures_log(act, NULL);
     return json_string("a");
 }
 
 static json_t *step_b(sl_act *act, const json_t *in)
 {
     (void)in;
-    sl_examples_log(act, NULL);
+    sl_fixtures_log(act, NULL);
     return json_string("b");
 }
 
-void sl_workflows_register_control(sl_registry *r)
+void sl_fixtures_register_control(sl_registry *r, bool reorder_pair)
 {
     sl_registry_add_workflow(r, "sleepy", sleepy);
     sl_registry_add_workflow(r, "collector", collector);
     sl_registry_add_workflow(r, "fanout", fanout);
     sl_registry_add_workflow(r, "looper", looper);
     sl_registry_add_workflow(r, "versioned", versioned);
-    sl_registry_add_workflow(r, "pair", pair);
+    sl_registry_add_workflow(r, "pair", reorder_pair ? pair_reordered : pair);
     sl_registry_add_activity(r, "step_a", step_a);
     sl_registry_add_activity(r, "step_b", step_b);
 }
