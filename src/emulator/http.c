@@ -744,7 +744,7 @@ static sl_code seed_defaults(sl_emulator *emu, sl_err *err)
     bool ok = sl__emu_uc_catalog_create(db, "main", "Default catalog", true, &e);
     sl__emu_db_release(emu->store, db);
     ok = ok && sl__emu_seed_samples(emu->store, &e);
-    return ok ? SL_OK : sl_err_set(err, SL_EIO, "emulator: seed data: %s", e.msg);
+    return ok ? SL_OK : sl_err_set(err, SL_EIO, "seed data: %s", e.msg);
 }
 
 /* A listening TCP socket on sa, or -1 with errno set. SO_REUSEADDR as MHD sets it on the
@@ -778,7 +778,7 @@ static sl_code start_mhd(sl_emulator *emu, sl_err *err)
         host = "127.0.0.1";
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)emu->opts.port)};
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return sl_err_set(err, SL_EINVAL, "emulator: --listen host '%s' is not an IPv4 address",
+        return sl_err_set(err, SL_EINVAL, "--listen host '%s' is not an IPv4 address",
                           emu->listen_host);
     raise_nofile();
     int fd = listen_socket(&sa);
@@ -790,7 +790,7 @@ static sl_code start_mhd(sl_emulator *emu, sl_err *err)
         int saved = errno;
         if (fd >= 0)
             close(fd);
-        return sl_err_set(err, SL_EIO, "emulator: cannot listen on %s:%d: %s", emu->listen_host,
+        return sl_err_set(err, SL_EIO, "cannot listen on %s:%d: %s", emu->listen_host,
                           emu->opts.port, strerror(saved));
     }
     emu->port = ntohs(bound.sin_port);
@@ -816,7 +816,7 @@ static sl_code start_mhd(sl_emulator *emu, sl_err *err)
         if (fstat(fd, &now_st) == 0 && now_st.st_dev == fd_st.st_dev &&
             now_st.st_ino == fd_st.st_ino)
             close(fd);
-        return sl_err_set(err, SL_EIO, "emulator: cannot listen on %s:%d: %s", emu->listen_host,
+        return sl_err_set(err, SL_EIO, "cannot listen on %s:%d: %s", emu->listen_host,
                           emu->opts.port, strerror(saved));
     }
     return SL_OK; /* MHD_stop_daemon closes the socket */
@@ -855,7 +855,7 @@ sl_code sl_emulator_start(const sl_emulator_opts *opts, sl_emulator **out, sl_er
     } else {
         char tmpl[] = "/tmp/sluice-emulator-XXXXXX";
         if (!mkdtemp(tmpl)) {
-            rc = sl_err_set(err, SL_EIO, "emulator: cannot create a temp dir: %s",
+            rc = sl_err_set(err, SL_EIO, "cannot create a temp dir: %s",
                             strerror(errno));
             goto fail;
         }
@@ -863,33 +863,33 @@ sl_code sl_emulator_start(const sl_emulator_opts *opts, sl_emulator **out, sl_er
         emu->own_data_dir = true;
     }
     if (sl_mkdirs(emu->data_dir, NULL) != SL_OK) {
-        rc = sl_err_set(err, SL_EIO, "emulator: cannot create %s: %s", emu->data_dir,
+        rc = sl_err_set(err, SL_EIO, "cannot create %s: %s", emu->data_dir,
                         strerror(errno));
         goto fail;
     }
     if (!sl__emu_faults_parse(opts->faults, &emu->faults, eb, sizeof(eb))) {
-        rc = sl_err_set(err, SL_EINVAL, "emulator: %s", eb);
+        rc = sl_err_set(err, SL_EINVAL, "%s", eb);
         goto fail;
     }
     char *dbpath = sl_xasprintf("%s/emulator.db", emu->data_dir);
     emu->store = sl__emu_store_open(dbpath, eb, sizeof(eb));
     free(dbpath);
     if (!emu->store) {
-        rc = sl_err_set(err, SL_EIO, "emulator: %s", eb);
+        rc = sl_err_set(err, SL_EIO, "%s", eb);
         goto fail;
     }
     if ((rc = seed_defaults(emu, err)) != SL_OK)
         goto fail;
     if (!sl__emu_genie_start(emu, eb, sizeof(eb))) {
-        rc = sl_err_set(err, SL_EINVAL, "emulator: %s", eb);
+        rc = sl_err_set(err, SL_EINVAL, "%s", eb);
         goto fail;
     }
     if (!sl__emu_stmts_start(emu, eb, sizeof(eb))) {
-        rc = sl_err_set(err, SL_EIO, "emulator: %s", eb);
+        rc = sl_err_set(err, SL_EIO, "%s", eb);
         goto fail;
     }
     if (pthread_create(&emu->timer_thread, NULL, timer_main, emu) != 0) {
-        rc = sl_err_set(err, SL_EIO, "emulator: cannot start the timer thread");
+        rc = sl_err_set(err, SL_EIO, "cannot start the timer thread");
         goto fail;
     }
     emu->timer_started = true;
@@ -943,9 +943,9 @@ void sl_emulator_stop(sl_emulator *emu)
     pthread_mutex_destroy(&emu->stats_mu);
     free(emu->listen_host);
     free(emu->data_dir);
-    free(emu->token);
+    sl_secret_free(emu->token);
     free(emu->client_id);
-    free(emu->client_secret);
+    sl_secret_free(emu->client_secret);
     free(emu->genie_config_path);
     free(emu);
 }
