@@ -32,8 +32,9 @@
  * (thread-local, reused across calls and clients so connections stay open), released
  * when the thread exits or by sl_dbx_thread_cleanup(). The OAuth token cache is shared
  * by all threads of a client; exactly one thread refreshes it while the others wait.
- * curl_global_init() must have run (once, in main) before threads start. Free a client
- * only when no thread still uses it. Pure functions (config, backoff, error mapping,
+ * sl_dbx_global_init() must have run (once, in main) before threads start. Free a client
+ * only when no thread still uses it. A non-blocking driver (sl_dbx_async) belongs to the
+ * thread that made it. Pure functions (config, backoff, error mapping,
  * redaction, path encoding, rendering) are thread-safe.
  */
 #ifndef SLUICE_DBX_H
@@ -245,6 +246,13 @@ void sl_dbx_client_free(sl_dbx_client *c);
 const sl_dbx_settings *sl_dbx_client_settings(const sl_dbx_client *c);
 
 /*
+ * Process-wide set-up of the HTTP library (curl_global_init): once, in main, before any
+ * thread starts; sl_dbx_global_cleanup once at exit. SL_EIO when it fails.
+ */
+SL_MUST_USE sl_code sl_dbx_global_init(sl_err *err);
+void sl_dbx_global_cleanup(void);
+
+/*
  * The Authorization header line for a request sent outside this client's transport (an
  * event loop driving its own curl handles): "Authorization: Bearer <PAT or OAuth
  * token>", owned (wipe and free it). OAuth tokens come from the client's shared cache;
@@ -310,6 +318,146 @@ void sl_dbx_stats_get(const sl_dbx_client *c, sl_dbx_stats *out);
 SL_MUST_USE sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const char *path,
                                     const json_t *body, const sl_dbx_call *call, json_t **out,
                                     sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * Requests as data, and non-blocking requests (src/dbx/async.c)
+ *
+ * An sl_dbx_request says what to send (method, path, JSON body); request builders
+ * (sl_dbx_statement_execute_request, sl_dbx_serving_embed_request, ...) and the Genie
+ * step function (sl_dbx_genie_step_next) produce them, so URLs are built only here. The
+ * blocking API sends its own requests through the retrying transport; a non-blocking
+ * driver sends these:
+ *
+ * An sl_dbx_async is one curl multi handle driven through epoll: thousands of requests
+ * in flight from one thread, connections kept open and reused between requests (up to
+ * max_connections idle ones), no thread per request, no retries (the caller decides,
+ * e.g. from sl_dbx_retry_delay_ms). A client driver (made with a client) sends paths on
+ * the client's host with its auth (PAT, or the shared OAuth token: a token that is
+ * missing or due is fetched, blocking, when a request is submitted; a 401/403 on an
+ * OAuth token refreshes it and re-sends once), counts requests in the client's
+ * statistics and maps failures as invariant (2). A raw driver (no client) sends absolute
+ * http(s) URLs with no auth, only the headers given (`sluice loadtest http`).
+ *
+ * States of a request:
+ *
+ *   IDLE --submit / resubmit--> IN FLIGHT --transfer ends--> DONE: done(r, arg) runs,
+ *    ^ ^                          |                           from sl_dbx_async_run
+ *    | '-----------abort----------'                                  |
+ *    '------- done returns (result kept until the next submit) ------'
+ *                 (or done submits it again: IN FLIGHT)
+ *
+ * Threads: a driver, its requests and their results belong to one thread. Callbacks run
+ * only from sl_dbx_async_run on that thread, after curl has finished with the transfer
+ * (never inside a curl callback), so a callback may submit, resubmit, abort or free any
+ * request, including its own. sl_dbx_async_run waits for socket activity at most the
+ * time it is given, so the caller interleaves its own timers with the transfers.
+ * ---------------------------------------------------------------------------------- */
+
+#define SL_DBX_ASYNC_BODY_MAX (8u * 1024 * 1024) /* default cap on a kept response body */
+
+/* One request as data. Strings are borrowed (submit copies what it needs) unless a
+ * builder made them: then own_path/own_body hold them and sl_dbx_request_cleanup frees. */
+typedef struct sl_dbx_request {
+    const char *method;         /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
+    const char *path;           /* client driver: encoded path from the host root ("/api/2.0/...",
+                                   query allowed); raw driver: an absolute http(s) URL */
+    const char *body;           /* JSON text (Content-Type: application/json), or NULL */
+    char what[160];             /* error context ("get Genie message 01ef"); "" = "METHOD path" */
+    const char *const *headers; /* raw drivers: extra "Name: value" lines (borrowed) */
+    size_t n_headers;
+    int64_t timeout_ms;        /* whole request; 0 = the client's request timeout (raw: 0 = none) */
+    size_t body_max;           /* a longer 2xx body fails SL_ELIMIT; 0 = SL_DBX_ASYNC_BODY_MAX */
+    bool discard;              /* count 2xx body bytes, keep nothing (benchmarks) */
+    char *own_path, *own_body; /* storage of a built request, or NULL */
+} sl_dbx_request;
+
+/* Zeroed, with method and path set (borrowed). */
+void sl_dbx_request_init(sl_dbx_request *r, const char *method, const char *path);
+/* Frees own_path/own_body; accepts a request that owns nothing. */
+void sl_dbx_request_cleanup(sl_dbx_request *r);
+
+/* The outcome of a request, borrowed from it (valid in its callback and until it is next
+ * submitted or freed). */
+typedef struct sl_dbx_response {
+    sl_code code;      /* SL_OK: a 2xx response; otherwise the failure in err */
+    const sl_err *err; /* never NULL; code SL_OK on success. For an HTTP error it holds
+                          http_status, error_code, retryable and retry_after_ms (from
+                          Retry-After), redacted and prefixed with `what` */
+    int status;        /* HTTP status; 0 when no response arrived (connection, timeout) */
+    const char *body;  /* a 2xx body, NUL-terminated ("" when discarded or empty) */
+    size_t body_len;
+    uint64_t bytes;       /* body bytes received, kept or not */
+    int64_t submitted_ns; /* sl_mono_ns() when the request was (re)submitted */
+} sl_dbx_response;
+
+/*
+ * The delay before re-sending a request that failed with `err` after `attempt` earlier
+ * re-sends: for a 429 or 503 while attempt < max_retries, the server's Retry-After
+ * (err->retry_after_ms), else sl_dbx_backoff_ms(p, attempt, unit_random); -1 when it is
+ * not to be re-sent (another failure, retries used up, or deadline_ms > 0 and
+ * now_ms + delay >= deadline_ms, in the caller's clock). Pure.
+ */
+int64_t sl_dbx_retry_delay_ms(const sl_err *err, int attempt, int max_retries,
+                              const sl_dbx_retry_policy *p, double unit_random, int64_t now_ms,
+                              int64_t deadline_ms);
+
+typedef struct sl_dbx_async sl_dbx_async;
+typedef struct sl_dbx_async_req sl_dbx_async_req;
+typedef void (*sl_dbx_async_fn)(sl_dbx_async_req *r, void *arg);
+
+typedef struct sl_dbx_async_opts {
+    int max_connections; /* idle connections kept for reuse (CURLMOPT_MAXCONNECTS); 0 = 64 */
+    /* raw drivers only; a client driver uses the client's settings */
+    int64_t connect_timeout_ms; /* 0 = 10 s */
+    bool tls_verify;            /* default true */
+    const char *user_agent;     /* NULL = "sluice/<version>" (copied) */
+} sl_dbx_async_opts;
+
+void sl_dbx_async_opts_init(sl_dbx_async_opts *o);
+
+/*
+ * A driver for client `c` (borrowed; must outlive the driver), or a raw driver when c is
+ * NULL; `o` may be NULL for the defaults. SL_EIO when epoll or curl cannot be set up.
+ * Free with sl_dbx_async_free.
+ */
+SL_MUST_USE sl_code sl_dbx_async_new(sl_dbx_client *c, const sl_dbx_async_opts *o,
+                                     sl_dbx_async **out, sl_err *err);
+/* Aborts what is in flight (no callbacks) and frees every request made from the driver.
+ * Accepts NULL. Not from a callback. */
+void sl_dbx_async_free(sl_dbx_async *a);
+
+/*
+ * Wait up to max_wait_ns (0: do not wait) for socket activity or one of curl's own
+ * timeouts, move every transfer that can progress, then run the callbacks of the
+ * requests that finished. Returns the number of requests in flight afterwards.
+ * Interrupted waits (EINTR) return early.
+ */
+int sl_dbx_async_run(sl_dbx_async *a, int64_t max_wait_ns);
+int sl_dbx_async_in_flight(const sl_dbx_async *a);
+int sl_dbx_async_peak(const sl_dbx_async *a); /* most requests in flight at once */
+
+/* An idle request of driver `a` (pooled: its easy handle keeps its connection cache
+ * entries warm). Never NULL (out of memory aborts). */
+SL_MUST_USE sl_dbx_async_req *sl_dbx_async_req_new(sl_dbx_async *a);
+/* Abort it if in flight (no callback) and return it to the driver. Accepts NULL. */
+void sl_dbx_async_req_free(sl_dbx_async_req *r);
+
+/*
+ * Send `rq` (copied); done(r, arg) runs from a later sl_dbx_async_run when it finished,
+ * successfully or not. The request must not be in flight. Fails without sending only
+ * when the client's OAuth token cannot be obtained (that error, e.g. SL_EAUTH) or for a
+ * raw URL that is not http(s) (SL_EINVAL).
+ */
+SL_MUST_USE sl_code sl_dbx_async_req_submit(sl_dbx_async_req *r, const sl_dbx_request *rq,
+                                            sl_dbx_async_fn done, void *arg, sl_err *err);
+/* Send the previous request again as it was (its options are kept: the cheap re-issue
+ * of a benchmark); with a new OAuth token when the cached one changed. Errors as submit. */
+SL_MUST_USE sl_code sl_dbx_async_req_resubmit(sl_dbx_async_req *r, sl_err *err);
+/* Stop an in-flight request now; its callback does not run. No-op when idle. */
+void sl_dbx_async_req_abort(sl_dbx_async_req *r);
+bool sl_dbx_async_req_is_in_flight(const sl_dbx_async_req *r);
+/* The outcome of the last completed send (borrowed). */
+const sl_dbx_response *sl_dbx_async_req_response(const sl_dbx_async_req *r);
 
 /* ------------------------------------------------------------------------------------
  * SQL warehouses (/api/2.0/sql/warehouses)

@@ -82,6 +82,20 @@ static void handle_release(CURL *h, bool temp)
         t->busy = false;
 }
 
+sl_code sl_dbx_global_init(sl_err *err)
+{
+    CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cc != CURLE_OK)
+        return sl_err_set(err, SL_EIO, "HTTP library initialisation failed: %s",
+                          curl_easy_strerror(cc));
+    return SL_OK;
+}
+
+void sl_dbx_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
 void sl_dbx_thread_cleanup(void)
 {
     pthread_once(&tls_once, tls_init);
