@@ -514,6 +514,16 @@ SL_MUST_USE sl_code sl_dbx_statement_execute(sl_dbx_client *c, const sl_dbx_stat
 SL_MUST_USE sl_code sl_dbx_statement_get(sl_dbx_client *c, const char *statement_id,
                                          const sl_dbx_call *call, json_t **out, sl_err *err);
 /*
+ * The same two calls as requests (sl_dbx_request, for sl_dbx_async): *out holds the
+ * method, path, JSON body and `what`; release with sl_dbx_request_cleanup (also after a
+ * failure). execute needs req->warehouse_id (nothing is resolved here) and checks req as
+ * sl_dbx_statement_execute does (SL_EINVAL). Pure.
+ */
+SL_MUST_USE sl_code sl_dbx_statement_execute_request(const sl_dbx_statement_req *req,
+                                                     sl_dbx_request *out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_statement_get_request(const char *statement_id, sl_dbx_request *out,
+                                                 sl_err *err);
+/*
  * The state's verdict on a StatementResponse: SL_OK for PENDING/RUNNING/SUCCEEDED;
  * for FAILED the statement's error_code (classified by sl_dbx_error_code_classify, so
  * TEMPORARILY_UNAVAILABLE is retryable) and "statement <id> failed: <error_code>:
@@ -715,6 +725,12 @@ SL_MUST_USE sl_code sl_dbx_genie_conversation_list(sl_dbx_client *c, const char 
                                                    bool include_all, size_t max_items,
                                                    const sl_dbx_call *call, json_t **out,
                                                    sl_err *err);
+/* One page of them (page_size 100; page_token NULL for the first): the owned response
+ * {conversations: [...], next_page_token}, for callers that stop paging early. */
+SL_MUST_USE sl_code sl_dbx_genie_conversation_page(sl_dbx_client *c, const char *space_id,
+                                                   bool include_all, const char *page_token,
+                                                   const sl_dbx_call *call, json_t **out,
+                                                   sl_err *err);
 /* Messages of a conversation: owned array of GenieMessage. */
 SL_MUST_USE sl_code sl_dbx_genie_message_list(sl_dbx_client *c, const char *space_id,
                                               const char *conversation_id, size_t max_items,
@@ -851,6 +867,13 @@ SL_MUST_USE sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint,
                                          const char *const *inputs, size_t n,
                                          const sl_dbx_call *call, sl_dbx_vectors **out,
                                          sl_err *err);
+/* sl_dbx_serving_embed in two halves, for sl_dbx_async: the request (release with
+ * sl_dbx_request_cleanup; SL_EINVAL as above), and the parse of its parsed JSON response
+ * (`what` prefixes errors; SL_EREMOTE when malformed). Pure. */
+SL_MUST_USE sl_code sl_dbx_serving_embed_request(const char *endpoint, const char *const *inputs,
+                                                 size_t n, sl_dbx_request *out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_serving_embed_parse(const json_t *resp, size_t n, const char *what,
+                                               sl_dbx_vectors **out, sl_err *err);
 
 /* ------------------------------------------------------------------------------------
  * MLflow tracking (/api/2.0/mlflow)

@@ -153,6 +153,10 @@ SL_MUST_USE sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const cha
                                  const json_t *body, const char *what, const sl_dbx_call *call,
                                  json_t **out, sl_err *err);
 
+/* The same for a request as data (sl_dbx_request: body already JSON text). */
+SL_MUST_USE sl_code sl__dbx_json_request(sl_dbx_client *c, const sl_dbx_request *rq,
+                                         const sl_dbx_call *call, json_t **out, sl_err *err);
+
 /* OAuth: copy the current token into *out (owned), fetching one when missing or due.
  * If `stale_gen` equals the current generation the token is refreshed first (used after
  * a 401/403); *out_gen gets the generation of the returned token. */
@@ -187,6 +191,19 @@ int64_t sl__dbx_poll_next(int64_t cur_ms, int64_t max_ms);
 SL_MUST_USE sl_code sl__dbx_list_all(sl_dbx_client *c, const char *base_path, const char *key,
                                      size_t max_items, const char *what, const sl_dbx_call *call,
                                      json_t **out, sl_err *err);
+
+/* "/api/2.0/genie/spaces/{s}[/conversations/{c}[/messages/{m}[/attachments/{a}]]]" +
+ * suffix (may be NULL), each id percent-encoded; owned. */
+char *sl__dbx_genie_path(const char *space, const char *conv, const char *msg, const char *att,
+                         const char *suffix);
+
+/* Result chunks (statements.c): feed the rows of one ResultData object to fn (*stop when
+ * fn asked to stop; SL_EINVAL for EXTERNAL_LINKS), and the path of the chunk after it
+ * (*out owned, NULL at the end; SL_EREMOTE for a link that is not an API path). */
+sl_code sl__dbx_chunk_feed(const json_t *chunk, const json_t *columns, sl_dbx_row_fn fn, void *arg,
+                           bool *stop, sl_err *err);
+sl_code sl__dbx_chunk_next_path(const char *statement_id, const json_t *chunk, char **out,
+                                sl_err *err);
 
 /* String member of an object, or NULL. */
 const char *sl__dbx_jstr(const json_t *obj, const char *key);

@@ -465,17 +465,10 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
     return rc;
 }
 
-sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const char *path, const json_t *body,
-                     const char *what, const sl_dbx_call *call, json_t **out, sl_err *err)
+static sl_code json_round_trip(sl_dbx_client *c, const sl__dbx_req *req, json_t **out, sl_err *err)
 {
-    if (out)
-        *out = NULL;
-    sl__dbx_req req;
-    sl__dbx_req_init(&req, method, path, what);
-    req.json = body;
-    req.call = call;
     sl__dbx_resp resp;
-    sl_code rc = sl__dbx_request(c, &req, &resp, err);
+    sl_code rc = sl__dbx_request(c, req, &resp, err);
     if (rc == SL_OK && out) {
         const char *p = resp.body;
         while (p && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
@@ -488,13 +481,37 @@ sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const char *path, con
             if (!*out) {
                 rc = sl_err_set(err, SL_EREMOTE, "invalid JSON in response (line %d: %s)",
                                 jerr.line, jerr.text);
-                if (what)
-                    sl__dbx_ctx(rc, err, "%s", what);
+                if (req->what)
+                    sl__dbx_ctx(rc, err, "%s", req->what);
             }
         }
     }
     sl__dbx_resp_cleanup(&resp);
     return rc;
+}
+
+sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const char *path, const json_t *body,
+                     const char *what, const sl_dbx_call *call, json_t **out, sl_err *err)
+{
+    if (out)
+        *out = NULL;
+    sl__dbx_req req;
+    sl__dbx_req_init(&req, method, path, what);
+    req.json = body;
+    req.call = call;
+    return json_round_trip(c, &req, out, err);
+}
+
+sl_code sl__dbx_json_request(sl_dbx_client *c, const sl_dbx_request *rq, const sl_dbx_call *call,
+                             json_t **out, sl_err *err)
+{
+    if (out)
+        *out = NULL;
+    sl__dbx_req req;
+    sl__dbx_req_init(&req, rq->method, rq->path, rq->what[0] ? rq->what : NULL);
+    req.json_text = rq->body;
+    req.call = call;
+    return json_round_trip(c, &req, out, err);
 }
 
 sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const char *path, const json_t *body,

@@ -7,7 +7,8 @@
  * re-sent once; bodies are capped or discarded, bytes counted; an aborted request never
  * calls back; a run waits no longer than it is told; callbacks submit and free requests;
  * raw drivers send only the given headers to http(s) URLs; a refused connection is a
- * retryable failure with no status; and the pure retry rule of sl_dbx_retry_delay_ms.
+ * retryable failure with no status; the pure retry rule of sl_dbx_retry_delay_ms; and the
+ * request builders (statement execute/get, embeddings) with the embeddings parse.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -497,6 +498,53 @@ static void retry_delay_rule(void **state)
     assert_int_equal(sl_dbx_retry_delay_ms(&e, 0, 5, &p, 0.0, 0, 0), -1);
 }
 
+static void requests_are_built_as_data(void **state)
+{
+    (void)state;
+    sl_dbx_statement_req sr;
+    sl_dbx_statement_req_init(&sr);
+    sr.statement = "SELECT 1";
+    sr.wait_timeout_s = 30;
+    sl_dbx_request rq;
+    sl_err err;
+    sl_err_clear(&err);
+    assert_int_equal(sl_dbx_statement_execute_request(&sr, &rq, &err), SL_EINVAL);
+    sl_dbx_request_cleanup(&rq);
+    sr.warehouse_id = "wh 1";
+    assert_int_equal(sl_dbx_statement_execute_request(&sr, &rq, &err), SL_OK);
+    assert_string_equal(rq.method, "POST");
+    assert_string_equal(rq.path, "/api/2.0/sql/statements");
+    assert_string_equal(rq.what, "execute statement on warehouse wh 1");
+    json_t *b = json_loads(rq.body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(b, "warehouse_id")), "wh 1");
+    assert_string_equal(json_string_value(json_object_get(b, "wait_timeout")), "30s");
+    assert_string_equal(json_string_value(json_object_get(b, "disposition")), "INLINE");
+    json_decref(b);
+    sl_dbx_request_cleanup(&rq);
+
+    assert_int_equal(sl_dbx_statement_get_request("01ef/x", &rq, &err), SL_OK);
+    assert_string_equal(rq.path, "/api/2.0/sql/statements/01ef%2Fx");
+    assert_null(rq.body);
+    sl_dbx_request_cleanup(&rq);
+
+    const char *in[2] = {"a", "b"};
+    assert_int_equal(sl_dbx_serving_embed_request("gte large", in, 2, &rq, &err), SL_OK);
+    assert_string_equal(rq.path, "/serving-endpoints/gte%20large/invocations");
+    assert_string_equal(rq.body, "{\"input\":[\"a\",\"b\"]}");
+    sl_dbx_request_cleanup(&rq);
+    json_t *resp = json_loads("{\"data\":[{\"index\":1,\"embedding\":[3,4]},"
+                              "{\"index\":0,\"embedding\":[1,2]}]}",
+                              0, NULL);
+    sl_dbx_vectors *v = NULL;
+    assert_int_equal(sl_dbx_serving_embed_parse(resp, 2, "embed", &v, &err), SL_OK);
+    assert_int_equal(v->dim, 2);
+    assert_true(v->data[0] == 1.0f && v->data[3] == 4.0f);
+    sl_dbx_vectors_free(v);
+    assert_int_equal(sl_dbx_serving_embed_parse(resp, 3, "embed", &v, &err), SL_EREMOTE);
+    assert_null(v);
+    json_decref(resp);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -528,6 +576,7 @@ int main(void)
         cmocka_unit_test(raw_driver_sends_only_given_headers),
         cmocka_unit_test(refused_connection_has_no_status),
         cmocka_unit_test(retry_delay_rule),
+        cmocka_unit_test(requests_are_built_as_data),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     sl_dbx_global_cleanup();
