@@ -782,6 +782,8 @@ typedef struct sl_dbx_genie_state {
     char status[40];          /* last message status seen, "" before the first poll */
     int polls;                /* message and query-result polls */
     bool genie_failed;        /* Genie ended the message FAILED or CANCELLED (see err) */
+    bool result_failed;       /* the query result's statement ended FAILED, CANCELED or
+                                 CLOSED (after the one re-execution) */
 } sl_dbx_genie_state;
 
 /* One answer. Owned; release with sl_dbx_genie_answer_free. */
@@ -800,6 +802,10 @@ typedef struct sl_dbx_genie_answer {
     json_t *rows;        /* array of rows, each an array of string-or-null; every chunk */
     bool truncated;      /* Genie cut the result (manifest.truncated / is_truncated) */
     bool reexecuted;     /* the result had expired and was re-run with execute-query */
+    int64_t row_count;   /* manifest.total_row_count, else the rows received; -1 without a
+                            query result */
+    int64_t response_bytes; /* bodies of the terminal message, the last query-result
+                               response and the chunks read */
 } sl_dbx_genie_answer;
 
 void sl_dbx_genie_answer_free(sl_dbx_genie_answer *a);
@@ -837,6 +843,98 @@ SL_MUST_USE sl_code sl_dbx_genie_ask(sl_dbx_client *c, const char *question,
                                      const sl_dbx_genie_ask_opts *o, const sl_dbx_call *call,
                                      sl_dbx_genie_state *st, sl_dbx_genie_answer **out,
                                      sl_err *err);
+
+/* ------------------------------------------------------------------------------------
+ * The ask as a step function (src/dbx/genie_step.c): the state machine behind both
+ * sl_dbx_genie_ask (blocking transport) and `sluice loadtest genie` (sl_dbx_async,
+ * thousands at once). It does no I/O: given the outcome of the request it asked for, it
+ * says what to do next.
+ *
+ *   sl_dbx_genie_step_next(g, outcome of the last REQUEST or NULL, now) -> one of
+ *     REQUEST  send next.req, then call again with its sl_dbx_response
+ *     WAIT     wait next.wait_ms (a poll interval; with next.retry, a 429/503's
+ *              Retry-After or backoff), then call again with NULL
+ *     DONE     the answer: sl_dbx_genie_step_take_answer
+ *     FAILED   sl_dbx_genie_step_error (never an answer)
+ *
+ *   send: POST start-conversation | POST .../messages (resume: skip to polling)
+ *     -> the message is not terminal: WAIT, GET the message (a poll) ... (x1.5, capped)
+ *     -> FAILED | CANCELLED: FAILED, state.genie_failed
+ *     -> COMPLETED | QUERY_RESULT_EXPIRED: text and SQL; a query that ran (or expired):
+ *          GET query-result | POST execute-query (expired, or CLOSED once) -> polls while
+ *          PENDING/RUNNING -> SUCCEEDED -> GET every further chunk (unless
+ *          first_chunk_only) -> DONE;  FAILED/CANCELED: FAILED, state.result_failed
+ *   a failed request: 429/503 with retries left and time before the deadline: WAIT,
+ *     send it again (sl_dbx_retry_delay_ms); otherwise FAILED with its error, plus
+ *     " (retries exhausted)" after re-sends. A reply that is not JSON: FAILED SL_EREMOTE.
+ *   deadline_ms reached (before a request, during a wait, or a request timed out past
+ *     it): FAILED SL_ETIMEOUT "no answer from Genie within <budget> (message <id> still
+ *     <status> after N polls; conversation <id>)", not retryable.
+ *
+ * Time is the caller's: now_ms and deadline_ms in one clock of its choice. A step is
+ * owned by one thread at a time.
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct sl_dbx_genie_step sl_dbx_genie_step;
+
+typedef struct sl_dbx_genie_step_opts {
+    const char *space_id;        /* required (copied, as every string here) */
+    const char *question;        /* required unless resuming */
+    const char *conversation_id; /* ask a follow-up here; NULL: start a conversation */
+    const char *message_id;      /* resume: poll this message of conversation_id */
+    int64_t deadline_ms;         /* when to give up, in the clock of now_ms; 0 = never */
+    int64_t budget_ms;           /* the timeout as reported ("within 10m"); < 0: unknown */
+    int64_t poll_initial_ms;     /* 0 = SL_DBX_GENIE_POLL_INITIAL_MS */
+    int64_t poll_max_ms;         /* 0 = SL_DBX_GENIE_POLL_MAX_MS */
+    int max_retries;             /* 429/503 re-sends per request; 0 = none (a blocking
+                                    transport that already retried) */
+    sl_dbx_retry_policy retry;   /* their backoff without Retry-After */
+    bool first_chunk_only;       /* read no further result chunk: rows holds the first
+                                    chunk, row_count the manifest's total */
+} sl_dbx_genie_step_opts;
+
+/* Zeroed, budget -1, the default retry policy. */
+void sl_dbx_genie_step_opts_init(sl_dbx_genie_step_opts *o);
+
+typedef enum sl_dbx_genie_step_kind {
+    SL_DBX_GENIE_STEP_REQUEST,
+    SL_DBX_GENIE_STEP_WAIT,
+    SL_DBX_GENIE_STEP_DONE,
+    SL_DBX_GENIE_STEP_FAILED,
+} sl_dbx_genie_step_kind;
+
+typedef struct sl_dbx_genie_next {
+    sl_dbx_genie_step_kind kind;
+    const sl_dbx_request *req; /* REQUEST: borrowed until the next call; timeout_ms is the
+                                  time left before the deadline (0 without one) */
+    int64_t wait_ms;           /* WAIT */
+    bool retry;                /* WAIT: before re-sending a refused (429/503) request */
+    sl_dbx_progress progress;  /* op != NULL when the outcome just given was a poll
+                                  ("genie message" / "genie query result") */
+} sl_dbx_genie_next;
+
+/* SL_EINVAL "ask Genie: empty question" / "... needs its conversation" / "no space". */
+SL_MUST_USE sl_code sl_dbx_genie_step_new(const sl_dbx_genie_step_opts *o, sl_dbx_genie_step **out,
+                                          sl_err *err);
+void sl_dbx_genie_step_free(sl_dbx_genie_step *g); /* accepts NULL */
+/*
+ * The next move, given `last`: the outcome of the REQUEST the previous call returned
+ * (borrowed for this call only; everything needed is copied), NULL on the first call
+ * and after a WAIT. Also returns out->kind. After DONE or FAILED it keeps returning that.
+ */
+sl_dbx_genie_step_kind sl_dbx_genie_step_next(sl_dbx_genie_step *g, const sl_dbx_response *last,
+                                              int64_t now_ms, sl_dbx_genie_next *out);
+/* Where the ask got to (borrowed; valid until the step is freed). */
+const sl_dbx_genie_state *sl_dbx_genie_step_state(const sl_dbx_genie_step *g);
+/* FAILED: why (borrowed). */
+const sl_err *sl_dbx_genie_step_error(const sl_dbx_genie_step *g);
+/* The answer so far (borrowed): NULL until the message COMPLETED, then filled in as the
+ * result arrives (also after a FAILED result). */
+const sl_dbx_genie_answer *sl_dbx_genie_step_answer(const sl_dbx_genie_step *g);
+/* DONE: the answer (owned); NULL otherwise or when already taken. */
+SL_MUST_USE sl_dbx_genie_answer *sl_dbx_genie_step_take_answer(sl_dbx_genie_step *g);
+/* The last GenieMessage seen (borrowed), or NULL: Genie's own error text and type. */
+const json_t *sl_dbx_genie_step_message(const sl_dbx_genie_step *g);
 
 /*
  * Poll intervals from the environment, for tools and workers: GENIE_POLL_INTERVAL (first

@@ -205,6 +205,10 @@ sl_code sl__dbx_chunk_feed(const json_t *chunk, const json_t *columns, sl_dbx_ro
 sl_code sl__dbx_chunk_next_path(const char *statement_id, const json_t *chunk, char **out,
                                 sl_err *err);
 
+/* Where a Genie ask got to, for timeout and cancel messages: "message <id> still <status>
+ * after N polls; conversation <id>", or "while <doing>" before the question was accepted. */
+void sl__dbx_genie_where(const sl_dbx_genie_state *st, const char *doing, char *buf, size_t n);
+
 /* String member of an object, or NULL. */
 const char *sl__dbx_jstr(const json_t *obj, const char *key);
 
