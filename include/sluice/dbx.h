@@ -252,15 +252,6 @@ const sl_dbx_settings *sl_dbx_client_settings(const sl_dbx_client *c);
 SL_MUST_USE sl_code sl_dbx_global_init(sl_err *err);
 void sl_dbx_global_cleanup(void);
 
-/*
- * The Authorization header line for a request sent outside this client's transport (an
- * event loop driving its own curl handles): "Authorization: Bearer <PAT or OAuth
- * token>", owned (wipe and free it). OAuth tokens come from the client's shared cache;
- * when one is missing or due this blocks for the token request. Errors as for any call
- * (SL_EAUTH for rejected client credentials).
- */
-SL_MUST_USE sl_code sl_dbx_auth_header(sl_dbx_client *c, char **out, sl_err *err);
-
 /* Release the calling thread's curl handle (also happens at thread exit). */
 void sl_dbx_thread_cleanup(void);
 
@@ -417,8 +408,9 @@ void sl_dbx_async_opts_init(sl_dbx_async_opts *o);
 
 /*
  * A driver for client `c` (borrowed; must outlive the driver), or a raw driver when c is
- * NULL; `o` may be NULL for the defaults. SL_EIO when epoll or curl cannot be set up.
- * Free with sl_dbx_async_free.
+ * NULL; `o` may be NULL for the defaults. An OAuth client's token is obtained here
+ * (blocking), so rejected credentials fail the driver (SL_EAUTH) rather than every
+ * request. SL_EIO when epoll or curl cannot be set up. Free with sl_dbx_async_free.
  */
 SL_MUST_USE sl_code sl_dbx_async_new(sl_dbx_client *c, const sl_dbx_async_opts *o,
                                      sl_dbx_async **out, sl_err *err);

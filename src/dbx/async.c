@@ -132,6 +132,21 @@ sl_code sl_dbx_async_new(sl_dbx_client *c, const sl_dbx_async_opts *o, sl_dbx_as
         a->connect_timeout_ms = o->connect_timeout_ms;
         a->tls_verify = o->tls_verify;
     }
+    if (c && c->s.auth == SL_DBX_AUTH_OAUTH_M2M) {
+        /* rejected credentials are the driver's failure, not every request's */
+        char *tok = NULL;
+        uint64_t gen = 0;
+        sl_code rc = sl__dbx_oauth_token(c, NULL, 0, &tok, &gen, err);
+        sl_secret_free(tok);
+        if (rc != SL_OK) {
+            sl__dbx_redact_err(c, err);
+            curl_multi_cleanup(m);
+            close(epfd);
+            free(a->user_agent);
+            free(a);
+            return rc;
+        }
+    }
     curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, sock_cb);
     curl_multi_setopt(m, CURLMOPT_SOCKETDATA, a);
     curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);

@@ -59,7 +59,9 @@ typedef struct sl__dbx_xfer {
     int64_t last_progress_ns;
     int abort_reason; /* 1 cancel, 2 deadline */
     /* response */
-    long status; /* set by finish; 0 when no response arrived */
+    bool meta;    /* keep Content-Type, Content-Length and Last-Modified (Retry-After always) */
+    long wstatus; /* the status the body being written belongs to (0: not looked up yet) */
+    long status;  /* set by finish; 0 when no response arrived */
     int64_t content_length;
     char retry_after[128];
     char content_type[128];
@@ -101,10 +103,11 @@ void sl__dbx_xfer_detach(sl__dbx_xfer *x);
 /*
  * The one place a finished transfer becomes an outcome: counts it in x->c's statistics
  * (when x->c), then maps curl's code and the HTTP status to *err (never NULL; cleared
- * first): SL_OK for a 2xx; sl_dbx_error_from_http for another status; SL_ECANCELED /
- * SL_ETIMEOUT for the call's cancel / deadline; SL_EIO for a local file error; SL_ELIMIT
- * for a body over x->max; connection errors SL_EREMOTE or SL_ETIMEOUT (retryable);
- * other curl errors SL_EREMOTE. Not redacted or prefixed yet. Returns err->code.
+ * first unless it already is, as after sl_err_clear or a previous success): SL_OK for a 2xx;
+ * sl_dbx_error_from_http for another status; SL_ECANCELED / SL_ETIMEOUT for the call's cancel /
+ * deadline; SL_EIO for a local file error; SL_ELIMIT for a body over x->max; connection errors
+ * SL_EREMOTE or SL_ETIMEOUT (retryable); other curl errors SL_EREMOTE. Not redacted or prefixed
+ * yet. Returns err->code.
  */
 sl_code sl__dbx_xfer_finish(sl__dbx_xfer *x, CURLcode cc, sl_err *err);
 

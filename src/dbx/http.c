@@ -331,6 +331,7 @@ static CURLcode perform(sl_dbx_client *c, const sl__dbx_req *req, const char *be
     x->max = SL_DBX_MAX_RESPONSE;
     x->progress_op = req->progress_op;
     x->progress_id = req->progress_id;
+    x->meta = true;
     sl__dbx_xfer_reset(x);
     sl__dbx_xfer_setup(x, &spec);
     CURLcode cc = curl_easy_perform(h);

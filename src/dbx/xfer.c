@@ -42,7 +42,9 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
     sl__dbx_xfer *x = arg;
     size_t n = size * nmemb;
     x->bytes_down += n;
-    bool ok = is_2xx(response_code(x->h));
+    if (!x->wstatus)
+        x->wstatus = response_code(x->h);
+    bool ok = is_2xx(x->wstatus);
     if (ok && x->download_fd >= 0) {
         size_t done = 0;
         while (done < n) {
@@ -101,37 +103,43 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
     sl__dbx_xfer *x = arg;
     size_t n = size * nmemb;
-    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) { /* a new response (after 100, ...) */
-        x->retry_after[0] = x->content_type[0] = x->last_modified[0] = '\0';
-        x->content_length = -1;
+    if (n < 12) /* shorter than any name below: "HTTP/1.1 200", the final CRLF */
+        return n;
+    switch (data[0]) {
+    case 'H':
+        if (strncmp(data, "HTTP/", 5) == 0) { /* a new response (after 100, ...) */
+            x->retry_after[0] = x->content_type[0] = x->last_modified[0] = '\0';
+            x->content_length = -1;
+            x->wstatus = 0;
+        }
+        return n;
+    case 'R':
+    case 'r':
+        if (strncasecmp(data, "retry-after:", 12) == 0)
+            header_value(x->retry_after, sizeof(x->retry_after), data + 12, n - 12);
+        return n;
+    case 'C':
+    case 'c':
+        if (!x->meta)
+            return n;
+        if (n > 13 && strncasecmp(data, "content-type:", 13) == 0) {
+            header_value(x->content_type, sizeof(x->content_type), data + 13, n - 13);
+        } else if (n > 15 && strncasecmp(data, "content-length:", 15) == 0) {
+            char v[32];
+            header_value(v, sizeof(v), data + 15, n - 15);
+            char *end;
+            long long cl = strtoll(v, &end, 10);
+            x->content_length = (end != v && cl >= 0) ? cl : -1;
+        }
+        return n;
+    case 'L':
+    case 'l':
+        if (x->meta && n > 14 && strncasecmp(data, "last-modified:", 14) == 0)
+            header_value(x->last_modified, sizeof(x->last_modified), data + 14, n - 14);
+        return n;
+    default:
         return n;
     }
-    static const struct {
-        const char *name;
-        size_t off, cap;
-    } hs[] = {
-        {"retry-after:", offsetof(sl__dbx_xfer, retry_after),
-         sizeof(((sl__dbx_xfer *)0)->retry_after)},
-        {"content-type:", offsetof(sl__dbx_xfer, content_type),
-         sizeof(((sl__dbx_xfer *)0)->content_type)},
-        {"last-modified:", offsetof(sl__dbx_xfer, last_modified),
-         sizeof(((sl__dbx_xfer *)0)->last_modified)},
-    };
-    for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
-        size_t l = strlen(hs[i].name);
-        if (n > l && strncasecmp(data, hs[i].name, l) == 0) {
-            header_value((char *)x + hs[i].off, hs[i].cap, data + l, n - l);
-            return n;
-        }
-    }
-    if (n > 15 && strncasecmp(data, "content-length:", 15) == 0) {
-        char v[32];
-        header_value(v, sizeof(v), data + 15, n - 15);
-        char *end;
-        long long cl = strtoll(v, &end, 10);
-        x->content_length = (end != v && cl >= 0) ? cl : -1;
-    }
-    return n;
 }
 
 static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
@@ -251,6 +259,7 @@ void sl__dbx_xfer_reset(sl__dbx_xfer *x)
     x->content_length = -1;
     x->retry_after[0] = x->content_type[0] = x->last_modified[0] = '\0';
     x->errbuf[0] = '\0';
+    x->wstatus = 0;
 }
 
 static struct curl_slist *append(struct curl_slist *l, const char *line)
@@ -371,7 +380,7 @@ sl_code sl__dbx_xfer_finish(sl__dbx_xfer *x, CURLcode cc, sl_err *err)
 {
     sl_dbx_client *c = x->c;
     const sl_dbx_call *call = x->call;
-    long status = response_code(x->h);
+    long status = x->wstatus ? x->wstatus : response_code(x->h); /* known once a body came */
     x->status = status;
     if (c) {
         curl_off_t up = 0;
@@ -384,7 +393,8 @@ sl_code sl__dbx_xfer_finish(sl__dbx_xfer *x, CURLcode cc, sl_err *err)
         else if (status >= 500 && status <= 599)
             SL__DBX_STAT_ADD(c, n_5xx, 1);
     }
-    sl_err_clear(err);
+    if (err->code != SL_OK || err->http_status || err->msg[0] || err->error_code[0])
+        sl_err_clear(err); /* a reused err after a success is clear already: the hot path */
     err->retry_after_ms = -1;
     if (cc == CURLE_OK) {
         if (!is_2xx(status))
