@@ -925,7 +925,8 @@ const sl_err *sl_dbx_genie_step_error(const sl_dbx_genie_step *g);
 const sl_dbx_genie_answer *sl_dbx_genie_step_answer(const sl_dbx_genie_step *g);
 /* DONE: the answer (owned); NULL otherwise or when already taken. */
 SL_MUST_USE sl_dbx_genie_answer *sl_dbx_genie_step_take_answer(sl_dbx_genie_step *g);
-/* The last GenieMessage seen (borrowed), or NULL: Genie's own error text and type. */
+/* The GenieMessage Genie ended FAILED or CANCELLED (borrowed; its error.error and
+ * error.type are Genie's own words), or NULL. */
 const json_t *sl_dbx_genie_step_message(const sl_dbx_genie_step *g);
 
 /*

@@ -36,6 +36,13 @@ struct sl_dbx_async {
     char *user_agent;
     int64_t connect_timeout_ms;
     bool tls_verify;
+    /* client drivers: header lists shared by requests, one per Content-Type kind, for the
+     * token of generation hdr_gen; lists of older tokens stay until the driver is freed
+     * (requests in flight may still point at them) */
+    struct curl_slist *hdrs[4];
+    uint64_t hdr_gen;
+    struct curl_slist **retired;
+    size_t n_retired;
 };
 
 struct sl_dbx_async_req {
@@ -186,6 +193,11 @@ void sl_dbx_async_free(sl_dbx_async *a)
         free(r);
     }
     free(a->all);
+    for (size_t i = 0; i < 4; i++)
+        curl_slist_free_all(a->hdrs[i]);
+    for (size_t i = 0; i < a->n_retired; i++)
+        curl_slist_free_all(a->retired[i]);
+    free(a->retired);
     curl_multi_cleanup(a->multi);
     close(a->epfd);
     free(a->user_agent);
@@ -219,6 +231,11 @@ sl_dbx_async_req *sl_dbx_async_req_new(sl_dbx_async *a)
     r->x.c = a->c;
     r->x.download_fd = -1;
     r->x.upload_fd = -1;
+    sl__dbx_xfer_spec spec = {.user_agent = a->user_agent,
+                              .tls_verify = a->tls_verify,
+                              .connect_timeout_ms = a->connect_timeout_ms};
+    sl__dbx_xfer_setup_handle(&r->x, &spec); /* for every request this handle will carry */
+    curl_easy_setopt(r->x.h, CURLOPT_PRIVATE, r);
     r->state = RQ_IDLE;
     sl_err_clear(&r->err);
     r->resp.err = &r->err;
@@ -285,6 +302,31 @@ static void add(sl_dbx_async_req *r)
         a->peak = a->in_flight;
 }
 
+/* The header list for `spec` (borrowed from the driver's cache, or owned by the request
+ * when it has extra lines). */
+static struct curl_slist *headers_for(sl_dbx_async_req *r, const sl__dbx_xfer_spec *spec,
+                                      uint64_t gen, bool *own)
+{
+    sl_dbx_async *a = r->a;
+    *own = !a->c || spec->n_extra > 0;
+    if (*own)
+        return sl__dbx_xfer_headers(spec);
+    if (gen != a->hdr_gen) { /* a new token: new lists; the old ones may be in use */
+        for (size_t i = 0; i < 4; i++) {
+            if (!a->hdrs[i])
+                continue;
+            a->retired = sl_xrealloc(a->retired, (a->n_retired + 1) * sizeof(*a->retired));
+            a->retired[a->n_retired++] = a->hdrs[i];
+            a->hdrs[i] = NULL;
+        }
+        a->hdr_gen = gen;
+    }
+    int k = sl__dbx_xfer_header_kind(spec);
+    if (!a->hdrs[k])
+        a->hdrs[k] = sl__dbx_xfer_headers(spec);
+    return a->hdrs[k];
+}
+
 /* Set the handle up for the copied request (with a fresh token when stale_gen says the
  * last one was refused) and add it to the multi. */
 static sl_code start(sl_dbx_async_req *r, uint64_t stale_gen, sl_err *err)
@@ -293,6 +335,7 @@ static sl_code start(sl_dbx_async_req *r, uint64_t stale_gen, sl_err *err)
     sl_dbx_client *c = a->c;
     char *tok = NULL;
     const char *bearer = NULL;
+    uint64_t gen = 0;
     if (c && r->oauth) {
         sl_code rc = sl__dbx_oauth_token(c, NULL, stale_gen, &tok, &r->tok_gen, err);
         if (rc != SL_OK) {
@@ -300,6 +343,7 @@ static sl_code start(sl_dbx_async_req *r, uint64_t stale_gen, sl_err *err)
             return rc;
         }
         bearer = tok;
+        gen = r->tok_gen;
     } else if (c) {
         bearer = c->s.token;
     }
@@ -313,14 +357,11 @@ static sl_code start(sl_dbx_async_req *r, uint64_t stale_gen, sl_err *err)
         .accept = c ? "application/json" : NULL,
         .extra = (const char *const *)r->headers,
         .n_extra = r->n_headers,
-        .user_agent = a->user_agent,
-        .tls_verify = a->tls_verify,
-        .connect_timeout_ms = a->connect_timeout_ms,
         .timeout_ms = timeout,
     };
-    curl_easy_reset(r->x.h); /* keeps the handle's caches; the multi keeps the connections */
-    sl__dbx_xfer_setup(&r->x, &spec);
-    curl_easy_setopt(r->x.h, CURLOPT_PRIVATE, r);
+    bool own;
+    struct curl_slist *hdrs = headers_for(r, &spec, gen, &own);
+    sl__dbx_xfer_setup_request(&r->x, &spec, hdrs, own);
     sl_secret_free(tok);
     add(r);
     return SL_OK;
@@ -341,7 +382,14 @@ sl_code sl_dbx_async_req_submit(sl_dbx_async_req *r, const sl_dbx_request *rq, s
         return sl_err_set(err, SL_EINVAL, "URL '%.100s' is not http:// or https://", path);
     forget_request(r);
     snprintf(r->method, sizeof(r->method), "%s", rq->method ? rq->method : "GET");
-    r->url = a->c ? sl_xasprintf("%s%s", a->c->s.host, path) : sl_xstrdup(path);
+    if (a->c) {
+        size_t hl = strlen(a->c->s.host), pl = strlen(path);
+        r->url = sl_xmalloc(hl + pl + 1);
+        memcpy(r->url, a->c->s.host, hl);
+        memcpy(r->url + hl, path, pl + 1);
+    } else {
+        r->url = sl_xstrdup(path);
+    }
     r->body = rq->body ? sl_xstrdup(rq->body) : NULL;
     if (rq->n_headers) {
         r->headers = sl_xcalloc(rq->n_headers, sizeof(char *));

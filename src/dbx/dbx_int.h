@@ -94,10 +94,22 @@ typedef struct sl__dbx_xfer_spec {
 CURL *sl__dbx_easy_new(void);
 /* Forget the previous response (the body buffer is kept for reuse). */
 void sl__dbx_xfer_reset(sl__dbx_xfer *x);
-/* The one place an easy handle is configured: every option a transfer needs, including
- * the protocol whitelist (http, https), TLS verification, timeouts, the user agent and
- * the header list (kept in x->hdrs). x->h and the body-sink fields must be set. */
-void sl__dbx_xfer_setup(sl__dbx_xfer *x, const sl__dbx_xfer_spec *s);
+/*
+ * The one place an easy handle is configured, in two halves. setup_handle: what every
+ * request on the handle shares (the protocol whitelist http,https; TLS verification; the
+ * user agent; the connect timeout; the callbacks on x). setup_request: the URL, the
+ * request timeout or stall limit, Basic auth, the method and body, and the header list
+ * `hdrs` (from sl__dbx_xfer_headers; owned by x when own_hdrs, else borrowed and it must
+ * outlive the transfer). x->h and the body-sink fields must be set.
+ */
+void sl__dbx_xfer_setup_handle(sl__dbx_xfer *x, const sl__dbx_xfer_spec *s);
+void sl__dbx_xfer_setup_request(sl__dbx_xfer *x, const sl__dbx_xfer_spec *s,
+                                struct curl_slist *hdrs, bool own_hdrs);
+/* The header list of a request (owned): Authorization (bearer), Accept, the extra lines
+ * and Content-Type, which depends only on sl__dbx_xfer_header_kind (so requests of one
+ * kind, token and extras can share one list). */
+struct curl_slist *sl__dbx_xfer_headers(const sl__dbx_xfer_spec *s);
+int sl__dbx_xfer_header_kind(const sl__dbx_xfer_spec *s); /* 0..3 */
 /* Unhook the header list and error buffer from the handle and free the list. */
 void sl__dbx_xfer_detach(sl__dbx_xfer *x);
 /*

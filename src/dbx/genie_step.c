@@ -421,21 +421,19 @@ static sl_dbx_genie_step_kind collect(sl_dbx_genie_step *g, const json_t *msg,
 }
 
 /* The message status in `msg` decides: terminal -> verdict or collect, else poll again. */
-static sl_dbx_genie_step_kind on_message(sl_dbx_genie_step *g, json_t *msg, sl_dbx_genie_next *out)
+static sl_dbx_genie_step_kind on_message(sl_dbx_genie_step *g, json_t *msg, size_t len,
+                                         sl_dbx_genie_next *out)
 {
     const char *status = g->st.status;
-    if (strcmp(status, "FAILED") == 0 || strcmp(status, "CANCELLED") == 0)
+    g->msg_bytes = (int64_t)len;
+    if (strcmp(status, "FAILED") == 0 || strcmp(status, "CANCELLED") == 0) {
+        json_decref(g->message); /* kept for Genie's own words (the only one kept) */
+        g->message = json_incref(msg);
         return verdict(g, msg, out);
+    }
     if (strcmp(status, "COMPLETED") == 0 || strcmp(status, "QUERY_RESULT_EXPIRED") == 0)
         return collect(g, msg, out);
     return poll_wait(g, out, P_MSG, "polling the message");
-}
-
-static void keep_message(sl_dbx_genie_step *g, json_t *msg, size_t len)
-{
-    json_decref(g->message);
-    g->message = json_incref(msg);
-    g->msg_bytes = (int64_t)len;
 }
 
 static sl_dbx_genie_step_kind on_send(sl_dbx_genie_step *g, json_t *j, size_t len,
@@ -467,10 +465,8 @@ static sl_dbx_genie_step_kind on_send(sl_dbx_genie_step *g, json_t *j, size_t le
     COPY(st->message_id, mid);
     COPY(st->status, status);
     g->interval_ms = g->o.poll_initial_ms;
-    if (json_is_object(msg) && sl_dbx_genie_status_is_terminal(status)) {
-        keep_message(g, msg, len);
-        return on_message(g, msg, out);
-    }
+    if (json_is_object(msg) && sl_dbx_genie_status_is_terminal(status))
+        return on_message(g, msg, len, out);
     return poll_wait(g, out, P_MSG, "polling the message");
 }
 
@@ -481,9 +477,8 @@ static sl_dbx_genie_step_kind on_poll(sl_dbx_genie_step *g, json_t *msg, size_t 
     st->polls++;
     const char *status = sl__dbx_jstr(msg, "status");
     COPY(st->status, status ? status : "unknown");
-    keep_message(g, msg, len);
     progress(out, "genie message", st->message_id, st->status, st->polls);
-    return on_message(g, msg, out);
+    return on_message(g, msg, len, out);
 }
 
 /* The next chunk to read after `chunk`, or done. */

@@ -333,7 +333,8 @@ static CURLcode perform(sl_dbx_client *c, const sl__dbx_req *req, const char *be
     x->progress_id = req->progress_id;
     x->meta = true;
     sl__dbx_xfer_reset(x);
-    sl__dbx_xfer_setup(x, &spec);
+    sl__dbx_xfer_setup_handle(x, &spec);
+    sl__dbx_xfer_setup_request(x, &spec, sl__dbx_xfer_headers(&spec), true);
     CURLcode cc = curl_easy_perform(h);
     sl__dbx_xfer_finish(x, cc, err);
     sl__dbx_xfer_detach(x);

@@ -5,10 +5,15 @@
  * curl_easy_perform runs the same transfer code as the multi interface, both go through
  * the same three steps here:
  *
- *   sl__dbx_xfer_reset -> sl__dbx_xfer_setup (every option: URL, protocols, TLS,
- *   timeouts, user agent, headers, method and body) -> [the driver runs the transfer;
- *   the callbacks below fill the struct] -> sl__dbx_xfer_finish (statistics, and the
- *   outcome mapped to an sl_code/sl_err)
+ *   sl__dbx_xfer_setup_handle (what stays for every request on the handle: protocols,
+ *   TLS, user agent, connect timeout, callbacks) -> sl__dbx_xfer_headers (auth, Accept,
+ *   Content-Type) -> sl__dbx_xfer_reset + sl__dbx_xfer_setup_request (URL, timeouts,
+ *   method and body) -> [the driver runs the transfer; the callbacks below fill the
+ *   struct] -> sl__dbx_xfer_finish (statistics, and the outcome as an sl_code/sl_err)
+ *
+ * The blocking transport does all of it for every attempt on a reset handle; the multi
+ * driver sets a pooled handle up once and caches its header lists, so a request costs
+ * no more than the loop it replaced.
  *
  * Bodies: a 2xx body is kept up to x->max bytes (beyond that the transfer is aborted and
  * fails SL_ELIMIT), counted only (x->discard), or written to x->download_fd; an error
@@ -75,7 +80,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
             return n;
     }
     if (x->len + keep + 1 > x->cap) {
-        size_t cap = x->cap ? x->cap : 4096;
+        size_t cap = x->cap ? x->cap : 1024;
         while (x->len + keep + 1 > cap)
             cap *= 2;
         x->buf = sl_xrealloc(x->buf, cap);
@@ -272,13 +277,9 @@ static struct curl_slist *append(struct curl_slist *l, const char *line)
     return n;
 }
 
-void sl__dbx_xfer_setup(sl__dbx_xfer *x, const sl__dbx_xfer_spec *s)
+void sl__dbx_xfer_setup_handle(sl__dbx_xfer *x, const sl__dbx_xfer_spec *s)
 {
     CURL *h = x->h;
-    curl_slist_free_all(x->hdrs);
-    x->hdrs = NULL;
-
-    curl_easy_setopt(h, CURLOPT_URL, s->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* never carry a token elsewhere */
@@ -297,22 +298,34 @@ void sl__dbx_xfer_setup(sl__dbx_xfer *x, const sl__dbx_xfer_spec *s)
         curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     }
-
-    /* Timeouts: connect, then either a whole-request limit or (streams) a stall limit. */
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(s->connect_timeout_ms > 0 ? s->connect_timeout_ms : 10000));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(s->timeout_ms > 0 ? s->timeout_ms : 0));
-    if (s->stall_s > 0) {
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s->stall_s);
-    }
+}
 
+/* What Content-Type a request carries. */
+typedef enum { CT_NONE, CT_UPLOAD, CT_BODY, CT_EMPTY } ctype;
+
+static ctype content_kind(const sl__dbx_xfer_spec *s)
+{
+    if (s->upload_fd >= 0)
+        return CT_UPLOAD;
+    if (s->body)
+        return CT_BODY;
+    const char *m = s->method;
+    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "DELETE") == 0)
+        return CT_NONE;
+    return CT_EMPTY; /* POST/PUT/PATCH without a body: no Content-Type at all */
+}
+
+int sl__dbx_xfer_header_kind(const sl__dbx_xfer_spec *s)
+{
+    return (int)content_kind(s);
+}
+
+struct curl_slist *sl__dbx_xfer_headers(const sl__dbx_xfer_spec *s)
+{
     struct curl_slist *hdrs = NULL;
-    if (s->basic_user) {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERNAME, s->basic_user);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, s->basic_pass ? s->basic_pass : "");
-    } else if (s->bearer) {
+    if (s->bearer && !s->basic_user) {
         char *auth = sl_xasprintf("Authorization: Bearer %s", s->bearer);
         hdrs = append(hdrs, auth); /* curl copies the line */
         sl_secret_free(auth);
@@ -324,9 +337,53 @@ void sl__dbx_xfer_setup(sl__dbx_xfer *x, const sl__dbx_xfer_spec *s)
     }
     for (size_t i = 0; i < s->n_extra; i++)
         hdrs = append(hdrs, s->extra[i]);
+    switch (content_kind(s)) {
+    case CT_UPLOAD:
+        hdrs = append(hdrs, "Content-Type: application/octet-stream");
+        break;
+    case CT_BODY: {
+        char ct[160];
+        snprintf(ct, sizeof(ct), "Content-Type: %s",
+                 s->content_type ? s->content_type : "application/json");
+        hdrs = append(hdrs, ct);
+        break;
+    }
+    case CT_EMPTY:
+        hdrs = append(hdrs, "Content-Type:");
+        break;
+    case CT_NONE:
+        break;
+    }
+    return hdrs;
+}
 
+void sl__dbx_xfer_setup_request(sl__dbx_xfer *x, const sl__dbx_xfer_spec *s,
+                                struct curl_slist *hdrs, bool own_hdrs)
+{
+    CURL *h = x->h;
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = own_hdrs ? hdrs : NULL;
+
+    curl_easy_setopt(h, CURLOPT_URL, s->url);
+    /* Timeouts: a whole-request limit, or (streams) a stall limit. */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(s->timeout_ms > 0 ? s->timeout_ms : 0));
+    if (s->stall_s > 0) {
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s->stall_s);
+    }
+    if (s->basic_user) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERNAME, s->basic_user);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, s->basic_pass ? s->basic_pass : "");
+    }
+
+    /* The method. A reused handle may carry the previous request's: undo it first. */
     const char *m = s->method;
-    if (s->upload_fd >= 0) {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 0L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+    switch (content_kind(s)) {
+    case CT_UPLOAD:
         x->upload_fd = s->upload_fd;
         x->upload_size = s->upload_size;
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -336,34 +393,30 @@ void sl__dbx_xfer_setup(sl__dbx_xfer *x, const sl__dbx_xfer_spec *s)
         curl_easy_setopt(h, CURLOPT_READDATA, x);
         curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
         curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
-        hdrs = append(hdrs, "Content-Type: application/octet-stream");
         if (strcmp(m, "PUT") != 0)
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-    } else if (s->body) {
-        char ct[160];
-        snprintf(ct, sizeof(ct), "Content-Type: %s",
-                 s->content_type ? s->content_type : "application/json");
-        hdrs = append(hdrs, ct);
+        break;
+    case CT_BODY:
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(s->body));
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, s->body);
         if (strcmp(m, "POST") != 0)
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-    } else if (strcmp(m, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(m, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(m, "DELETE") == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-    } else {
-        /* POST/PUT/PATCH without a body: Content-Length: 0 and no Content-Type */
+        break;
+    case CT_EMPTY: /* Content-Length: 0 */
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-        hdrs = append(hdrs, "Content-Type:");
         if (strcmp(m, "POST") != 0)
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+        break;
+    case CT_NONE:
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        if (strcmp(m, "HEAD") == 0)
+            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        else if (strcmp(m, "DELETE") == 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+        break;
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    x->hdrs = hdrs;
 }
 
 void sl__dbx_xfer_detach(sl__dbx_xfer *x)

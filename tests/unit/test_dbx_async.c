@@ -6,6 +6,7 @@
  * statistics); an OAuth token the server stops accepting is refreshed and the request
  * re-sent once; bodies are capped or discarded, bytes counted; an aborted request never
  * calls back; a run waits no longer than it is told; callbacks submit and free requests;
+ * one pooled request carries any sequence of methods and bodies without leftovers;
  * raw drivers send only the given headers to http(s) URLs; a refused connection is a
  * retryable failure with no status; the pure retry rule of sl_dbx_retry_delay_ms; and the
  * request builders (statement execute/get, embeddings) with the embeddings parse.
@@ -34,6 +35,9 @@ typedef struct world {
     int token_hits;
     char last_auth[128];
     char last_x[128];
+    char last_method[16];
+    char last_ctype[64];
+    uint64_t last_len;
 } world;
 
 static world W;
@@ -67,6 +71,10 @@ static void handler(void *arg, int phase, ts_req *r, ts_resp *o)
     snprintf(W.last_auth, sizeof(W.last_auth), "%s", auth ? auth : "");
     const char *x = ts_hdr(r, "X-Test");
     snprintf(W.last_x, sizeof(W.last_x), "%s", x ? x : "");
+    const char *ct = ts_hdr(r, "Content-Type");
+    snprintf(W.last_ctype, sizeof(W.last_ctype), "%s", ct ? ct : "");
+    snprintf(W.last_method, sizeof(W.last_method), "%s", r->method);
+    W.last_len = r->body_bytes;
     if (strcmp(u, "/oidc/v1/token") == 0) {
         W.token_hits++;
         char *b = sl_xasprintf("{\"access_token\":\"tok-%d\",\"expires_in\":3600}", ++W.token_seq);
@@ -425,6 +433,49 @@ static void callbacks_submit_and_free_requests(void **state)
     free(url);
 }
 
+/* One pooled request, method after method: nothing of the previous one leaks over. */
+static void a_reused_request_changes_method_cleanly(void **state)
+{
+    (void)state;
+    reset_world();
+    sl_dbx_client *c = pat_client();
+    sl_dbx_async *a = NULL;
+    assert_int_equal(sl_dbx_async_new(c, NULL, &a, NULL), SL_OK);
+    sl_dbx_async_req *r = sl_dbx_async_req_new(a);
+    static const struct {
+        const char *method, *body;
+        uint64_t len;
+        const char *ctype;
+    } seq[] = {
+        {"POST", "{\"a\":1}", 7, "application/json"},
+        {"HEAD", NULL, 0, ""},
+        {"GET", NULL, 0, ""},
+        {"POST", NULL, 0, ""},
+        {"DELETE", NULL, 0, ""},
+        {"PATCH", "{\"b\":22}", 8, "application/json"},
+        {"GET", NULL, 0, ""},
+        {"PUT", "{}", 2, "application/json"},
+    };
+    counter k = {0};
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        sl_dbx_request rq;
+        sl_dbx_request_init(&rq, seq[i].method, "/api/2.0/big");
+        rq.body = seq[i].body;
+        assert_int_equal(sl_dbx_async_req_submit(r, &rq, on_done, &k, NULL), SL_OK);
+        run_all(a);
+        assert_int_equal(k.last_code, SL_OK);
+        pthread_mutex_lock(&W.mu);
+        assert_string_equal(W.last_method, seq[i].method);
+        assert_int_equal(W.last_len, seq[i].len);
+        assert_string_equal(W.last_ctype, seq[i].ctype);
+        pthread_mutex_unlock(&W.mu);
+        uint64_t want = strcmp(seq[i].method, "HEAD") == 0 ? 0 : 5000;
+        assert_int_equal(sl_dbx_async_req_response(r)->bytes, want);
+    }
+    sl_dbx_async_free(a);
+    sl_dbx_client_free(c);
+}
+
 static void raw_driver_sends_only_given_headers(void **state)
 {
     (void)state;
@@ -573,6 +624,7 @@ int main(void)
         cmocka_unit_test(aborted_requests_never_call_back),
         cmocka_unit_test(run_waits_no_longer_than_told),
         cmocka_unit_test(callbacks_submit_and_free_requests),
+        cmocka_unit_test(a_reused_request_changes_method_cleanly),
         cmocka_unit_test(raw_driver_sends_only_given_headers),
         cmocka_unit_test(refused_connection_has_no_status),
         cmocka_unit_test(retry_delay_rule),
