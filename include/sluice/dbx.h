@@ -1,9 +1,12 @@
 /*
  * dbx.h - the Databricks REST client: configuration, authentication (personal access
- * token or OAuth machine-to-machine), one retrying JSON/HTTP transport, and the API
- * areas Sluice uses: SQL warehouses, SQL statements, Files, Unity Catalog, Genie,
+ * token or OAuth machine-to-machine), one HTTP transfer run by two drivers (the retrying
+ * blocking transport of every API call, and sl_dbx_async, non-blocking, for thousands of
+ * requests from one thread), and the API areas Sluice uses: SQL warehouses, SQL
+ * statements, Files, Unity Catalog, Genie (the ask also as a step function with no I/O),
  * model-serving embeddings and MLflow tracking. The only code that speaks HTTP to a
- * Databricks workspace (or to the local emulator, which serves the same endpoints).
+ * Databricks workspace (or to the local emulator, which serves the same endpoints) and
+ * the only code that uses curl or builds Databricks URLs.
  *
  * Invariants:
  *  (1) Secrets never leave this module: every sl_err message and log line produced here
@@ -732,7 +735,8 @@ SL_MUST_USE sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const cha
                                                      const sl_dbx_call *call, sl_err *err);
 
 /* ------------------------------------------------------------------------------------
- * Genie "ask": one question answered end to end (src/dbx/genie_ask.c)
+ * Genie "ask": one question answered end to end (src/dbx/genie_ask.c, which runs the
+ * step function of genie_step.c below on the blocking transport)
  *
  *   resolve space -> send (start-conversation | follow-up message) -> poll the message
  *     -> COMPLETED ------------------------------> query result (poll while PENDING/RUNNING,
@@ -741,8 +745,10 @@ SL_MUST_USE sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const cha
  *   the deadline at any step: SL_ETIMEOUT "no answer from Genie within <timeout> ..."
  *
  * Polls back off from call->poll_initial_ms (default 1 s) x1.5 up to call->poll_max_ms
- * (default 10 s); call->progress runs after every poll (the place for a heartbeat).
- * HTTP 429s are retried by the transport per Retry-After (invariant 3).
+ * (default 10 s), the first one an interval after the question was sent;
+ * call->progress runs after every poll (the place for a heartbeat). HTTP 429s are retried
+ * by the transport per Retry-After (invariant 3), or returned at once with
+ * call->no_retry_on_429.
  * ---------------------------------------------------------------------------------- */
 
 #define SL_DBX_GENIE_TIMEOUT_MS      (10 * 60 * 1000) /* default wait for one answer */
