@@ -1,9 +1,12 @@
 /*
  * dbx.h - the Databricks REST client: configuration, authentication (personal access
- * token or OAuth machine-to-machine), one retrying JSON/HTTP transport, and the API
- * areas Sluice uses: SQL warehouses, SQL statements, Files, Unity Catalog, Genie,
+ * token or OAuth machine-to-machine), one HTTP transfer run by two drivers (the retrying
+ * blocking transport of every API call, and sl_dbx_async, non-blocking, for thousands of
+ * requests from one thread), and the API areas Sluice uses: SQL warehouses, SQL
+ * statements, Files, Unity Catalog, Genie (the ask also as a step function with no I/O),
  * model-serving embeddings and MLflow tracking. The only code that speaks HTTP to a
- * Databricks workspace (or to the local emulator, which serves the same endpoints).
+ * Databricks workspace (or to the local emulator, which serves the same endpoints) and
+ * the only code that uses curl or builds Databricks URLs.
  *
  * Invariants:
  *  (1) Secrets never leave this module: every sl_err message and log line produced here
@@ -32,8 +35,9 @@
  * (thread-local, reused across calls and clients so connections stay open), released
  * when the thread exits or by sl_dbx_thread_cleanup(). The OAuth token cache is shared
  * by all threads of a client; exactly one thread refreshes it while the others wait.
- * curl_global_init() must have run (once, in main) before threads start. Free a client
- * only when no thread still uses it. Pure functions (config, backoff, error mapping,
+ * sl_dbx_global_init() must have run (once, in main) before threads start. Free a client
+ * only when no thread still uses it. A non-blocking driver (sl_dbx_async) belongs to the
+ * thread that made it. Pure functions (config, backoff, error mapping,
  * redaction, path encoding, rendering) are thread-safe.
  */
 #ifndef SLUICE_DBX_H
@@ -245,13 +249,11 @@ void sl_dbx_client_free(sl_dbx_client *c);
 const sl_dbx_settings *sl_dbx_client_settings(const sl_dbx_client *c);
 
 /*
- * The Authorization header line for a request sent outside this client's transport (an
- * event loop driving its own curl handles): "Authorization: Bearer <PAT or OAuth
- * token>", owned (wipe and free it). OAuth tokens come from the client's shared cache;
- * when one is missing or due this blocks for the token request. Errors as for any call
- * (SL_EAUTH for rejected client credentials).
+ * Process-wide set-up of the HTTP library (curl_global_init): once, in main, before any
+ * thread starts; sl_dbx_global_cleanup once at exit. SL_EIO when it fails.
  */
-SL_MUST_USE sl_code sl_dbx_auth_header(sl_dbx_client *c, char **out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_global_init(sl_err *err);
+void sl_dbx_global_cleanup(void);
 
 /* Release the calling thread's curl handle (also happens at thread exit). */
 void sl_dbx_thread_cleanup(void);
@@ -312,6 +314,147 @@ SL_MUST_USE sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const 
                                     sl_err *err);
 
 /* ------------------------------------------------------------------------------------
+ * Requests as data, and non-blocking requests (src/dbx/async.c)
+ *
+ * An sl_dbx_request says what to send (method, path, JSON body); request builders
+ * (sl_dbx_statement_execute_request, sl_dbx_serving_embed_request, ...) and the Genie
+ * step function (sl_dbx_genie_step_next) produce them, so URLs are built only here. The
+ * blocking API sends its own requests through the retrying transport; a non-blocking
+ * driver sends these:
+ *
+ * An sl_dbx_async is one curl multi handle driven through epoll: thousands of requests
+ * in flight from one thread, connections kept open and reused between requests (up to
+ * max_connections idle ones), no thread per request, no retries (the caller decides,
+ * e.g. from sl_dbx_retry_delay_ms). A client driver (made with a client) sends paths on
+ * the client's host with its auth (PAT, or the shared OAuth token: a token that is
+ * missing or due is fetched, blocking, when a request is submitted; a 401/403 on an
+ * OAuth token refreshes it and re-sends once), counts requests in the client's
+ * statistics and maps failures as invariant (2). A raw driver (no client) sends absolute
+ * http(s) URLs with no auth, only the headers given (`sluice loadtest http`).
+ *
+ * States of a request:
+ *
+ *   IDLE --submit / resubmit--> IN FLIGHT --transfer ends--> DONE: done(r, arg) runs,
+ *    ^ ^                          |                           from sl_dbx_async_run
+ *    | '-----------abort----------'                                  |
+ *    '------- done returns (result kept until the next submit) ------'
+ *                 (or done submits it again: IN FLIGHT)
+ *
+ * Threads: a driver, its requests and their results belong to one thread. Callbacks run
+ * only from sl_dbx_async_run on that thread, after curl has finished with the transfer
+ * (never inside a curl callback), so a callback may submit, resubmit, abort or free any
+ * request, including its own. sl_dbx_async_run waits for socket activity at most the
+ * time it is given, so the caller interleaves its own timers with the transfers.
+ * ---------------------------------------------------------------------------------- */
+
+#define SL_DBX_ASYNC_BODY_MAX (8u * 1024 * 1024) /* default cap on a kept response body */
+
+/* One request as data. Strings are borrowed (submit copies what it needs) unless a
+ * builder made them: then own_path/own_body hold them and sl_dbx_request_cleanup frees. */
+typedef struct sl_dbx_request {
+    const char *method;         /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
+    const char *path;           /* client driver: encoded path from the host root ("/api/2.0/...",
+                                   query allowed); raw driver: an absolute http(s) URL */
+    const char *body;           /* JSON text (Content-Type: application/json), or NULL */
+    char what[160];             /* error context ("get Genie message 01ef"); "" = "METHOD path" */
+    const char *const *headers; /* raw drivers: extra "Name: value" lines (borrowed) */
+    size_t n_headers;
+    int64_t timeout_ms;        /* whole request; 0 = the client's request timeout (raw: 0 = none) */
+    size_t body_max;           /* a longer 2xx body fails SL_ELIMIT; 0 = SL_DBX_ASYNC_BODY_MAX */
+    bool discard;              /* count 2xx body bytes, keep nothing (benchmarks) */
+    char *own_path, *own_body; /* storage of a built request, or NULL */
+} sl_dbx_request;
+
+/* Zeroed, with method and path set (borrowed). */
+void sl_dbx_request_init(sl_dbx_request *r, const char *method, const char *path);
+/* Frees own_path/own_body; accepts a request that owns nothing. */
+void sl_dbx_request_cleanup(sl_dbx_request *r);
+
+/* The outcome of a request, borrowed from it (valid in its callback and until it is next
+ * submitted or freed). */
+typedef struct sl_dbx_response {
+    sl_code code;      /* SL_OK: a 2xx response; otherwise the failure in err */
+    const sl_err *err; /* never NULL; code SL_OK on success. For an HTTP error it holds
+                          http_status, error_code, retryable and retry_after_ms (from
+                          Retry-After), redacted and prefixed with `what` */
+    int status;        /* HTTP status; 0 when no response arrived (connection, timeout) */
+    const char *body;  /* a 2xx body, NUL-terminated ("" when discarded or empty) */
+    size_t body_len;
+    uint64_t bytes;       /* body bytes received, kept or not */
+    int64_t submitted_ns; /* sl_mono_ns() when the request was (re)submitted */
+} sl_dbx_response;
+
+/*
+ * The delay before re-sending a request that failed with `err` after `attempt` earlier
+ * re-sends: for a 429 or 503 while attempt < max_retries, the server's Retry-After
+ * (err->retry_after_ms), else sl_dbx_backoff_ms(p, attempt, unit_random); -1 when it is
+ * not to be re-sent (another failure, retries used up, or deadline_ms > 0 and
+ * now_ms + delay >= deadline_ms, in the caller's clock). Pure.
+ */
+int64_t sl_dbx_retry_delay_ms(const sl_err *err, int attempt, int max_retries,
+                              const sl_dbx_retry_policy *p, double unit_random, int64_t now_ms,
+                              int64_t deadline_ms);
+
+typedef struct sl_dbx_async sl_dbx_async;
+typedef struct sl_dbx_async_req sl_dbx_async_req;
+typedef void (*sl_dbx_async_fn)(sl_dbx_async_req *r, void *arg);
+
+typedef struct sl_dbx_async_opts {
+    int max_connections; /* idle connections kept for reuse (CURLMOPT_MAXCONNECTS); 0 = 64 */
+    /* raw drivers only; a client driver uses the client's settings */
+    int64_t connect_timeout_ms; /* 0 = 10 s */
+    bool tls_verify;            /* default true */
+    const char *user_agent;     /* NULL = "sluice/<version>" (copied) */
+} sl_dbx_async_opts;
+
+void sl_dbx_async_opts_init(sl_dbx_async_opts *o);
+
+/*
+ * A driver for client `c` (borrowed; must outlive the driver), or a raw driver when c is
+ * NULL; `o` may be NULL for the defaults. An OAuth client's token is obtained here
+ * (blocking), so rejected credentials fail the driver (SL_EAUTH) rather than every
+ * request. SL_EIO when epoll or curl cannot be set up. Free with sl_dbx_async_free.
+ */
+SL_MUST_USE sl_code sl_dbx_async_new(sl_dbx_client *c, const sl_dbx_async_opts *o,
+                                     sl_dbx_async **out, sl_err *err);
+/* Aborts what is in flight (no callbacks) and frees every request made from the driver.
+ * Accepts NULL. Not from a callback. */
+void sl_dbx_async_free(sl_dbx_async *a);
+
+/*
+ * Wait up to max_wait_ns (0: do not wait) for socket activity or one of curl's own
+ * timeouts, move every transfer that can progress, then run the callbacks of the
+ * requests that finished. Returns the number of requests in flight afterwards.
+ * Interrupted waits (EINTR) return early.
+ */
+int sl_dbx_async_run(sl_dbx_async *a, int64_t max_wait_ns);
+int sl_dbx_async_in_flight(const sl_dbx_async *a);
+int sl_dbx_async_peak(const sl_dbx_async *a); /* most requests in flight at once */
+
+/* An idle request of driver `a` (pooled: its easy handle keeps its connection cache
+ * entries warm). Never NULL (out of memory aborts). */
+SL_MUST_USE sl_dbx_async_req *sl_dbx_async_req_new(sl_dbx_async *a);
+/* Abort it if in flight (no callback) and return it to the driver. Accepts NULL. */
+void sl_dbx_async_req_free(sl_dbx_async_req *r);
+
+/*
+ * Send `rq` (copied); done(r, arg) runs from a later sl_dbx_async_run when it finished,
+ * successfully or not. The request must not be in flight. Fails without sending only
+ * when the client's OAuth token cannot be obtained (that error, e.g. SL_EAUTH) or for a
+ * raw URL that is not http(s) (SL_EINVAL).
+ */
+SL_MUST_USE sl_code sl_dbx_async_req_submit(sl_dbx_async_req *r, const sl_dbx_request *rq,
+                                            sl_dbx_async_fn done, void *arg, sl_err *err);
+/* Send the previous request again as it was (its options are kept: the cheap re-issue
+ * of a benchmark); with a new OAuth token when the cached one changed. Errors as submit. */
+SL_MUST_USE sl_code sl_dbx_async_req_resubmit(sl_dbx_async_req *r, sl_err *err);
+/* Stop an in-flight request now; its callback does not run. No-op when idle. */
+void sl_dbx_async_req_abort(sl_dbx_async_req *r);
+bool sl_dbx_async_req_is_in_flight(const sl_dbx_async_req *r);
+/* The outcome of the last completed send (borrowed). */
+const sl_dbx_response *sl_dbx_async_req_response(const sl_dbx_async_req *r);
+
+/* ------------------------------------------------------------------------------------
  * SQL warehouses (/api/2.0/sql/warehouses)
  * ---------------------------------------------------------------------------------- */
 
@@ -365,6 +508,16 @@ SL_MUST_USE sl_code sl_dbx_statement_execute(sl_dbx_client *c, const sl_dbx_stat
 /* One status poll: the owned StatementResponse. SL_ENOTFOUND once it has expired. */
 SL_MUST_USE sl_code sl_dbx_statement_get(sl_dbx_client *c, const char *statement_id,
                                          const sl_dbx_call *call, json_t **out, sl_err *err);
+/*
+ * The same two calls as requests (sl_dbx_request, for sl_dbx_async): *out holds the
+ * method, path, JSON body and `what`; release with sl_dbx_request_cleanup (also after a
+ * failure). execute needs req->warehouse_id (nothing is resolved here) and checks req as
+ * sl_dbx_statement_execute does (SL_EINVAL). Pure.
+ */
+SL_MUST_USE sl_code sl_dbx_statement_execute_request(const sl_dbx_statement_req *req,
+                                                     sl_dbx_request *out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_statement_get_request(const char *statement_id, sl_dbx_request *out,
+                                                 sl_err *err);
 /*
  * The state's verdict on a StatementResponse: SL_OK for PENDING/RUNNING/SUCCEEDED;
  * for FAILED the statement's error_code (classified by sl_dbx_error_code_classify, so
@@ -567,6 +720,12 @@ SL_MUST_USE sl_code sl_dbx_genie_conversation_list(sl_dbx_client *c, const char 
                                                    bool include_all, size_t max_items,
                                                    const sl_dbx_call *call, json_t **out,
                                                    sl_err *err);
+/* One page of them (page_size 100; page_token NULL for the first): the owned response
+ * {conversations: [...], next_page_token}, for callers that stop paging early. */
+SL_MUST_USE sl_code sl_dbx_genie_conversation_page(sl_dbx_client *c, const char *space_id,
+                                                   bool include_all, const char *page_token,
+                                                   const sl_dbx_call *call, json_t **out,
+                                                   sl_err *err);
 /* Messages of a conversation: owned array of GenieMessage. */
 SL_MUST_USE sl_code sl_dbx_genie_message_list(sl_dbx_client *c, const char *space_id,
                                               const char *conversation_id, size_t max_items,
@@ -576,7 +735,8 @@ SL_MUST_USE sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const cha
                                                      const sl_dbx_call *call, sl_err *err);
 
 /* ------------------------------------------------------------------------------------
- * Genie "ask": one question answered end to end (src/dbx/genie_ask.c)
+ * Genie "ask": one question answered end to end (src/dbx/genie_ask.c, which runs the
+ * step function of genie_step.c below on the blocking transport)
  *
  *   resolve space -> send (start-conversation | follow-up message) -> poll the message
  *     -> COMPLETED ------------------------------> query result (poll while PENDING/RUNNING,
@@ -585,8 +745,10 @@ SL_MUST_USE sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const cha
  *   the deadline at any step: SL_ETIMEOUT "no answer from Genie within <timeout> ..."
  *
  * Polls back off from call->poll_initial_ms (default 1 s) x1.5 up to call->poll_max_ms
- * (default 10 s); call->progress runs after every poll (the place for a heartbeat).
- * HTTP 429s are retried by the transport per Retry-After (invariant 3).
+ * (default 10 s), the first one an interval after the question was sent;
+ * call->progress runs after every poll (the place for a heartbeat). HTTP 429s are retried
+ * by the transport per Retry-After (invariant 3), or returned at once with
+ * call->no_retry_on_429.
  * ---------------------------------------------------------------------------------- */
 
 #define SL_DBX_GENIE_TIMEOUT_MS      (10 * 60 * 1000) /* default wait for one answer */
@@ -618,6 +780,8 @@ typedef struct sl_dbx_genie_state {
     char status[40];          /* last message status seen, "" before the first poll */
     int polls;                /* message and query-result polls */
     bool genie_failed;        /* Genie ended the message FAILED or CANCELLED (see err) */
+    bool result_failed;       /* the query result's statement ended FAILED, CANCELED or
+                                 CLOSED (after the one re-execution) */
 } sl_dbx_genie_state;
 
 /* One answer. Owned; release with sl_dbx_genie_answer_free. */
@@ -636,6 +800,10 @@ typedef struct sl_dbx_genie_answer {
     json_t *rows;        /* array of rows, each an array of string-or-null; every chunk */
     bool truncated;      /* Genie cut the result (manifest.truncated / is_truncated) */
     bool reexecuted;     /* the result had expired and was re-run with execute-query */
+    int64_t row_count;   /* manifest.total_row_count, else the rows received; -1 without a
+                            query result */
+    int64_t response_bytes; /* bodies of the terminal message, the last query-result
+                               response and the chunks read */
 } sl_dbx_genie_answer;
 
 void sl_dbx_genie_answer_free(sl_dbx_genie_answer *a);
@@ -674,6 +842,99 @@ SL_MUST_USE sl_code sl_dbx_genie_ask(sl_dbx_client *c, const char *question,
                                      sl_dbx_genie_state *st, sl_dbx_genie_answer **out,
                                      sl_err *err);
 
+/* ------------------------------------------------------------------------------------
+ * The ask as a step function (src/dbx/genie_step.c): the state machine behind both
+ * sl_dbx_genie_ask (blocking transport) and `sluice loadtest genie` (sl_dbx_async,
+ * thousands at once). It does no I/O: given the outcome of the request it asked for, it
+ * says what to do next.
+ *
+ *   sl_dbx_genie_step_next(g, outcome of the last REQUEST or NULL, now) -> one of
+ *     REQUEST  send next.req, then call again with its sl_dbx_response
+ *     WAIT     wait next.wait_ms (a poll interval; with next.retry, a 429/503's
+ *              Retry-After or backoff), then call again with NULL
+ *     DONE     the answer: sl_dbx_genie_step_take_answer
+ *     FAILED   sl_dbx_genie_step_error (never an answer)
+ *
+ *   send: POST start-conversation | POST .../messages (resume: skip to polling)
+ *     -> the message is not terminal: WAIT, GET the message (a poll) ... (x1.5, capped)
+ *     -> FAILED | CANCELLED: FAILED, state.genie_failed
+ *     -> COMPLETED | QUERY_RESULT_EXPIRED: text and SQL; a query that ran (or expired):
+ *          GET query-result | POST execute-query (expired, or CLOSED once) -> polls while
+ *          PENDING/RUNNING -> SUCCEEDED -> GET every further chunk (unless
+ *          first_chunk_only) -> DONE;  FAILED/CANCELED: FAILED, state.result_failed
+ *   a failed request: 429/503 with retries left and time before the deadline: WAIT,
+ *     send it again (sl_dbx_retry_delay_ms); otherwise FAILED with its error, plus
+ *     " (retries exhausted)" after re-sends. A reply that is not JSON: FAILED SL_EREMOTE.
+ *   deadline_ms reached (before a request, during a wait, or a request timed out past
+ *     it): FAILED SL_ETIMEOUT "no answer from Genie within <budget> (message <id> still
+ *     <status> after N polls; conversation <id>)", not retryable.
+ *
+ * Time is the caller's: now_ms and deadline_ms in one clock of its choice. A step is
+ * owned by one thread at a time.
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct sl_dbx_genie_step sl_dbx_genie_step;
+
+typedef struct sl_dbx_genie_step_opts {
+    const char *space_id;        /* required (copied, as every string here) */
+    const char *question;        /* required unless resuming */
+    const char *conversation_id; /* ask a follow-up here; NULL: start a conversation */
+    const char *message_id;      /* resume: poll this message of conversation_id */
+    int64_t deadline_ms;         /* when to give up, in the clock of now_ms; 0 = never */
+    int64_t budget_ms;           /* the timeout as reported ("within 10m"); < 0: unknown */
+    int64_t poll_initial_ms;     /* 0 = SL_DBX_GENIE_POLL_INITIAL_MS */
+    int64_t poll_max_ms;         /* 0 = SL_DBX_GENIE_POLL_MAX_MS */
+    int max_retries;             /* 429/503 re-sends per request; 0 = none (a blocking
+                                    transport that already retried) */
+    sl_dbx_retry_policy retry;   /* their backoff without Retry-After */
+    bool first_chunk_only;       /* read no further result chunk: rows holds the first
+                                    chunk, row_count the manifest's total */
+} sl_dbx_genie_step_opts;
+
+/* Zeroed, budget -1, the default retry policy. */
+void sl_dbx_genie_step_opts_init(sl_dbx_genie_step_opts *o);
+
+typedef enum sl_dbx_genie_step_kind {
+    SL_DBX_GENIE_STEP_REQUEST,
+    SL_DBX_GENIE_STEP_WAIT,
+    SL_DBX_GENIE_STEP_DONE,
+    SL_DBX_GENIE_STEP_FAILED,
+} sl_dbx_genie_step_kind;
+
+typedef struct sl_dbx_genie_next {
+    sl_dbx_genie_step_kind kind;
+    const sl_dbx_request *req; /* REQUEST: borrowed until the next call; timeout_ms is the
+                                  time left before the deadline (0 without one) */
+    int64_t wait_ms;           /* WAIT */
+    bool retry;                /* WAIT: before re-sending a refused (429/503) request */
+    sl_dbx_progress progress;  /* op != NULL when the outcome just given was a poll
+                                  ("genie message" / "genie query result") */
+} sl_dbx_genie_next;
+
+/* SL_EINVAL "ask Genie: empty question" / "... needs its conversation" / "no space". */
+SL_MUST_USE sl_code sl_dbx_genie_step_new(const sl_dbx_genie_step_opts *o, sl_dbx_genie_step **out,
+                                          sl_err *err);
+void sl_dbx_genie_step_free(sl_dbx_genie_step *g); /* accepts NULL */
+/*
+ * The next move, given `last`: the outcome of the REQUEST the previous call returned
+ * (borrowed for this call only; everything needed is copied), NULL on the first call
+ * and after a WAIT. Also returns out->kind. After DONE or FAILED it keeps returning that.
+ */
+sl_dbx_genie_step_kind sl_dbx_genie_step_next(sl_dbx_genie_step *g, const sl_dbx_response *last,
+                                              int64_t now_ms, sl_dbx_genie_next *out);
+/* Where the ask got to (borrowed; valid until the step is freed). */
+const sl_dbx_genie_state *sl_dbx_genie_step_state(const sl_dbx_genie_step *g);
+/* FAILED: why (borrowed). */
+const sl_err *sl_dbx_genie_step_error(const sl_dbx_genie_step *g);
+/* The answer so far (borrowed): NULL until the message COMPLETED, then filled in as the
+ * result arrives (also after a FAILED result). */
+const sl_dbx_genie_answer *sl_dbx_genie_step_answer(const sl_dbx_genie_step *g);
+/* DONE: the answer (owned); NULL otherwise or when already taken. */
+SL_MUST_USE sl_dbx_genie_answer *sl_dbx_genie_step_take_answer(sl_dbx_genie_step *g);
+/* The GenieMessage Genie ended FAILED or CANCELLED (borrowed; its error.error and
+ * error.type are Genie's own words), or NULL. */
+const json_t *sl_dbx_genie_step_message(const sl_dbx_genie_step *g);
+
 /*
  * Poll intervals from the environment, for tools and workers: GENIE_POLL_INTERVAL (first
  * interval) and GENIE_POLL_MAX_INTERVAL (cap), durations like "50ms" or "2s". Sets
@@ -703,6 +964,13 @@ SL_MUST_USE sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint,
                                          const char *const *inputs, size_t n,
                                          const sl_dbx_call *call, sl_dbx_vectors **out,
                                          sl_err *err);
+/* sl_dbx_serving_embed in two halves, for sl_dbx_async: the request (release with
+ * sl_dbx_request_cleanup; SL_EINVAL as above), and the parse of its parsed JSON response
+ * (`what` prefixes errors; SL_EREMOTE when malformed). Pure. */
+SL_MUST_USE sl_code sl_dbx_serving_embed_request(const char *endpoint, const char *const *inputs,
+                                                 size_t n, sl_dbx_request *out, sl_err *err);
+SL_MUST_USE sl_code sl_dbx_serving_embed_parse(const json_t *resp, size_t n, const char *what,
+                                               sl_dbx_vectors **out, sl_err *err);
 
 /* ------------------------------------------------------------------------------------
  * MLflow tracking (/api/2.0/mlflow)

@@ -21,17 +21,19 @@
  *      Statement API; a failed re-execution deletes the entry and the question goes to
  *      Genie as a miss.
  *
- * One question, as driven by the event loop (curl multi, one thread):
+ * One question, as driven by the event loop (one thread: the generator's timers in front
+ * of an sl_dbx_async, which does all HTTP; no curl here):
  *
  *   due --(worker free)--> [LRU lookup] -hit-> re-execute SQL -ok-> done (LRU hit)
  *                             | miss              | failed: forget entry
  *                          [embed, semantic find] -hit-> re-execute -ok-> done (semantic)
  *                             | miss                     | failed: forget entry
  *                             v                          v
- *                          POST start-conversation | follow-up (429: Retry-After, retry)
- *                             -> poll GET message (backoff) -> COMPLETED -> GET query
- *                             result (poll while PENDING/RUNNING) -> done (live, stored)
- *                                                            FAILED/CANCELLED -> failed
+ *                          the Genie ask step function of dbx.h (sl_dbx_genie_step, as
+ *                          `sluice genie ask`): POST start-conversation | follow-up (429:
+ *                          Retry-After, retry) -> poll GET message (backoff) -> COMPLETED
+ *                          -> GET query result (poll while PENDING/RUNNING) -> done (live,
+ *                          stored);  FAILED/CANCELLED -> failed
  *
  * Threads: sl_lt_genie_run and sl_lt_http_run block their calling thread and run one
  * event loop on it; the dbx client they use may be shared with other threads. Pure

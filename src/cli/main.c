@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "cli.h"
+#include "sluice/dbx.h"
 
 static const struct sl_cmd_group *const groups[] = {
     &sl_cli_dataset, &sl_cli_genie,    &sl_cli_loadtest, &sl_cli_workflow, &sl_cli_schedule,
@@ -151,10 +150,15 @@ int sl_cli_main(int argc, char **argv, sl_cli_register_fn register_more, void *a
         print_cmd_help(cmd);
         return SL_EXIT_OK;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_dbx_global_init(&err) != SL_OK) {
+        fprintf(stderr, "sluice: %s: %s\n", name, err.msg);
+        return SL_EXIT_FAIL;
+    }
     optind = 0; /* glibc: full re-initialisation of getopt */
     int rc = cmd->run(&cli, sub_argc, sub_argv);
     fflush(stdout);
-    curl_global_cleanup();
+    sl_dbx_global_cleanup();
     return rc;
 }

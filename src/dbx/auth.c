@@ -110,20 +110,3 @@ sl_code sl__dbx_oauth_token(sl_dbx_client *c, const sl_dbx_call *call, uint64_t 
     pthread_mutex_unlock(&c->tok_mu);
     return rc;
 }
-
-sl_code sl_dbx_auth_header(sl_dbx_client *c, char **out, sl_err *err)
-{
-    *out = NULL;
-    if (c->s.auth == SL_DBX_AUTH_PAT) {
-        *out = sl_xasprintf("Authorization: Bearer %s", c->s.token);
-        return SL_OK;
-    }
-    char *tok = NULL;
-    uint64_t gen = 0;
-    sl_code rc = sl__dbx_oauth_token(c, NULL, 0, &tok, &gen, err);
-    if (rc != SL_OK)
-        return rc;
-    *out = sl_xasprintf("Authorization: Bearer %s", tok);
-    sl_secret_free(tok);
-    return SL_OK;
-}

@@ -25,9 +25,8 @@ static sl_code need(const char *what, const char *name, const char *v, sl_err *e
     return SL_OK;
 }
 
-/* "/api/2.0/genie/spaces/{s}[/conversations/{c}[/messages/{m}[/attachments/{a}]]]" */
-static char *genie_path(const char *space, const char *conv, const char *msg, const char *att,
-                        const char *suffix)
+char *sl__dbx_genie_path(const char *space, const char *conv, const char *msg, const char *att,
+                         const char *suffix)
 {
     const char *ids[4] = {space, conv, msg, att};
     const char *names[4] = {"", "/conversations/", "/messages/", "/attachments/"};
@@ -61,7 +60,7 @@ sl_code sl_dbx_genie_space_get(sl_dbx_client *c, const char *space_id, const sl_
     *out = NULL;
     if (need("get Genie space", "space id", space_id, err) != SL_OK)
         return SL_EINVAL;
-    char *path = genie_path(space_id, NULL, NULL, NULL, NULL);
+    char *path = sl__dbx_genie_path(space_id, NULL, NULL, NULL, NULL);
     char what[160];
     snprintf(what, sizeof(what), "get Genie space %.100s", space_id);
     sl_code rc = sl__dbx_json(c, "GET", path, NULL, what, call, out, err);
@@ -114,7 +113,7 @@ sl_code sl_dbx_genie_conversation_start(sl_dbx_client *c, const char *space_id, 
     const char *what = "start Genie conversation";
     if (need(what, "space id", space_id, err) || need(what, "question", content, err))
         return SL_EINVAL;
-    char *path = genie_path(space_id, NULL, NULL, NULL, "/start-conversation");
+    char *path = sl__dbx_genie_path(space_id, NULL, NULL, NULL, "/start-conversation");
     json_t *b = content_body(content);
     char w[160];
     snprintf(w, sizeof(w), "start Genie conversation in space %.100s", space_id);
@@ -139,7 +138,7 @@ sl_code sl_dbx_genie_message_create(sl_dbx_client *c, const char *space_id,
     if (need(what, "space id", space_id, err) ||
         need(what, "conversation id", conversation_id, err) || need(what, "question", content, err))
         return SL_EINVAL;
-    char *path = genie_path(space_id, conversation_id, NULL, NULL, "/messages");
+    char *path = sl__dbx_genie_path(space_id, conversation_id, NULL, NULL, "/messages");
     json_t *b = content_body(content);
     char w[200];
     snprintf(w, sizeof(w), "send Genie message to conversation %.100s", conversation_id);
@@ -159,7 +158,7 @@ sl_code sl_dbx_genie_message_get(sl_dbx_client *c, const char *space_id,
         need(what, "conversation id", conversation_id, err) ||
         need(what, "message id", message_id, err))
         return SL_EINVAL;
-    char *path = genie_path(space_id, conversation_id, message_id, NULL, NULL);
+    char *path = sl__dbx_genie_path(space_id, conversation_id, message_id, NULL, NULL);
     char w[160];
     snprintf(w, sizeof(w), "get Genie message %.100s", message_id);
     sl_code rc = sl__dbx_json(c, "GET", path, NULL, w, call, out, err);
@@ -298,7 +297,7 @@ static sl_code attachment_call(sl_dbx_client *c, const char *method, const char 
         need(verb, "message id", message_id, err) ||
         need(verb, "attachment id", attachment_id, err))
         return SL_EINVAL;
-    char *path = genie_path(space_id, conversation_id, message_id, attachment_id, suffix);
+    char *path = sl__dbx_genie_path(space_id, conversation_id, message_id, attachment_id, suffix);
     char w[200];
     snprintf(w, sizeof(w), "%s of Genie attachment %.100s", verb, attachment_id);
     sl_code rc = sl__dbx_json(c, method, path, NULL, w, call, out, err);
@@ -331,12 +330,33 @@ sl_code sl_dbx_genie_conversation_list(sl_dbx_client *c, const char *space_id, b
     *out = NULL;
     if (need("list Genie conversations", "space id", space_id, err) != SL_OK)
         return SL_EINVAL;
-    char *path = genie_path(space_id, NULL, NULL, NULL,
-                            include_all ? "/conversations?page_size=100&include_all=true"
-                                        : "/conversations?page_size=100");
+    char *path = sl__dbx_genie_path(space_id, NULL, NULL, NULL,
+                                    include_all ? "/conversations?page_size=100&include_all=true"
+                                                : "/conversations?page_size=100");
     char w[160];
     snprintf(w, sizeof(w), "list Genie conversations of space %.100s", space_id);
     sl_code rc = sl__dbx_list_all(c, path, "conversations", max_items, w, call, out, err);
+    free(path);
+    return rc;
+}
+
+sl_code sl_dbx_genie_conversation_page(sl_dbx_client *c, const char *space_id, bool include_all,
+                                       const char *page_token, const sl_dbx_call *call,
+                                       json_t **out, sl_err *err)
+{
+    *out = NULL;
+    if (need("list Genie conversations", "space id", space_id, err) != SL_OK)
+        return SL_EINVAL;
+    char *tok = page_token && *page_token ? sl__dbx_pct(page_token) : NULL;
+    char *suffix =
+        sl_xasprintf("/conversations?page_size=100%s%s%s", include_all ? "&include_all=true" : "",
+                     tok ? "&page_token=" : "", tok ? tok : "");
+    free(tok);
+    char *path = sl__dbx_genie_path(space_id, NULL, NULL, NULL, suffix);
+    free(suffix);
+    char w[160];
+    snprintf(w, sizeof(w), "list Genie conversations of space %.100s", space_id);
+    sl_code rc = sl__dbx_json(c, "GET", path, NULL, w, call, out, err);
     free(path);
     return rc;
 }
@@ -350,7 +370,8 @@ sl_code sl_dbx_genie_message_list(sl_dbx_client *c, const char *space_id,
     if (need(what, "space id", space_id, err) ||
         need(what, "conversation id", conversation_id, err))
         return SL_EINVAL;
-    char *path = genie_path(space_id, conversation_id, NULL, NULL, "/messages?page_size=100");
+    char *path =
+        sl__dbx_genie_path(space_id, conversation_id, NULL, NULL, "/messages?page_size=100");
     char w[160];
     snprintf(w, sizeof(w), "list Genie messages of conversation %.100s", conversation_id);
     sl_code rc = sl__dbx_list_all(c, path, "messages", max_items, w, call, out, err);
@@ -366,7 +387,7 @@ sl_code sl_dbx_genie_conversation_delete(sl_dbx_client *c, const char *space_id,
     if (need(what, "space id", space_id, err) ||
         need(what, "conversation id", conversation_id, err))
         return SL_EINVAL;
-    char *path = genie_path(space_id, conversation_id, NULL, NULL, NULL);
+    char *path = sl__dbx_genie_path(space_id, conversation_id, NULL, NULL, NULL);
     char w[160];
     snprintf(w, sizeof(w), "delete Genie conversation %.100s", conversation_id);
     sl__dbx_req req;

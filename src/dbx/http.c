@@ -1,7 +1,8 @@
 /*
- * http.c - the transport: one curl easy handle per thread (kept in thread-local
- * storage and reused, so connections stay open across calls), auth headers, timeouts,
- * streaming of uploads/downloads, the retry loop and error mapping.
+ * http.c - the blocking transport: one curl easy handle per thread (kept in thread-local
+ * storage and reused, so connections stay open across calls), auth, deadlines, the retry
+ * loop; each attempt is one transfer of xfer.c (the same setup and outcome mapping the
+ * multi driver of async.c uses) run with curl_easy_perform.
  *
  * One call of sl__dbx_request:
  *
@@ -19,12 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "dbx_int.h"
-
-#define ERROR_BODY_MAX    (64 * 1024) /* enough of an error body to find its message */
-#define PROGRESS_EVERY_NS (500 * 1000000LL)
 
 /* ---- thread-local curl handle ---- */
 
@@ -54,16 +50,6 @@ static void tls_init(void)
     }
 }
 
-static CURL *new_handle(void)
-{
-    CURL *h = curl_easy_init();
-    if (!h) {
-        sl_error("dbx: curl_easy_init failed (out of memory)");
-        abort();
-    }
-    return h;
-}
-
 static CURL *handle_acquire(bool *temp)
 {
     pthread_once(&tls_once, tls_init);
@@ -74,13 +60,13 @@ static CURL *handle_acquire(bool *temp)
     }
     if (t->busy) {
         *temp = true;
-        return new_handle();
+        return sl__dbx_easy_new();
     }
     *temp = false;
     if (t->h)
         curl_easy_reset(t->h); /* keeps the connection, DNS and TLS session caches */
     else
-        t->h = new_handle();
+        t->h = sl__dbx_easy_new();
     t->busy = true;
     return t->h;
 }
@@ -94,6 +80,20 @@ static void handle_release(CURL *h, bool temp)
     tls_conn *t = pthread_getspecific(tls_key);
     if (t)
         t->busy = false;
+}
+
+sl_code sl_dbx_global_init(sl_err *err)
+{
+    CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cc != CURLE_OK)
+        return sl_err_set(err, SL_EIO, "HTTP library initialisation failed: %s",
+                          curl_easy_strerror(cc));
+    return SL_OK;
+}
+
+void sl_dbx_global_cleanup(void)
+{
+    curl_global_cleanup();
 }
 
 void sl_dbx_thread_cleanup(void)
@@ -270,214 +270,7 @@ int64_t sl__dbx_poll_next(int64_t cur_ms, int64_t max_ms)
     return next > max_ms ? max_ms : next;
 }
 
-/* ---- one transfer ---- */
-
-typedef struct xfer {
-    sl_dbx_client *c;
-    const sl__dbx_req *req;
-    CURL *h;
-    char *buf; /* buffered body */
-    size_t len, cap, max;
-    bool too_big;
-    int64_t down_off; /* bytes written to download_fd */
-    int io_errno;     /* local read/write error */
-    bool io_read;     /* the local error was a read */
-    int64_t up_off;   /* next upload offset */
-    int abort_reason; /* 1 cancel, 2 deadline */
-    int64_t last_progress_ns;
-    int64_t content_length;
-    char retry_after[128];
-    char content_type[128];
-    char last_modified[64];
-} xfer;
-
-static long response_code(CURL *h)
-{
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    return status;
-}
-
-static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-    xfer *x = arg;
-    size_t n = size * nmemb;
-    long status = response_code(x->h);
-    if (x->req->download_fd >= 0 && status >= 200 && status < 300) {
-        size_t done = 0;
-        while (done < n) {
-            ssize_t w = pwrite(x->req->download_fd, data + done, n - done, (off_t)x->down_off);
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                x->io_errno = errno;
-                x->io_read = false;
-                return 0; /* aborts with CURLE_WRITE_ERROR */
-            }
-            done += (size_t)w;
-            x->down_off += w;
-        }
-        return n;
-    }
-    size_t max = (status >= 200 && status < 300) ? x->max : ERROR_BODY_MAX;
-    if (x->len + n > max) {
-        if (status >= 200 && status < 300) {
-            x->too_big = true;
-            return 0;
-        }
-        n = max > x->len ? max - x->len : 0; /* keep the start of an error body */
-        if (n == 0)
-            return size * nmemb;
-    }
-    if (x->len + n + 1 > x->cap) {
-        size_t cap = x->cap ? x->cap : 4096;
-        while (x->len + n + 1 > cap)
-            cap *= 2;
-        x->buf = sl_xrealloc(x->buf, cap);
-        x->cap = cap;
-    }
-    memcpy(x->buf + x->len, data, n);
-    x->len += n;
-    x->buf[x->len] = '\0';
-    return size * nmemb;
-}
-
-static void header_value(char *dst, size_t cap, const char *v, size_t n)
-{
-    while (n > 0 && (*v == ' ' || *v == '\t'))
-        v++, n--;
-    while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
-        n--;
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
-{
-    xfer *x = arg;
-    size_t n = size * nmemb;
-    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) { /* a new response (after 100, ...) */
-        x->retry_after[0] = x->content_type[0] = x->last_modified[0] = '\0';
-        x->content_length = -1;
-        return n;
-    }
-    static const struct {
-        const char *name;
-        size_t off, cap;
-    } hs[] = {
-        {"retry-after:", offsetof(xfer, retry_after), sizeof(((xfer *)0)->retry_after)},
-        {"content-type:", offsetof(xfer, content_type), sizeof(((xfer *)0)->content_type)},
-        {"last-modified:", offsetof(xfer, last_modified), sizeof(((xfer *)0)->last_modified)},
-    };
-    for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
-        size_t l = strlen(hs[i].name);
-        if (n > l && strncasecmp(data, hs[i].name, l) == 0) {
-            header_value((char *)x + hs[i].off, hs[i].cap, data + l, n - l);
-            return n;
-        }
-    }
-    if (n > 15 && strncasecmp(data, "content-length:", 15) == 0) {
-        char v[32];
-        header_value(v, sizeof(v), data + 15, n - 15);
-        char *end;
-        long long cl = strtoll(v, &end, 10);
-        x->content_length = (end != v && cl >= 0) ? cl : -1;
-    }
-    return n;
-}
-
-static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
-{
-    xfer *x = arg;
-    size_t want = size * nmemb;
-    int64_t left = x->req->upload_size - x->up_off;
-    if (left <= 0)
-        return 0;
-    if ((int64_t)want > left)
-        want = (size_t)left;
-    for (;;) {
-        ssize_t r = pread(x->req->upload_fd, buf, want, (off_t)x->up_off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            x->io_errno = errno;
-            x->io_read = true;
-            return CURL_READFUNC_ABORT;
-        }
-        if (r == 0) { /* file shrank under us */
-            x->io_errno = EIO;
-            x->io_read = true;
-            return CURL_READFUNC_ABORT;
-        }
-        x->up_off += r;
-        return (size_t)r;
-    }
-}
-
-static int on_seek(void *arg, curl_off_t offset, int origin)
-{
-    xfer *x = arg;
-    if (origin != SEEK_SET || offset < 0 || offset > x->req->upload_size)
-        return CURL_SEEKFUNC_CANTSEEK;
-    x->up_off = offset;
-    return CURL_SEEKFUNC_OK;
-}
-
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
-{
-    xfer *x = arg;
-    const sl_dbx_call *call = x->req->call;
-    if (!call)
-        return 0;
-    if (call->cancel && call->cancel(call->cancel_arg)) {
-        x->abort_reason = 1;
-        return 1;
-    }
-    if (call->deadline_ms > 0 && sl_now_ms() >= call->deadline_ms) {
-        x->abort_reason = 2;
-        return 1;
-    }
-    if (call->progress && x->req->progress_op) {
-        int64_t now = sl_mono_ns();
-        if (now - x->last_progress_ns >= PROGRESS_EVERY_NS) {
-            x->last_progress_ns = now;
-            bool up = x->req->upload_fd >= 0;
-            sl_dbx_progress p = {
-                .op = x->req->progress_op,
-                .id = x->req->progress_id,
-                .state = NULL,
-                .polls = 0,
-                .bytes_done = up ? (int64_t)ulnow : (int64_t)dlnow,
-                .bytes_total = up ? (int64_t)ultotal : (dltotal > 0 ? (int64_t)dltotal : -1),
-            };
-            call->progress(call->progress_arg, &p);
-        }
-    }
-    return 0;
-}
-
-static bool is_conn_error(CURLcode cc)
-{
-    switch (cc) {
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return true;
-    default:
-        return false;
-    }
-}
+/* ---- one attempt ---- */
 
 static int64_t min_pos(int64_t a, int64_t b)
 {
@@ -488,35 +281,17 @@ static int64_t min_pos(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-/* Perform one attempt. Returns the curl code; x and err describe the outcome. */
-static CURLcode perform(sl_dbx_client *c, const sl__dbx_req *req, const char *bearer, xfer *x,
-                        char *errbuf, sl_err *err)
+/* Perform one attempt on the thread's handle. Returns the curl code; x (whose body
+ * buffer the caller owns) and err describe the outcome. */
+static CURLcode perform(sl_dbx_client *c, const sl__dbx_req *req, const char *bearer,
+                        sl__dbx_xfer *x, sl_err *err)
 {
     bool temp;
     CURL *h = handle_acquire(&temp);
-    x->h = h;
-    struct curl_slist *hdrs = NULL;
-    char *url = sl_xasprintf("%s%s", c->s.host, req->path);
-    char *auth = NULL, *body_text = NULL;
     const sl_dbx_call *call = req->call;
     bool streaming = req->upload_fd >= 0 || req->download_fd >= 0;
-
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* never carry a token elsewhere */
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->s.tls_verify ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->s.tls_verify ? 2L : 0L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    char *url = sl_xasprintf("%s%s", c->s.host, req->path);
+    char *body_text = req->json ? sl_json_dumps(req->json) : NULL;
 
     /* Timeouts: connect, then either a whole-request limit or (transfers) a stall limit;
      * both bounded by the caller's deadline. */
@@ -526,122 +301,45 @@ static CURLcode perform(sl_dbx_client *c, const sl__dbx_req *req, const char *be
         if (to_deadline < 1)
             to_deadline = 1;
     }
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)min_pos(c->s.connect_timeout_ms, to_deadline));
-    if (streaming) {
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(to_deadline > 0 ? to_deadline : 0));
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        long stall_s = (long)((c->s.request_timeout_ms + 999) / 1000);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_s > 0 ? stall_s : 1L);
-    } else {
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                         (long)min_pos(c->s.request_timeout_ms, to_deadline));
-    }
-
-    if (req->basic_user) {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERNAME, req->basic_user);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, req->basic_pass ? req->basic_pass : "");
-    } else if (bearer) {
-        auth = sl_xasprintf("Authorization: Bearer %s", bearer);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    char accept[160];
-    snprintf(accept, sizeof(accept), "Accept: %s", req->accept ? req->accept : "application/json");
-    hdrs = curl_slist_append(hdrs, accept);
-
-    const char *m = req->method;
-    if (req->upload_fd >= 0) {
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024); /* fewer syscalls */
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->upload_size);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, x);
-        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
-        if (strcmp(m, "PUT") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-    } else if (req->json || req->form) {
-        if (req->json) {
-            body_text = sl_json_dumps(req->json);
-            hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        } else {
-            body_text = sl_xstrdup(req->form);
-            hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
-        }
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body_text));
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_text);
-        if (strcmp(m, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-    } else if (strcmp(m, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(m, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(m, "DELETE") == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-    } else {
-        /* POST/PUT/PATCH without a body: Content-Length: 0 and no Content-Type */
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-        hdrs = curl_slist_append(hdrs, "Content-Type:");
-        if (strcmp(m, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-    }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-
-    errbuf[0] = '\0';
+    long stall_s = (long)((c->s.request_timeout_ms + 999) / 1000);
+    sl__dbx_xfer_spec spec = {
+        .url = url,
+        .method = req->method,
+        .body = body_text        ? body_text
+                : req->json_text ? req->json_text
+                                 : req->form,
+        .content_type =
+            req->form && !body_text && !req->json_text ? "application/x-www-form-urlencoded" : NULL,
+        .upload_fd = req->upload_fd,
+        .upload_size = req->upload_size,
+        .bearer = bearer,
+        .basic_user = req->basic_user,
+        .basic_pass = req->basic_pass,
+        .accept = req->accept ? req->accept : "application/json",
+        .user_agent = c->user_agent,
+        .tls_verify = c->s.tls_verify,
+        .connect_timeout_ms = min_pos(c->s.connect_timeout_ms, to_deadline),
+        .timeout_ms = streaming ? to_deadline : min_pos(c->s.request_timeout_ms, to_deadline),
+        .stall_s = streaming ? (stall_s > 0 ? stall_s : 1L) : 0,
+        .progress = true,
+    };
+    x->h = h;
+    x->c = c;
+    x->call = call;
+    x->download_fd = req->download_fd;
+    x->upload_fd = -1;
+    x->max = SL_DBX_MAX_RESPONSE;
+    x->progress_op = req->progress_op;
+    x->progress_id = req->progress_id;
+    x->meta = true;
+    sl__dbx_xfer_reset(x);
+    sl__dbx_xfer_setup_handle(x, &spec);
+    sl__dbx_xfer_setup_request(x, &spec, sl__dbx_xfer_headers(&spec), true);
     CURLcode cc = curl_easy_perform(h);
-
-    curl_off_t up = 0, down = 0;
-    curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
-    curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &down);
-    SL__DBX_STAT_ADD(c, n_requests, 1);
-    SL__DBX_STAT_ADD(c, n_bytes_up, up > 0 ? up : 0);
-    SL__DBX_STAT_ADD(c, n_bytes_down, down > 0 ? down : 0);
-    long status = response_code(h);
-    if (status == 429)
-        SL__DBX_STAT_ADD(c, n_429, 1);
-    else if (status >= 500 && status <= 599)
-        SL__DBX_STAT_ADD(c, n_5xx, 1);
-
-    if (cc == CURLE_OK) {
-        if (status < 200 || status > 299)
-            sl_dbx_error_from_http((int)status, x->buf, x->len, x->retry_after, sl_now_ms(), err);
-    } else if (cc == CURLE_ABORTED_BY_CALLBACK && x->abort_reason == 1) {
-        sl_err_set(err, SL_ECANCELED, "canceled");
-        err->retryable = false;
-    } else if ((cc == CURLE_ABORTED_BY_CALLBACK && x->abort_reason == 2) ||
-               (cc == CURLE_OPERATION_TIMEDOUT && call && call->deadline_ms > 0 &&
-                sl_now_ms() >= call->deadline_ms)) {
-        sl_err_set(err, SL_ETIMEOUT, "deadline reached");
-        err->retryable = true;
-    } else if ((cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_READ_ERROR) && x->io_errno &&
-               x->io_read) {
-        sl_err_set(err, SL_EIO, "reading local file: %s", strerror(x->io_errno));
-        err->retryable = false;
-    } else if (cc == CURLE_WRITE_ERROR && x->too_big) {
-        sl_err_set(err, SL_ELIMIT, "response larger than %u bytes", SL_DBX_MAX_RESPONSE);
-        err->retryable = false;
-    } else if (cc == CURLE_WRITE_ERROR && x->io_errno) {
-        sl_err_set(err, SL_EIO, "writing local file: %s", strerror(x->io_errno));
-        err->retryable = false;
-    } else {
-        bool conn = is_conn_error(cc);
-        if (conn)
-            SL__DBX_STAT_ADD(c, n_conn_errors, 1);
-        sl_err_set(err,
-                   conn ? (cc == CURLE_OPERATION_TIMEDOUT ? SL_ETIMEOUT : SL_EREMOTE) : SL_EREMOTE,
-                   "%s (curl %d)", errbuf[0] ? errbuf : curl_easy_strerror(cc), (int)cc);
-        err->retryable = conn;
-    }
-
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    curl_slist_free_all(hdrs);
+    sl__dbx_xfer_finish(x, cc, err);
+    sl__dbx_xfer_detach(x);
     handle_release(h, temp);
     x->h = NULL;
-    sl_secret_free(auth);
     free(body_text);
     free(url);
     return cc;
@@ -669,7 +367,6 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
     sl_code rc = SL_OK;
     char *tok = NULL;
     uint64_t tok_gen = 0, stale_gen = 0;
-    char errbuf[CURL_ERROR_SIZE];
 
     for (;;) {
         if ((rc = sl__dbx_check_call(call, err)) != SL_OK)
@@ -684,14 +381,14 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
         } else if (!req->no_auth && !req->basic_user) {
             bearer = c->s.token;
         }
-        xfer x = {.c = c, .req = req, .max = SL_DBX_MAX_RESPONSE, .content_length = -1};
+        sl__dbx_xfer x = {.download_fd = -1, .upload_fd = -1};
         if (!truncate_download(req->download_fd)) {
             rc = sl_err_set(err, SL_EIO, "truncating local file: %s", strerror(errno));
             break;
         }
         sl_err_clear(err);
         int64_t t0 = sl_mono_ns();
-        CURLcode cc = perform(c, req, bearer, &x, errbuf, err);
+        CURLcode cc = perform(c, req, bearer, &x, err);
         long status = cc == CURLE_OK ? (long)err->http_status : 0;
         if (cc == CURLE_OK && err->code == SL_OK) {
             /* success: hand the buffered body to the caller */
@@ -770,17 +467,10 @@ sl_code sl__dbx_request(sl_dbx_client *c, const sl__dbx_req *req, sl__dbx_resp *
     return rc;
 }
 
-sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const char *path, const json_t *body,
-                     const char *what, const sl_dbx_call *call, json_t **out, sl_err *err)
+static sl_code json_round_trip(sl_dbx_client *c, const sl__dbx_req *req, json_t **out, sl_err *err)
 {
-    if (out)
-        *out = NULL;
-    sl__dbx_req req;
-    sl__dbx_req_init(&req, method, path, what);
-    req.json = body;
-    req.call = call;
     sl__dbx_resp resp;
-    sl_code rc = sl__dbx_request(c, &req, &resp, err);
+    sl_code rc = sl__dbx_request(c, req, &resp, err);
     if (rc == SL_OK && out) {
         const char *p = resp.body;
         while (p && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
@@ -793,13 +483,37 @@ sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const char *path, con
             if (!*out) {
                 rc = sl_err_set(err, SL_EREMOTE, "invalid JSON in response (line %d: %s)",
                                 jerr.line, jerr.text);
-                if (what)
-                    sl__dbx_ctx(rc, err, "%s", what);
+                if (req->what)
+                    sl__dbx_ctx(rc, err, "%s", req->what);
             }
         }
     }
     sl__dbx_resp_cleanup(&resp);
     return rc;
+}
+
+sl_code sl__dbx_json(sl_dbx_client *c, const char *method, const char *path, const json_t *body,
+                     const char *what, const sl_dbx_call *call, json_t **out, sl_err *err)
+{
+    if (out)
+        *out = NULL;
+    sl__dbx_req req;
+    sl__dbx_req_init(&req, method, path, what);
+    req.json = body;
+    req.call = call;
+    return json_round_trip(c, &req, out, err);
+}
+
+sl_code sl__dbx_json_request(sl_dbx_client *c, const sl_dbx_request *rq, const sl_dbx_call *call,
+                             json_t **out, sl_err *err)
+{
+    if (out)
+        *out = NULL;
+    sl__dbx_req req;
+    sl__dbx_req_init(&req, rq->method, rq->path, rq->what[0] ? rq->what : NULL);
+    req.json_text = rq->body;
+    req.call = call;
+    return json_round_trip(c, &req, out, err);
 }
 
 sl_code sl_dbx_api_call(sl_dbx_client *c, const char *method, const char *path, const json_t *body,

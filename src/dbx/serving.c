@@ -1,7 +1,8 @@
 /*
  * serving.c - model serving embeddings: POST /serving-endpoints/{name}/invocations
  * with {"input": text | [texts]} and back {"data": [{"index", "embedding": [...]}]},
- * returned as one contiguous float matrix in input order.
+ * returned as one contiguous float matrix in input order. The request and the parse are
+ * also public on their own, for callers that send requests through sl_dbx_async.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,10 @@ void sl_dbx_vectors_free(sl_dbx_vectors *v)
     free(v);
 }
 
-sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint, const char *const *inputs,
-                             size_t n, const sl_dbx_call *call, sl_dbx_vectors **out, sl_err *err)
+sl_code sl_dbx_serving_embed_request(const char *endpoint, const char *const *inputs, size_t n,
+                                     sl_dbx_request *out, sl_err *err)
 {
-    *out = NULL;
+    sl_dbx_request_init(out, "POST", NULL);
     if (!endpoint || !*endpoint)
         return sl_err_set(err, SL_EINVAL, "embed: empty serving endpoint name");
     if (n == 0 || !inputs)
@@ -37,19 +38,24 @@ sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint, const char 
         json_object_set_new(body, "input", arr);
     }
     char *enc = sl__dbx_pct(endpoint);
-    char *path = sl_xasprintf("/serving-endpoints/%s/invocations", enc);
-    char what[160];
-    snprintf(what, sizeof(what), "embed %zu text%s with %.100s", n, n == 1 ? "" : "s", endpoint);
-    json_t *resp = NULL;
-    sl_code rc = sl__dbx_json(c, "POST", path, body, what, call, &resp, err);
-    json_decref(body);
-    free(path);
+    out->path = out->own_path = sl_xasprintf("/serving-endpoints/%s/invocations", enc);
     free(enc);
-    if (rc != SL_OK)
-        return rc;
+    out->body = out->own_body = sl_json_dumps(body);
+    json_decref(body);
+    snprintf(out->what, sizeof(out->what), "embed %zu text%s with %.100s", n, n == 1 ? "" : "s",
+             endpoint);
+    return SL_OK;
+}
 
+sl_code sl_dbx_serving_embed_parse(const json_t *resp, size_t n, const char *what,
+                                   sl_dbx_vectors **out, sl_err *err)
+{
+    *out = NULL;
+    if (!what)
+        what = "embed";
+    sl_code rc = SL_OK;
     sl_dbx_vectors *v = sl_xcalloc(1, sizeof(*v));
-    bool *seen = sl_xcalloc(n, sizeof(bool));
+    bool *seen = sl_xcalloc(n ? n : 1, sizeof(bool));
     const json_t *data = json_object_get(resp, "data");
     if (!json_is_array(data) || json_array_size(data) != n) {
         rc = sl_err_set(err, SL_EREMOTE, "%s: expected %zu embeddings, got %zu", what, n,
@@ -100,11 +106,26 @@ sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint, const char 
     }
 out:
     free(seen);
-    json_decref(resp);
     if (rc != SL_OK) {
         sl_dbx_vectors_free(v);
         return rc;
     }
     *out = v;
     return SL_OK;
+}
+
+sl_code sl_dbx_serving_embed(sl_dbx_client *c, const char *endpoint, const char *const *inputs,
+                             size_t n, const sl_dbx_call *call, sl_dbx_vectors **out, sl_err *err)
+{
+    *out = NULL;
+    sl_dbx_request rq;
+    sl_code rc = sl_dbx_serving_embed_request(endpoint, inputs, n, &rq, err);
+    json_t *resp = NULL;
+    if (rc == SL_OK)
+        rc = sl__dbx_json_request(c, &rq, call, &resp, err);
+    if (rc == SL_OK)
+        rc = sl_dbx_serving_embed_parse(resp, n, rq.what, out, err);
+    json_decref(resp);
+    sl_dbx_request_cleanup(&rq);
+    return rc;
 }

@@ -15,6 +15,7 @@
 
 #include "dbx_int.h"
 
+#define STATEMENTS      "/api/2.0/sql/statements"
 #define POLL_INITIAL_MS 250
 #define POLL_MAX_MS     5000
 
@@ -109,10 +110,8 @@ static bool valid_on_wait(const char *s)
     return !s || strcmp(s, "CONTINUE") == 0 || strcmp(s, "CANCEL") == 0;
 }
 
-sl_code sl_dbx_statement_execute(sl_dbx_client *c, const sl_dbx_statement_req *req,
-                                 const sl_dbx_call *call, json_t **out, sl_err *err)
+static sl_code execute_check(const sl_dbx_statement_req *req, sl_err *err)
 {
-    *out = NULL;
     if (!req || !req->statement || !*req->statement)
         return sl_err_set(err, SL_EINVAL, "execute statement: empty statement");
     if (req->wait_timeout_s != 0 && (req->wait_timeout_s < 5 || req->wait_timeout_s > 50))
@@ -128,11 +127,12 @@ sl_code sl_dbx_statement_execute(sl_dbx_client *c, const sl_dbx_statement_req *r
         if (!req->params[i].name || !*req->params[i].name)
             return sl_err_set(err, SL_EINVAL, "execute statement: parameter %zu has no name",
                               i + 1);
-    char *wh = NULL;
-    sl_code rc = sl_dbx_warehouse_resolve(c, req->warehouse_id, call, &wh, err);
-    if (rc != SL_OK)
-        return rc;
+    return SL_OK;
+}
 
+/* The ExecuteStatementRequest body (owned). */
+static json_t *execute_body(const sl_dbx_statement_req *req, const char *wh)
+{
     json_t *body = sl_json_check(json_object());
     json_object_set_new(body, "warehouse_id", json_string(wh));
     json_object_set_new(body, "statement", sl_json_check(json_string(req->statement)));
@@ -164,9 +164,23 @@ sl_code sl_dbx_statement_execute(sl_dbx_client *c, const sl_dbx_statement_req *r
         }
         json_object_set_new(body, "parameters", ps);
     }
+    return body;
+}
+
+sl_code sl_dbx_statement_execute(sl_dbx_client *c, const sl_dbx_statement_req *req,
+                                 const sl_dbx_call *call, json_t **out, sl_err *err)
+{
+    *out = NULL;
+    sl_code rc = execute_check(req, err);
+    if (rc != SL_OK)
+        return rc;
+    char *wh = NULL;
+    if ((rc = sl_dbx_warehouse_resolve(c, req->warehouse_id, call, &wh, err)) != SL_OK)
+        return rc;
+    json_t *body = execute_body(req, wh);
     char what[160];
     snprintf(what, sizeof(what), "execute statement on warehouse %.64s", wh);
-    rc = sl__dbx_json(c, "POST", "/api/2.0/sql/statements", body, what, call, out, err);
+    rc = sl__dbx_json(c, "POST", STATEMENTS, body, what, call, out, err);
     if (rc == SL_OK && !sl__dbx_jstr(*out, "statement_id")) {
         json_decref(*out);
         *out = NULL;
@@ -175,6 +189,23 @@ sl_code sl_dbx_statement_execute(sl_dbx_client *c, const sl_dbx_statement_req *r
     json_decref(body);
     free(wh);
     return rc;
+}
+
+sl_code sl_dbx_statement_execute_request(const sl_dbx_statement_req *req, sl_dbx_request *out,
+                                         sl_err *err)
+{
+    sl_dbx_request_init(out, "POST", STATEMENTS);
+    sl_code rc = execute_check(req, err);
+    if (rc != SL_OK)
+        return rc;
+    if (!req->warehouse_id || !*req->warehouse_id)
+        return sl_err_set(err, SL_EINVAL, "execute statement: no warehouse id");
+    json_t *body = execute_body(req, req->warehouse_id);
+    out->body = out->own_body = sl_json_dumps(body);
+    json_decref(body);
+    snprintf(out->what, sizeof(out->what), "execute statement on warehouse %.64s",
+             req->warehouse_id);
+    return SL_OK;
 }
 
 static char *statement_path(const char *id, const char *suffix)
@@ -197,6 +228,16 @@ sl_code sl_dbx_statement_get(sl_dbx_client *c, const char *statement_id, const s
     sl_code rc = sl__dbx_json(c, "GET", path, NULL, what, call, out, err);
     free(path);
     return rc;
+}
+
+sl_code sl_dbx_statement_get_request(const char *statement_id, sl_dbx_request *out, sl_err *err)
+{
+    sl_dbx_request_init(out, "GET", NULL);
+    if (!statement_id || !*statement_id)
+        return sl_err_set(err, SL_EINVAL, "get statement: empty statement id");
+    out->path = out->own_path = statement_path(statement_id, "");
+    snprintf(out->what, sizeof(out->what), "get statement %.100s", statement_id);
+    return SL_OK;
 }
 
 sl_code sl_dbx_statement_cancel(sl_dbx_client *c, const char *statement_id, const sl_dbx_call *call,
@@ -277,8 +318,8 @@ sl_code sl_dbx_statement_wait(sl_dbx_client *c, const char *statement_id, const 
 }
 
 /* Feed the rows of one ResultData object to fn; *stop when fn asked to stop. */
-static sl_code feed_chunk(const json_t *chunk, const json_t *columns, sl_dbx_row_fn fn, void *arg,
-                          bool *stop, sl_err *err)
+sl_code sl__dbx_chunk_feed(const json_t *chunk, const json_t *columns, sl_dbx_row_fn fn, void *arg,
+                           bool *stop, sl_err *err)
 {
     if (json_object_get(chunk, "external_links"))
         return sl_err_set(err, SL_EINVAL, "EXTERNAL_LINKS results are not supported");
@@ -297,7 +338,7 @@ static sl_code feed_chunk(const json_t *chunk, const json_t *columns, sl_dbx_row
 
 /* Path of the chunk after `chunk`, or NULL at the end. Internal links must stay on
  * the API (they are sent with our token). */
-static sl_code next_chunk_path(const char *id, const json_t *chunk, char **out, sl_err *err)
+sl_code sl__dbx_chunk_next_path(const char *id, const json_t *chunk, char **out, sl_err *err)
 {
     *out = NULL;
     const char *link = sl__dbx_jstr(chunk, "next_chunk_internal_link");
@@ -339,9 +380,9 @@ sl_code sl_dbx_statement_fetch(sl_dbx_client *c, const json_t *resp, const sl_db
     json_int_t total_chunks = json_integer_value(json_object_get(manifest, "total_chunk_count"));
 
     if (first) {
-        if ((rc = feed_chunk(first, columns, fn, arg, &stop, err)) != SL_OK)
+        if ((rc = sl__dbx_chunk_feed(first, columns, fn, arg, &stop, err)) != SL_OK)
             goto out;
-        if (!stop && (rc = next_chunk_path(id, first, &path, err)) != SL_OK)
+        if (!stop && (rc = sl__dbx_chunk_next_path(id, first, &path, err)) != SL_OK)
             goto out;
     } else if (total_chunks > 0) {
         path = statement_path(id, "/result/chunks/0");
@@ -353,9 +394,9 @@ sl_code sl_dbx_statement_fetch(sl_dbx_client *c, const json_t *resp, const sl_db
             goto out;
         free(path);
         path = NULL;
-        if ((rc = feed_chunk(chunk, columns, fn, arg, &stop, err)) != SL_OK)
+        if ((rc = sl__dbx_chunk_feed(chunk, columns, fn, arg, &stop, err)) != SL_OK)
             goto out;
-        if (!stop && (rc = next_chunk_path(id, chunk, &path, err)) != SL_OK)
+        if (!stop && (rc = sl__dbx_chunk_next_path(id, chunk, &path, err)) != SL_OK)
             goto out;
         json_decref(chunk);
         chunk = NULL;

@@ -17,18 +17,6 @@ void sl_lt_export_opts_init(sl_lt_export_opts *o)
     memset(o, 0, sizeof(*o));
 }
 
-static char *pct(const char *s)
-{
-    char *e = curl_easy_escape(NULL, s, 0);
-    if (!e) {
-        sl_error("loadtest: curl_easy_escape failed (out of memory)");
-        abort();
-    }
-    char *r = sl_xstrdup(e);
-    curl_free(e);
-    return r;
-}
-
 sl_code sl_lt_time_arg_parse(const char *s, int64_t now_ms, int64_t *out_ms, sl_err *err)
 {
     while (s && isspace((unsigned char)*s))
@@ -116,19 +104,13 @@ sl_code sl_loadtest_export(sl_dbx_client *c, const sl_lt_export_opts *o, sl_lt_c
     cs->to_ms = o->to_ms;
     size_t cap = 16;
     cs->convs = sl_xcalloc(cap, sizeof(*cs->convs));
-    char *space_enc = pct(o->space_id);
     char *token = NULL;
     sl_code rc = SL_OK;
     bool done = false;
     while (!done) {
-        char *tok_enc = token ? pct(token) : NULL;
-        char *path = sl_xasprintf("/api/2.0/genie/spaces/%s/conversations?page_size=100%s%s%s",
-                                  space_enc, o->include_all ? "&include_all=true" : "",
-                                  tok_enc ? "&page_token=" : "", tok_enc ? tok_enc : "");
-        free(tok_enc);
         json_t *page = NULL;
-        rc = sl_dbx_api_call(c, "GET", path, NULL, NULL, &page, err);
-        free(path);
+        rc =
+            sl_dbx_genie_conversation_page(c, o->space_id, o->include_all, token, NULL, &page, err);
         if (rc != SL_OK)
             break;
         json_t *list = json_object_get(page, "conversations");
@@ -177,7 +159,6 @@ sl_code sl_loadtest_export(sl_dbx_client *c, const sl_lt_export_opts *o, sl_lt_c
             rc != SL_OK || !token || (o->max_conversations && cs->n_convs >= o->max_conversations);
     }
     free(token);
-    free(space_enc);
     if (rc == SL_OK) {
         cs->exported_at = lt_local_iso_now();
         if (o->output_path)

@@ -1,20 +1,23 @@
 /*
  * genie_run.c - the Genie generator: every question is a small state machine driven by
- * the event loop (loop.c); no thread per request.
+ * the event loop (loop.c: timers in front of an sl_dbx_async); no thread per request.
  *
  *   q_due --(worker free)--> q_start --cache?--> lru hit? --> reexec --ok--> done (LRU)
  *       \--(all busy: FIFO)      |                 | no          \-fail: forget, go on
  *                                |            embed -> semantic hit? -> reexec -> done
  *                                v                      | no / fail: forget
- *                              live: POST start-conversation | follow-up message
- *                                -> on_message: COMPLETED -> GET query-result (poll while
- *                                   PENDING/RUNNING; CLOSED -> execute-query) -> done
- *                                   FAILED/CANCELLED -> failed; other -> poll (x1.5, cap)
+ *                              live: the ask's step function (sl_dbx_genie_step, the one
+ *                                `sluice genie ask` runs): REQUEST -> sl_dbx_async,
+ *                                WAIT -> a timer, DONE -> done, FAILED -> failed (cause)
  *
- * Every HTTP step goes through q_http: 429 and 503 wait Retry-After (else the client's
- * backoff) and retry up to max_retries; past that a 429 is "rate_limited". A question
- * that reaches its deadline fails as "timeout". Scenario mode schedules question i at
- * t0 + offset(i) (open loop, invariant (1) of loadtest.h); replay mode runs users that
+ * The live path is dbx's state machine: start or follow up, poll the message (x1.5, cap),
+ * COMPLETED -> query result (poll while PENDING/RUNNING; CLOSED/expired -> execute-query),
+ * FAILED/CANCELLED -> genie_failed; 429 and 503 wait Retry-After (else the client's
+ * backoff) up to max_retries, past that a 429 is "rate_limited"; the question deadline is
+ * "timeout". The cache path's own requests (statement re-execution, embeddings) are built
+ * by dbx too (sl_dbx_statement_*_request, sl_dbx_serving_embed_request) and sent by q_http
+ * with the same 429/503 rule (sl_dbx_retry_delay_ms). Scenario mode schedules question i
+ * at t0 + offset(i) (open loop, invariant (1) of loadtest.h); replay mode runs users that
  * pick conversations and think between messages, as the Locust tool's users do.
  */
 #include <math.h>
@@ -42,25 +45,22 @@ struct q {
     char *context; /* owned; "" when the question has no history */
     qstate state;
     int64_t sched_ns, send_ns, deadline_ns;
-    char conv_in[48]; /* replay: the Genie conversation to follow up, "" = start one */
-    char att_id[48];
+    char conv_in[72]; /* replay: the Genie conversation to follow up, "" = start one */
     hitkind hit;
     int64_t sem_id;
     char *cached_sql;
     float *qv, *cv; /* embeddings (semantic mode), cv NULL = zero vector */
     size_t dim;
-    bool exec_tried;
-    int64_t poll_ms;
-    int64_t msg_bytes;
-    char last_status[32];
-    /* the HTTP step in progress */
-    lt_xfer *x;
-    const char *method;
-    char *url, *body;
+    sl_dbx_async_req *x;  /* this question's request (reused step after step), or NULL */
+    sl_dbx_genie_step *g; /* live: the ask */
+    /* cache path: the request in progress */
+    sl_dbx_request rq;
     ok_fn on_ok;
     err_fn on_err;
     int attempts;
+    int64_t poll_ms;
     void (*poll_fn)(q *k);
+    char last_status[32];
     q *next_queued;
 };
 
@@ -69,7 +69,7 @@ struct user {
     int id;
     const sl_lt_conversation *conv;
     size_t msg;
-    char genie_conv[48];
+    char genie_conv[72];
     int64_t next_due_ns;
 };
 
@@ -81,12 +81,6 @@ struct run {
     sl_lt_result *res;
     sl_lt_cache *cache;
     char *warehouse;
-    char *space_enc;
-    struct curl_slist *hdrs;
-    struct curl_slist **old_hdrs;
-    size_t n_old_hdrs;
-    char *auth_line;
-    int64_t auth_checked_ns;
     sl_dbx_retry_policy retry;
     int max_retries;
     /* questions */
@@ -115,36 +109,6 @@ static int64_t now_ns(void)
 
 /* ------------------------------------------------------------------ helpers */
 
-static char *pct(const char *s)
-{
-    char *e = curl_easy_escape(NULL, s ? s : "", 0);
-    if (!e) {
-        sl_error("loadtest: curl_easy_escape failed (out of memory)");
-        abort();
-    }
-    char *r = sl_xstrdup(e);
-    curl_free(e);
-    return r;
-}
-
-static char *genie_url(run *r, const char *conv, const char *msg, const char *att,
-                       const char *suffix)
-{
-    sl_buf b = {0};
-    sl_buf_printf(&b, "%s/api/2.0/genie/spaces/%s", r->s->host, r->space_enc);
-    const char *ids[3] = {conv, msg, att};
-    const char *names[3] = {"/conversations/", "/messages/", "/attachments/"};
-    for (int i = 0; i < 3 && ids[i]; i++) {
-        char *e = pct(ids[i]);
-        sl_buf_puts(&b, names[i]);
-        sl_buf_puts(&b, e);
-        free(e);
-    }
-    if (suffix)
-        sl_buf_puts(&b, suffix);
-    return b.p;
-}
-
 static const char *jstr(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -155,36 +119,6 @@ static void copy_id(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-/* Refresh the shared header list when the Authorization value changed (OAuth). */
-static sl_code refresh_headers(run *r, sl_err *err)
-{
-    char *line = NULL;
-    sl_code rc = sl_dbx_auth_header(r->c, &line, err);
-    if (rc != SL_OK)
-        return rc;
-    r->auth_checked_ns = now_ns();
-    if (r->auth_line && strcmp(r->auth_line, line) == 0) {
-        sl_secret_free(line);
-        return SL_OK;
-    }
-    if (r->hdrs) { /* transfers in flight still point at it */
-        r->old_hdrs = sl_xrealloc(r->old_hdrs, (r->n_old_hdrs + 1) * sizeof(*r->old_hdrs));
-        r->old_hdrs[r->n_old_hdrs++] = r->hdrs;
-    }
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, line);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, "Accept: application/json");
-    if (!h) {
-        sl_error("loadtest: curl_slist_append failed (out of memory)");
-        abort();
-    }
-    r->hdrs = h;
-    sl_secret_free(r->auth_line);
-    r->auth_line = line;
-    return SL_OK;
-}
-
 /* ------------------------------------------------------------------ completion */
 
 static void user_after(q *k);
@@ -192,14 +126,16 @@ static void sched_next(run *r);
 
 static void free_transient(q *k)
 {
-    free(k->url);
-    free(k->body);
-    k->url = k->body = NULL;
+    sl_dbx_request_cleanup(&k->rq);
     free(k->cached_sql);
     k->cached_sql = NULL;
     free(k->qv);
     free(k->cv);
     k->qv = k->cv = NULL;
+    sl_dbx_genie_step_free(k->g);
+    k->g = NULL;
+    sl_dbx_async_req_free(k->x); /* back to the pool (also from inside its own callback) */
+    k->x = NULL;
 }
 
 static void record(run *r, q *k)
@@ -284,100 +220,201 @@ static void finish_fail(q *k, sl_lt_cause cause, const char *msg)
     done(k);
 }
 
-/* ------------------------------------------------------------------ HTTP steps */
+/* The cause of a failed request or ask. */
+static sl_lt_cause cause_of(const sl_err *e)
+{
+    if (e->http_status == 429)
+        return SL_LT_RATE_LIMITED;
+    if (e->code == SL_ETIMEOUT && e->http_status == 0)
+        return SL_LT_TIMEOUT; /* the question's deadline, or a transfer timeout */
+    return SL_LT_HTTP_ERROR;
+}
+
+/* Send rq on the question's request object (made on first use); false (and the question
+ * failed through on_err) when it could not be sent. */
+static bool q_submit(q *k, const sl_dbx_request *rq, sl_dbx_async_fn fn, err_fn on_err)
+{
+    run *r = k->r;
+    sl_dbx_request send = *rq; /* shallow: the strings stay rq's */
+    int64_t left_ms = (k->deadline_ns - now_ns()) / NS_PER_MS + 1;
+    send.timeout_ms = r->o->http_timeout_ms;
+    if (left_ms < send.timeout_ms)
+        send.timeout_ms = left_ms;
+    if (!k->x)
+        k->x = sl_dbx_async_req_new(lt_loop_async(r->loop));
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_dbx_async_req_submit(k->x, &send, fn, k, &err) != SL_OK) {
+        on_err(k, SL_LT_HTTP_ERROR, err.msg);
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ live Genie */
+
+static void step(q *k, const sl_dbx_response *last);
+
+static void step_done(sl_dbx_async_req *x, void *arg)
+{
+    q *k = arg;
+    const sl_dbx_response *p = sl_dbx_async_req_response(x);
+    if (p->status > 0)
+        k->rec.http_status = p->status;
+    step(k, p);
+}
+
+static void step_timer(void *arg)
+{
+    q *k = arg;
+    if (k->state == QS_ACTIVE)
+        step(k, NULL);
+}
+
+/* The answer (or how far the ask got) into the question's record. */
+static void take_ids(q *k)
+{
+    const sl_dbx_genie_state *st = sl_dbx_genie_step_state(k->g);
+    copy_id(k->rec.genie_conv_id, sizeof(k->rec.genie_conv_id), st->conversation_id);
+    copy_id(k->rec.genie_msg_id, sizeof(k->rec.genie_msg_id), st->message_id);
+    const sl_dbx_genie_answer *a = sl_dbx_genie_step_answer(k->g);
+    if (!a)
+        return;
+    free(k->rec.sql);
+    k->rec.sql = a->sql ? sl_xstrdup(a->sql) : NULL;
+    copy_id(k->rec.stmt_id, sizeof(k->rec.stmt_id), a->statement_id);
+    k->rec.rows = a->row_count;
+    k->rec.response_size = a->response_bytes;
+}
+
+static void live_failed(q *k)
+{
+    const sl_err *e = sl_dbx_genie_step_error(k->g);
+    const sl_dbx_genie_state *st = sl_dbx_genie_step_state(k->g);
+    take_ids(k);
+    if (st->genie_failed) { /* in Genie's own words, as the notebook reports them */
+        const json_t *err = json_object_get(sl_dbx_genie_step_message(k->g), "error");
+        char msg[300];
+        snprintf(msg, sizeof(msg), "Genie message %s: %s%s%s", st->status,
+                 jstr(err, "type") ? jstr(err, "type") : "",
+                 jstr(err, "type") && jstr(err, "error") ? ": " : "",
+                 jstr(err, "error") ? jstr(err, "error") : "");
+        finish_fail(k, SL_LT_GENIE_FAILED, msg);
+        return;
+    }
+    finish_fail(k, st->result_failed ? SL_LT_GENIE_FAILED : cause_of(e), e->msg);
+}
+
+static void step(q *k, const sl_dbx_response *last)
+{
+    run *r = k->r;
+    sl_dbx_genie_next nx;
+    switch (sl_dbx_genie_step_next(k->g, last, now_ns() / NS_PER_MS, &nx)) {
+    case SL_DBX_GENIE_STEP_REQUEST:
+        q_submit(k, nx.req, step_done, finish_fail);
+        return;
+    case SL_DBX_GENIE_STEP_WAIT:
+        if (nx.retry)
+            k->rec.retries++;
+        lt_timer_add(r->loop, now_ns() + nx.wait_ms * NS_PER_MS, step_timer, k);
+        return;
+    case SL_DBX_GENIE_STEP_DONE:
+        take_ids(k);
+        finish_ok(k);
+        return;
+    case SL_DBX_GENIE_STEP_FAILED:
+        live_failed(k);
+        return;
+    }
+}
+
+static void live(q *k)
+{
+    run *r = k->r;
+    const sl_lt_opts *o = r->o;
+    k->hit = HIT_NONE;
+    sl_dbx_genie_step_opts so;
+    sl_dbx_genie_step_opts_init(&so);
+    so.space_id = o->space_id;
+    so.question = k->rec.prompt;
+    so.conversation_id = k->conv_in[0] ? k->conv_in : NULL;
+    so.deadline_ms = k->deadline_ns / NS_PER_MS; /* the sl_mono_ns clock, in ms */
+    so.budget_ms = o->question_timeout_ms;
+    so.poll_initial_ms = o->poll_initial_ms;
+    so.poll_max_ms = o->poll_max_ms;
+    so.max_retries = r->max_retries;
+    so.retry = r->retry;
+    so.first_chunk_only = true; /* the row count is the manifest's; no chunk requests */
+    sl_dbx_genie_step_free(k->g);
+    k->g = NULL;
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_dbx_genie_step_new(&so, &k->g, &err) != SL_OK) {
+        finish_fail(k, SL_LT_HTTP_ERROR, err.msg);
+        return;
+    }
+    step(k, NULL);
+}
+
+/* ------------------------------------------------------------------ cache path requests */
 
 static void q_send(void *arg);
 
-static void http_done(lt_xfer *x, void *arg)
+static void http_done(sl_dbx_async_req *x, void *arg)
 {
     q *k = arg;
     run *r = k->r;
-    k->x = NULL;
-    err_fn on_err = k->on_err ? k->on_err : finish_fail;
-    if (x->cc != CURLE_OK) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "%s %s: %s", k->method, x->too_big ? "(response too large)" : "",
-                 x->curl_err[0] ? x->curl_err : curl_easy_strerror(x->cc));
-        sl_lt_cause cause = x->cc == CURLE_OPERATION_TIMEDOUT ? SL_LT_TIMEOUT : SL_LT_HTTP_ERROR;
-        lt_xfer_put(r->loop, x);
-        on_err(k, cause, msg);
-        return;
-    }
-    k->rec.http_status = (int)x->status;
-    if (x->status < 200 || x->status >= 300) {
-        sl_err e;
-        sl_err_clear(&e);
-        sl_dbx_error_from_http((int)x->status, x->resp.p, x->resp.len,
-                               x->retry_after[0] ? x->retry_after : NULL, sl_now_ms(), &e);
-        bool retryable = x->status == 429 || x->status == 503;
-        if (retryable && k->attempts < r->max_retries) {
-            int64_t delay = e.retry_after_ms >= 0
-                                ? e.retry_after_ms
-                                : sl_dbx_backoff_ms(&r->retry, k->attempts, sl_rand_unit());
-            int64_t due = now_ns() + delay * NS_PER_MS;
-            lt_xfer_put(r->loop, x);
-            if (due < k->deadline_ns) {
-                k->attempts++;
-                k->rec.retries++;
-                lt_timer_add(r->loop, due, q_send, k);
-                return;
-            }
-        } else {
-            lt_xfer_put(r->loop, x);
+    const sl_dbx_response *p = sl_dbx_async_req_response(x);
+    if (p->status > 0)
+        k->rec.http_status = p->status;
+    if (p->code != SL_OK) {
+        const sl_err *e = p->err;
+        int64_t now = now_ns();
+        int64_t delay =
+            sl_dbx_retry_delay_ms(e, k->attempts, r->max_retries, &r->retry, sl_rand_unit(),
+                                  now / NS_PER_MS, k->deadline_ns / NS_PER_MS);
+        if (delay >= 0) {
+            k->attempts++;
+            k->rec.retries++;
+            lt_timer_add(r->loop, now + delay * NS_PER_MS, q_send, k);
+            return;
         }
         char msg[300];
-        snprintf(msg, sizeof(msg), "%s%s", e.msg,
-                 retryable && k->attempts > 0 ? " (retries exhausted)" : "");
-        on_err(k, x->status == 429 ? SL_LT_RATE_LIMITED : SL_LT_HTTP_ERROR, msg);
+        snprintf(msg, sizeof(msg), "%s%s", e->msg,
+                 (e->http_status == 429 || e->http_status == 503) && k->attempts > 0
+                     ? " (retries exhausted)"
+                     : "");
+        k->on_err(k, cause_of(e), msg);
         return;
     }
     json_error_t je;
-    json_t *j = x->resp.len ? json_loadb(x->resp.p, x->resp.len, 0, &je) : json_object();
-    size_t len = x->resp.len;
-    lt_xfer_put(r->loop, x);
+    json_t *j = p->body_len ? json_loadb(p->body, p->body_len, 0, &je) : json_object();
     if (!j) {
-        on_err(k, SL_LT_HTTP_ERROR, "malformed JSON in the response");
+        k->on_err(k, SL_LT_HTTP_ERROR, "malformed JSON in the response");
         return;
     }
-    k->on_ok(k, j, len);
+    k->on_ok(k, j, p->body_len);
     json_decref(j);
 }
 
 static void q_send(void *arg)
 {
     q *k = arg;
-    run *r = k->r;
     if (k->state != QS_ACTIVE)
         return;
-    int64_t now = now_ns();
-    if (now >= k->deadline_ns) {
-        (k->on_err ? k->on_err : finish_fail)(k, SL_LT_TIMEOUT, "question timed out");
+    if (now_ns() >= k->deadline_ns) {
+        k->on_err(k, SL_LT_TIMEOUT, "question timed out");
         return;
     }
-    if (now - r->auth_checked_ns > 60 * 1000 * NS_PER_MS) {
-        sl_err err;
-        sl_err_clear(&err);
-        if (refresh_headers(r, &err) != SL_OK) {
-            finish_fail(k, SL_LT_HTTP_ERROR, err.msg);
-            return;
-        }
-    }
-    long timeout = (long)r->o->http_timeout_ms;
-    int64_t left_ms = (k->deadline_ns - now) / NS_PER_MS + 1;
-    if (left_ms < timeout)
-        timeout = (long)left_ms;
-    k->x = lt_xfer_get(r->loop);
-    lt_xfer_start(r->loop, k->x, k->method, k->url, k->body, r->hdrs, timeout, http_done, k);
+    q_submit(k, &k->rq, http_done, k->on_err);
 }
 
-/* Start an HTTP step (url and body taken). on_err NULL = the question fails. */
-static void q_http(q *k, const char *method, char *url, char *body, ok_fn on_ok, err_fn on_err)
+/* Start a cache-path request: rq (built by dbx, taken) with its outcome handlers. */
+static void q_http(q *k, sl_dbx_request *rq, ok_fn on_ok, err_fn on_err)
 {
-    free(k->url);
-    free(k->body);
-    k->method = method;
-    k->url = url;
-    k->body = body;
+    sl_dbx_request_cleanup(&k->rq);
+    k->rq = *rq;
+    rq->own_path = rq->own_body = NULL;
     k->on_ok = on_ok;
     k->on_err = on_err;
     k->attempts = 0;
@@ -410,151 +447,6 @@ static void schedule_poll(q *k, void (*fn)(q *k))
     k->poll_ms = k->poll_ms * 3 / 2;
     if (k->poll_ms > r->o->poll_max_ms)
         k->poll_ms = r->o->poll_max_ms;
-}
-
-/* ------------------------------------------------------------------ live Genie */
-
-static void live(q *k);
-static void fetch_result(q *k);
-
-static void result_ok(q *k, json_t *j, size_t len)
-{
-    const json_t *sr = json_object_get(j, "statement_response");
-    const char *state = jstr(json_object_get(sr, "status"), "state");
-    if (!state) {
-        finish_fail(k, SL_LT_HTTP_ERROR, "query result without statement_response.status");
-        return;
-    }
-    snprintf(k->last_status, sizeof(k->last_status), "%s", state);
-    if (strcmp(state, "SUCCEEDED") == 0) {
-        const json_t *tr = json_object_get(json_object_get(sr, "manifest"), "total_row_count");
-        const json_t *rows = json_object_get(json_object_get(sr, "result"), "data_array");
-        k->rec.rows = json_is_integer(tr) ? json_integer_value(tr) : (int64_t)json_array_size(rows);
-        k->rec.response_size = k->msg_bytes + (int64_t)len;
-        if (!k->rec.stmt_id[0])
-            copy_id(k->rec.stmt_id, sizeof(k->rec.stmt_id), jstr(sr, "statement_id"));
-        finish_ok(k);
-    } else if (strcmp(state, "PENDING") == 0 || strcmp(state, "RUNNING") == 0) {
-        schedule_poll(k, fetch_result);
-    } else if (strcmp(state, "CLOSED") == 0 && !k->exec_tried) {
-        k->exec_tried = true;
-        q_http(
-            k, "POST",
-            genie_url(k->r, k->rec.genie_conv_id, k->rec.genie_msg_id, k->att_id, "/execute-query"),
-            NULL, result_ok, NULL);
-    } else {
-        const json_t *e = json_object_get(json_object_get(sr, "status"), "error");
-        char msg[300];
-        snprintf(msg, sizeof(msg), "query result %s: %s", state,
-                 jstr(e, "message") ? jstr(e, "message") : "no detail");
-        finish_fail(k, SL_LT_GENIE_FAILED, msg);
-    }
-}
-
-static void fetch_result(q *k)
-{
-    q_http(k, "GET",
-           genie_url(k->r, k->rec.genie_conv_id, k->rec.genie_msg_id, k->att_id, "/query-result"),
-           NULL, result_ok, NULL);
-}
-
-static void poll_message(q *k);
-
-static void on_message(q *k, const json_t *m, size_t len)
-{
-    const char *st = jstr(m, "status");
-    snprintf(k->last_status, sizeof(k->last_status), "%s", st ? st : "");
-    if (st && (strcmp(st, "COMPLETED") == 0 || strcmp(st, "QUERY_RESULT_EXPIRED") == 0)) {
-        k->msg_bytes = (int64_t)len;
-        k->rec.response_size = (int64_t)len;
-        size_t i;
-        const json_t *a;
-        json_array_foreach(json_object_get(m, "attachments"), i, a)
-        {
-            const json_t *qa = json_object_get(a, "query");
-            if (!qa)
-                continue;
-            const char *aid = jstr(a, "attachment_id");
-            copy_id(k->att_id, sizeof(k->att_id), aid ? aid : jstr(qa, "id"));
-            free(k->rec.sql);
-            k->rec.sql = jstr(qa, "query") ? sl_xstrdup(jstr(qa, "query")) : NULL;
-            copy_id(k->rec.stmt_id, sizeof(k->rec.stmt_id), jstr(qa, "statement_id"));
-            break;
-        }
-        if (!k->att_id[0]) {
-            finish_ok(k); /* a text answer */
-            return;
-        }
-        k->poll_ms = k->r->o->poll_initial_ms;
-        if (strcmp(st, "QUERY_RESULT_EXPIRED") == 0) {
-            k->exec_tried = true;
-            q_http(k, "POST",
-                   genie_url(k->r, k->rec.genie_conv_id, k->rec.genie_msg_id, k->att_id,
-                             "/execute-query"),
-                   NULL, result_ok, NULL);
-        } else {
-            fetch_result(k);
-        }
-        return;
-    }
-    if (st && (strcmp(st, "FAILED") == 0 || strcmp(st, "CANCELLED") == 0)) {
-        const json_t *e = json_object_get(m, "error");
-        char msg[300];
-        snprintf(msg, sizeof(msg), "Genie message %s: %s%s%s", st,
-                 jstr(e, "type") ? jstr(e, "type") : "",
-                 jstr(e, "type") && jstr(e, "error") ? ": " : "",
-                 jstr(e, "error") ? jstr(e, "error") : "");
-        finish_fail(k, SL_LT_GENIE_FAILED, msg);
-        return;
-    }
-    schedule_poll(k, poll_message);
-}
-
-static void message_ok(q *k, json_t *j, size_t len)
-{
-    on_message(k, j, len);
-}
-
-static void poll_message(q *k)
-{
-    q_http(k, "GET", genie_url(k->r, k->rec.genie_conv_id, k->rec.genie_msg_id, NULL, NULL), NULL,
-           message_ok, NULL);
-}
-
-static void posted(q *k, json_t *j, size_t len)
-{
-    const json_t *m = json_object_get(j, "message");
-    if (!json_is_object(m))
-        m = j; /* create-message answers with the GenieMessage itself */
-    const char *conv = jstr(j, "conversation_id");
-    if (!conv)
-        conv = jstr(m, "conversation_id");
-    if (!conv && k->conv_in[0])
-        conv = k->conv_in;
-    const char *mid = jstr(j, "message_id");
-    if (!mid)
-        mid = jstr(m, "message_id");
-    if (!mid)
-        mid = jstr(m, "id");
-    if (!conv || !mid) {
-        finish_fail(k, SL_LT_HTTP_ERROR, "Genie response without conversation_id/message_id");
-        return;
-    }
-    copy_id(k->rec.genie_conv_id, sizeof(k->rec.genie_conv_id), conv);
-    copy_id(k->rec.genie_msg_id, sizeof(k->rec.genie_msg_id), mid);
-    k->poll_ms = k->r->o->poll_initial_ms;
-    on_message(k, m, len);
-}
-
-static void live(q *k)
-{
-    k->hit = HIT_NONE;
-    json_t *b = json_pack("{s:s}", "content", k->rec.prompt);
-    char *body = sl_json_dumps(b);
-    json_decref(b);
-    char *url = k->conv_in[0] ? genie_url(k->r, k->conv_in, NULL, NULL, "/messages")
-                              : genie_url(k->r, NULL, NULL, NULL, "/start-conversation");
-    q_http(k, "POST", url, body, posted, NULL);
 }
 
 /* ------------------------------------------------------------------ cache path */
@@ -593,6 +485,7 @@ static void stmt_ok(q *k, json_t *j, size_t len)
 {
     const char *state = jstr(json_object_get(j, "status"), "state");
     copy_id(k->rec.stmt_id, sizeof(k->rec.stmt_id), jstr(j, "statement_id"));
+    copy_id(k->last_status, sizeof(k->last_status), state);
     if (state && strcmp(state, "SUCCEEDED") == 0) {
         const json_t *tr = json_object_get(json_object_get(j, "manifest"), "total_row_count");
         const json_t *rows = json_object_get(json_object_get(j, "result"), "data_array");
@@ -620,10 +513,15 @@ static void stmt_ok(q *k, json_t *j, size_t len)
 
 static void reexec_poll(q *k)
 {
-    char *id = pct(k->rec.stmt_id);
-    char *url = sl_xasprintf("%s/api/2.0/sql/statements/%s", k->r->s->host, id);
-    free(id);
-    q_http(k, "GET", url, NULL, stmt_ok, reexec_err);
+    sl_dbx_request rq;
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_dbx_statement_get_request(k->rec.stmt_id, &rq, &err) != SL_OK) {
+        sl_dbx_request_cleanup(&rq);
+        reexec_err(k, SL_LT_HTTP_ERROR, err.msg);
+        return;
+    }
+    q_http(k, &rq, stmt_ok, reexec_err);
 }
 
 static void reexec(q *k)
@@ -632,13 +530,20 @@ static void reexec(q *k)
     free(k->rec.sql);
     k->rec.sql = sl_xstrdup(k->cached_sql);
     k->poll_ms = r->o->poll_initial_ms;
-    json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "warehouse_id", r->warehouse,
-                          "statement", k->cached_sql, "wait_timeout", "30s", "on_wait_timeout",
-                          "CONTINUE", "disposition", "INLINE", "format", "JSON_ARRAY");
-    char *body = sl_json_dumps(b);
-    json_decref(b);
-    q_http(k, "POST", sl_xasprintf("%s/api/2.0/sql/statements", r->s->host), body, stmt_ok,
-           reexec_err);
+    sl_dbx_statement_req sr;
+    sl_dbx_statement_req_init(&sr);
+    sr.statement = k->cached_sql;
+    sr.warehouse_id = r->warehouse;
+    sr.wait_timeout_s = 30;
+    sl_dbx_request rq;
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_dbx_statement_execute_request(&sr, &rq, &err) != SL_OK) {
+        sl_dbx_request_cleanup(&rq);
+        reexec_err(k, SL_LT_HTTP_ERROR, err.msg);
+        return;
+    }
+    q_http(k, &rq, stmt_ok, reexec_err);
 }
 
 static void embed_err(q *k, sl_lt_cause cause, const char *msg)
@@ -655,58 +560,29 @@ static void embed_err(q *k, sl_lt_cause cause, const char *msg)
     live(k);
 }
 
-/* data[i].embedding as floats, ordered by data[i].index; NULL when malformed. */
-static float *vectors(const json_t *j, size_t n, size_t *dim)
-{
-    const json_t *data = json_object_get(j, "data");
-    if (json_array_size(data) != n)
-        return NULL;
-    float *out = NULL;
-    *dim = 0;
-    size_t i;
-    const json_t *d;
-    json_array_foreach(data, i, d)
-    {
-        const json_t *idx = json_object_get(d, "index");
-        size_t at = json_is_integer(idx) ? (size_t)json_integer_value(idx) : i;
-        const json_t *e = json_object_get(d, "embedding");
-        size_t m = json_array_size(e);
-        if (at >= n || m == 0 || (*dim && m != *dim)) {
-            free(out);
-            return NULL;
-        }
-        if (!out) {
-            *dim = m;
-            out = sl_xcalloc(n * m, sizeof(float));
-        }
-        for (size_t k = 0; k < m; k++)
-            out[at * m + k] = (float)json_number_value(json_array_get(e, k));
-    }
-    return out;
-}
-
 static void embed_ok(q *k, json_t *j, size_t len)
 {
     (void)len;
     run *r = k->r;
     bool has_ctx = k->context && *k->context;
-    size_t n = has_ctx ? 2 : 1, dim = 0;
-    float *v = vectors(j, n, &dim);
-    if (!v) {
-        embed_err(k, SL_LT_HTTP_ERROR, "malformed embeddings response");
-        return;
-    }
-    k->dim = dim;
-    k->qv = sl_xmalloc(dim * sizeof(float));
-    memcpy(k->qv, v, dim * sizeof(float));
-    if (has_ctx) {
-        k->cv = sl_xmalloc(dim * sizeof(float));
-        memcpy(k->cv, v + dim, dim * sizeof(float));
-    }
-    free(v);
-    sl_lt_cache_match m;
+    size_t n = has_ctx ? 2 : 1;
+    sl_dbx_vectors *v = NULL;
     sl_err err;
     sl_err_clear(&err);
+    if (sl_dbx_serving_embed_parse(j, n, k->rq.what, &v, &err) != SL_OK) {
+        embed_err(k, SL_LT_HTTP_ERROR, err.msg);
+        return;
+    }
+    size_t dim = v->dim;
+    k->dim = dim;
+    k->qv = sl_xmalloc(dim * sizeof(float));
+    memcpy(k->qv, v->data, dim * sizeof(float));
+    if (has_ctx) {
+        k->cv = sl_xmalloc(dim * sizeof(float));
+        memcpy(k->cv, v->data + dim, dim * sizeof(float));
+    }
+    sl_dbx_vectors_free(v);
+    sl_lt_cache_match m;
     sl_code rc = sl_lt_cache_semantic_find(r->cache, r->o->space_id, k->qv, k->cv, k->dim,
                                            sl_now_ms(), &m, &err);
     if (rc == SL_OK) {
@@ -729,17 +605,17 @@ static void embed_ok(q *k, json_t *j, size_t len)
 static void embed(q *k)
 {
     run *r = k->r;
-    json_t *in = json_array();
-    json_array_append_new(in, json_string(k->rec.prompt));
-    if (k->context && *k->context)
-        json_array_append_new(in, json_string(k->context));
-    json_t *b = json_pack("{s:o}", "input", in);
-    char *body = sl_json_dumps(b);
-    json_decref(b);
-    char *model = pct(r->o->cache.embedding_model);
-    char *url = sl_xasprintf("%s/serving-endpoints/%s/invocations", r->s->host, model);
-    free(model);
-    q_http(k, "POST", url, body, embed_ok, embed_err);
+    const char *in[2] = {k->rec.prompt, k->context};
+    size_t n = k->context && *k->context ? 2 : 1;
+    sl_dbx_request rq;
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_dbx_serving_embed_request(r->o->cache.embedding_model, in, n, &rq, &err) != SL_OK) {
+        sl_dbx_request_cleanup(&rq);
+        embed_err(k, SL_LT_HTTP_ERROR, err.msg);
+        return;
+    }
+    q_http(k, &rq, embed_ok, embed_err);
 }
 
 /* ------------------------------------------------------------------ start */
@@ -1003,10 +879,8 @@ static void abort_all(run *r)
         q *k = r->qs[i];
         if (k->state == QS_DONE || k->state == QS_ABORTED)
             continue;
-        if (k->x) {
-            lt_xfer_put(r->loop, k->x); /* aborts the transfer */
-            k->x = NULL;
-        }
+        sl_dbx_async_req_free(k->x); /* aborts the transfer */
+        k->x = NULL;
         if (k->state == QS_ACTIVE)
             r->in_flight--;
         if (k->state == QS_PENDING)
@@ -1124,7 +998,6 @@ sl_code sl_lt_genie_run(sl_dbx_client *c, const sl_lt_opts *o, sl_lt_result **ou
     r->scale = o->time_scale;
     r->retry = r->s->retry;
     r->max_retries = o->max_retries >= 0 ? o->max_retries : r->s->retry.max_retries;
-    r->space_enc = pct(o->space_id);
     r->rng.s = o->seed ? o->seed : sl_rand_u64();
     r->res = result_new(o);
     r->res->schedule = sl_lt_schedule_describe(o);
@@ -1132,18 +1005,11 @@ sl_code sl_lt_genie_run(sl_dbx_client *c, const sl_lt_opts *o, sl_lt_result **ou
     if ((rc = setup_cache(r, err)) != SL_OK)
         goto out;
     r->res->warehouse_id = r->warehouse ? sl_xstrdup(r->warehouse) : NULL;
-    if ((rc = refresh_headers(r, err)) != SL_OK)
+    sl_dbx_async_opts ao;
+    sl_dbx_async_opts_init(&ao);
+    ao.max_connections = (o->mode == SL_LT_MODE_SCENARIO ? o->workers : o->users) + 16;
+    if ((rc = lt_loop_new(c, &ao, &r->loop, err)) != SL_OK) /* OAuth: the token, now */
         goto out;
-    lt_loop_opts lo = {
-        .connect_timeout_ms = (long)r->s->connect_timeout_ms,
-        .tls_verify = r->s->tls_verify,
-        .user_agent = "sluice/" SL_VERSION " loadtest",
-        .max_connections = (o->mode == SL_LT_MODE_SCENARIO ? o->workers : o->users) + 16,
-    };
-    if (!(r->loop = lt_loop_new(&lo, err))) {
-        rc = err ? err->code : SL_EIO;
-        goto out;
-    }
     /* question texts for scenario mode */
     if (o->mode == SL_LT_MODE_SCENARIO) {
         r->pool = o->pool;
@@ -1231,9 +1097,7 @@ out:
     sl_lt_result_free(r->res);
     for (size_t i = 0; i < r->n_qs; i++) {
         q *k = r->qs[i];
-        if (k->x && r->loop)
-            lt_xfer_put(r->loop, k->x);
-        free_transient(k);
+        free_transient(k); /* before the loop: its requests go back to the driver */
         free(k->context);
         free(k->rec.sql);
         free(k->rec.error);
@@ -1242,12 +1106,6 @@ out:
     free(r->qs);
     free(r->users);
     lt_loop_free(r->loop);
-    curl_slist_free_all(r->hdrs);
-    for (size_t i = 0; i < r->n_old_hdrs; i++)
-        curl_slist_free_all(r->old_hdrs[i]);
-    free(r->old_hdrs);
-    sl_secret_free(r->auth_line);
-    free(r->space_enc);
     free(r->warehouse);
     sl_lt_cache_close(r->cache);
     return rc;

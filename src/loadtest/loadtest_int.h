@@ -1,16 +1,14 @@
 /*
- * loadtest_int.h - internals shared by the files of src/loadtest: the event loop (curl
- * multi driven by epoll, a timer heap, a pool of reusable transfers), a seeded RNG and a
- * growable string buffer. Nothing outside src/loadtest includes this.
+ * loadtest_int.h - internals shared by the files of src/loadtest: the event loop (the
+ * generator's timer heap in front of an sl_dbx_async, which does every HTTP transfer) and
+ * a seeded RNG. Nothing outside src/loadtest includes this.
  *
- * The loop runs on one thread. Transfers and timers call back on that thread from
- * lt_loop_run_once, never from inside curl callbacks, so a callback may start new
- * transfers and timers freely.
+ * The loop runs on one thread. Requests and timers call back on that thread from
+ * lt_loop_run_once (requests from inside sl_dbx_async_run, never from inside curl), so a
+ * callback may start new requests and timers freely.
  */
 #ifndef SLUICE_LOADTEST_INT_H
 #define SLUICE_LOADTEST_INT_H
-
-#include <curl/curl.h>
 
 #include "sluice/loadtest.h"
 
@@ -24,70 +22,32 @@ uint64_t lt_rng_next(lt_rng *r);
 double lt_rng_unit(lt_rng *r);                          /* [0, 1) */
 double lt_rng_uniform(lt_rng *r, double lo, double hi); /* [lo, hi] like random.uniform */
 
-/* ---- event loop ---- */
+/* ---- event loop: timers + sl_dbx_async ---- */
 
 typedef struct lt_loop lt_loop;
-typedef struct lt_xfer lt_xfer;
-typedef void (*lt_xfer_fn)(lt_xfer *x, void *arg);
 typedef void (*lt_timer_fn)(void *arg);
 
-#define LT_RESP_MAX (8u * 1024 * 1024) /* a response body beyond this is an error */
-
-struct lt_xfer {
-    CURL *easy;
-    sl_buf resp;  /* response body (capped at LT_RESP_MAX unless discard) */
-    bool discard; /* count bytes only (benchmark) */
-    bool too_big;
-    uint64_t bytes;       /* body bytes received */
-    char *req_body;       /* owned copy of the request body */
-    char retry_after[32]; /* Retry-After header value, "" when absent */
-    long status;          /* HTTP status, 0 when none */
-    CURLcode cc;          /* transport result */
-    char curl_err[CURL_ERROR_SIZE];
-    int64_t started_ns; /* sl_mono_ns() when added */
-    lt_xfer_fn done;
-    void *arg;
-    bool active;
-    lt_xfer *next_free;
-};
-
-typedef struct lt_loop_opts {
-    long connect_timeout_ms;
-    bool tls_verify;
-    const char *user_agent;
-    int max_connections; /* connection cache size (CURLMOPT_MAXCONNECTS) */
-} lt_loop_opts;
-
-/* A new loop (epoll + curl multi); NULL after setting err when epoll/curl fail. */
-lt_loop *lt_loop_new(const lt_loop_opts *o, sl_err *err);
-void lt_loop_free(lt_loop *l); /* aborts active transfers without callbacks */
-
-/* A transfer from the pool (its easy handle keeps options between uses). */
-lt_xfer *lt_xfer_get(lt_loop *l);
-/* Return a transfer that is not active to the pool. */
-void lt_xfer_put(lt_loop *l, lt_xfer *x);
 /*
- * Start x: method "GET" or "POST" (body copied; NULL = empty for POST), absolute url,
- * header list borrowed (must outlive the transfer), timeout_ms for the whole transfer.
- * `done` runs on completion (check x->cc, then x->status and x->resp).
+ * A loop whose requests go to client `c`'s workspace, or raw http(s) URLs when c is NULL
+ * (o: the sl_dbx_async options). Errors are sl_dbx_async_new's (SL_EIO, or SL_EAUTH for
+ * rejected OAuth credentials).
  */
-void lt_xfer_start(lt_loop *l, lt_xfer *x, const char *method, const char *url, const char *body,
-                   const struct curl_slist *headers, long timeout_ms, lt_xfer_fn done, void *arg);
-/* Start x again with the options it already has (benchmark re-issue). */
-void lt_xfer_restart(lt_loop *l, lt_xfer *x);
-/* Abort an active transfer without calling its callback; it returns to the caller. */
-void lt_xfer_abort(lt_loop *l, lt_xfer *x);
+SL_MUST_USE sl_code lt_loop_new(sl_dbx_client *c, const sl_dbx_async_opts *o, lt_loop **out,
+                                sl_err *err);
+void lt_loop_free(lt_loop *l); /* aborts requests in flight without callbacks */
+/* The driver requests are made from (borrowed). */
+sl_dbx_async *lt_loop_async(lt_loop *l);
 
 /* Call fn(arg) at due_ns (sl_mono_ns clock) or soon after; equal times run in order. */
 void lt_timer_add(lt_loop *l, int64_t due_ns, lt_timer_fn fn, void *arg);
 /* Earliest pending timer, or INT64_MAX. */
 int64_t lt_timer_next(const lt_loop *l);
 
-/* Wait up to max_wait_ns for socket activity, drive curl, run completions and due
- * timers. Returns the number of active transfers. */
+/* Run due timers, wait up to max_wait_ns (less when a timer is due sooner) for the
+ * requests, run their callbacks, run due timers again. Returns requests in flight. */
 int lt_loop_run_once(lt_loop *l, int64_t max_wait_ns);
 int lt_loop_active(const lt_loop *l);
-/* Highest number of simultaneous transfers seen. */
+/* Highest number of simultaneous requests seen. */
 int lt_loop_peak(const lt_loop *l);
 
 /* Raise RLIMIT_NOFILE to its hard limit (1000+ sockets need it). */
@@ -113,7 +73,7 @@ typedef struct lt_record {
     const char *src_conv_id; /* replay: borrowed */
     const char *src_msg_id;
     int msg_index, msg_count; /* replay: 0-based message index and count */
-    char genie_conv_id[48], genie_msg_id[48], stmt_id[64];
+    char genie_conv_id[72], genie_msg_id[72], stmt_id[72]; /* as sl_dbx_genie_state */
     char *sql;   /* owned */
     char *error; /* owned, NULL on success */
     int http_status;
