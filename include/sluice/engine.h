@@ -190,7 +190,9 @@ typedef struct sl_replay_result {
 SL_MUST_USE sl_code sl_replay_history(const sl_registry *reg, const json_t *history,
                                       sl_replay_result *out, sl_err *err);
 
-/* Called on the engine thread after a run closed (committed). */
+/* Called on the engine thread after a run closed (committed). Any thread may set or clear
+ * it (NULL); once sl_engine_on_close returns, the previous callback is not running and will
+ * not be called again. The callback must not call sl_engine_on_close. */
 typedef void (*sl_close_cb)(void *arg, const char *workflow_id, const char *run_id, int status);
 void sl_engine_on_close(sl_engine *e, sl_close_cb cb, void *arg);
 

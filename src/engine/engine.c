@@ -113,6 +113,7 @@ sl_code sl_engine_open(const sl_engine_opts *o, sl_engine **out, sl_err *err)
         snprintf(e->identity, sizeof(e->identity), "%s:%d:%.6s", host, (int)getpid(), rnd);
     }
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->close_mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     pthread_mutex_init(&e->reader.mu, NULL);
     sl__writer_init(e);
@@ -154,8 +155,10 @@ const sl_registry *sl_engine_registry(const sl_engine *e)
 
 void sl_engine_on_close(sl_engine *e, sl_close_cb cb, void *arg)
 {
+    pthread_mutex_lock(&e->close_mu);
     e->on_close = cb;
     e->on_close_arg = arg;
+    pthread_mutex_unlock(&e->close_mu);
 }
 
 void sl_engine_close(sl_engine *e)
@@ -179,6 +182,7 @@ void sl_engine_close(sl_engine *e)
     free(e->opts_memo_queue);
     free(e->opts_memo_text);
     pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->close_mu);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->reader.mu);
     free(e);

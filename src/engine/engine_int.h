@@ -406,6 +406,9 @@ struct sl_engine {
     bool threaded;
     void *env;
     int64_t hist_warn_events, hist_warn_bytes, hist_limit_events, hist_limit_bytes;
+    /* close callback: set by any thread, called on the engine thread, both under close_mu,
+     * so once sl_engine_on_close returns the old callback is not running and never will */
+    pthread_mutex_t close_mu;
     sl_close_cb on_close;
     void *on_close_arg;
 

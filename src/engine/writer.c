@@ -152,6 +152,9 @@ bool sl__writer_has_pending(sl_engine *e)
 static void publish(sl_engine *e)
 {
     sl__dispatch_publish(e);
+    if (!e->writer.closed_head)
+        return;
+    pthread_mutex_lock(&e->close_mu);
     while (e->writer.closed_head) {
         struct closed_run *c = e->writer.closed_head;
         e->writer.closed_head = c->next;
@@ -160,6 +163,7 @@ static void publish(sl_engine *e)
         free(c->workflow_id);
         free(c);
     }
+    pthread_mutex_unlock(&e->close_mu);
 }
 
 static void count_batch(sl_engine *e, bool committed, int n_items)
