@@ -49,7 +49,7 @@ done
 
 # Hostile input: oversized headers, garbage, an announced body that never comes.
 big=$(head -c 100000 /dev/zero | tr '\0' 'a')
-CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" -H "X-Big: $big" "$EMU_URL/api/2.0/sql/warehouses" || true)
+CODE=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' -H "$AUTH" -H "X-Big: $big" "$EMU_URL/api/2.0/sql/warehouses" || true)
 [ "$CODE" != 200 ] || it_fail "100 kB header accepted"
 printf 'GARBAGE \x01\x02\r\n\r\n' | timeout 5 bash -c "cat > /dev/tcp/127.0.0.1/$PORT" || true
 printf 'POST /api/2.0/sql/statements HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a"' | timeout 5 bash -c "cat > /dev/tcp/127.0.0.1/$PORT" || true
