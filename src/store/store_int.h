@@ -87,6 +87,9 @@ struct sl_store {
     bool in_txn;
     store_ckpt *ckpt; /* NULL: SQLite checkpoints on commit, as by default */
     store_fault fault;
+    /* A read-only open of a database that does not exist yet (or a blank file): db is an
+     * in-memory database with the current schema, refusing writes; path names the file. */
+    bool stand_in;
 };
 
 /* The cached prepared statement for id, prepared on first use (SQLITE_PREPARE_PERSISTENT).
