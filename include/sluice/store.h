@@ -299,6 +299,14 @@ SL_MUST_USE sl_code sl_store_act_next_visible(sl_store *st, const char *queue, i
 /* Count of tasks (workflow, activity, timers) that belong to queue: for idle detection. */
 SL_MUST_USE sl_code sl_store_queue_pending(sl_store *st, const char *queue, int64_t *out,
                                            sl_err *err);
+/*
+ * Count of the queue's tasks a worker could run at now_ms: workflow tasks and unleased
+ * activity tasks visible by then, activity tasks whose lease expired or whose deadline passed
+ * (the reaper times them out), timers due. Not counted: timers and retries due later, tasks
+ * another worker holds a live lease on. For "drained" detection (sl_engine_is_drained).
+ */
+SL_MUST_USE sl_code sl_store_queue_runnable(sl_store *st, const char *queue, int64_t now_ms,
+                                            int64_t *out, sl_err *err);
 
 /* ---- timers -------------------------------------------------------------------- */
 

@@ -117,6 +117,18 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_QLIMIT_NAMES] = "SELECT queue FROM queue_limits",
     [STMT_QUEUE_INFLIGHT] =
         "SELECT count(*) FROM activity_tasks WHERE queue=?1 AND lease_owner IS NOT NULL",
+    /* Runnable now: due workflow tasks, visible activity tasks, leases and deadlines the
+     * reaper would time out (each task once), due timers. */
+    [STMT_QUEUE_RUNNABLE] =
+        "SELECT (SELECT count(*) FROM wf_tasks WHERE queue=?1 AND visible_at<=?2) + "
+        "(SELECT count(*) FROM activity_tasks WHERE queue=?1 AND lease_owner IS NULL AND "
+        "visible_at<=?2) + "
+        "(SELECT count(*) FROM activity_tasks WHERE queue=?1 AND lease_owner IS NOT NULL AND "
+        "lease_expiry<?2) + "
+        "(SELECT count(*) FROM activity_tasks WHERE queue=?1 AND deadline<?2 AND "
+        "NOT (lease_owner IS NULL AND visible_at<=?2) AND "
+        "NOT (lease_owner IS NOT NULL AND lease_expiry<?2)) + "
+        "(SELECT count(*) FROM timers WHERE queue=?1 AND fire_at<=?2)",
 };
 
 bool sl_durability_parse(const char *s, sl_durability *out)

@@ -649,6 +649,60 @@ static void expired_leases_and_deadlines_are_found(void **state)
     sl_store_close(st);
 }
 
+static int64_t runnable_at(sl_store *st, const char *queue, int64_t now)
+{
+    int64_t n = -1;
+    assert_int_equal(sl_store_queue_runnable(st, queue, now, &n, NULL), SL_OK);
+    return n;
+}
+
+static int64_t pending_on(sl_store *st, const char *queue)
+{
+    int64_t n = -1;
+    assert_int_equal(sl_store_queue_pending(st, queue, &n, NULL), SL_OK);
+    return n;
+}
+
+/* "Runnable now" counts what a worker could do at that moment - visible workflow and activity
+ * tasks, leases and deadlines the reaper would time out, due timers - and not a timer or a
+ * retry due later, nor a live lease; "pending" counts all of them (what --exit-when-idle
+ * waits for). */
+static void runnable_counts_only_what_is_due_now(void **state)
+{
+    (void)state;
+    int64_t pk;
+    sl_store *st = with_run(&pk);
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    assert_int_equal(sl_store_timer_insert(st, pk, 1, 10000, "q", NULL), SL_OK);
+    sl_act_task_row t;
+    memset(&t, 0, sizeof(t));
+    t.run_pk = pk;
+    t.queue = "q";
+    t.activity_type = "a";
+    t.start_to_close_ms = 60000;
+    t.visible_at = 5000; /* a retry due at 5 s */
+    assert_int_equal(sl_store_act_insert(st, &t, NULL), SL_OK);
+    t.seq = 2;
+    t.visible_at = 0;
+    t.lease_owner = "other-worker";
+    t.lease_expiry = 8000;
+    assert_int_equal(sl_store_act_insert(st, &t, NULL), SL_OK);
+    assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+    assert_int_equal(runnable_at(st, "q", 1000), 0);
+    assert_int_equal(pending_on(st, "q"), 3);
+    assert_int_equal(runnable_at(st, "q", 5000), 1);  /* the retry */
+    assert_int_equal(runnable_at(st, "q", 8001), 2);  /* + the expired lease */
+    assert_int_equal(runnable_at(st, "q", 10000), 3); /* + the timer */
+    assert_int_equal(runnable_at(st, "other", 10000), 0);
+    /* a workflow task counts from its visible time */
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    assert_int_equal(sl_store_wft_ensure(st, pk, "q", 2000, NULL), SL_OK);
+    assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+    assert_int_equal(runnable_at(st, "q", 1999), 0);
+    assert_int_equal(runnable_at(st, "q", 2000), 1);
+    sl_store_close(st);
+}
+
 /* ---- fault injection ------------------------------------------------------------- */
 
 /* What a second connection sees of run pk: the run's version and history size, its events,
@@ -946,6 +1000,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(leases_are_exclusive_and_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_leases_and_deadlines_are_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(runnable_counts_only_what_is_due_now, setup, teardown),
         cmocka_unit_test_setup_teardown(busy_on_nth_statement_rolls_back_whole_transaction, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ioerr_surfaces_as_eio_and_the_connection_recovers, setup,
