@@ -329,8 +329,13 @@ SL_MUST_USE sl_code sl_engine_tasks_release(sl_engine *e, sl_activity_task *cons
 void sl_engine_task_abandon(sl_engine *e, sl_activity_task *t);
 
 /* True when nothing is pending for the served queues: no submission waiting, no task with the
- * dispatcher, none visible in the database. */
+ * dispatcher, no workflow task, activity task or timer of theirs in the database (a run
+ * sleeping on a timer keeps it false until the timer fired and the run moved on). */
 bool sl_engine_is_idle(sl_engine *e);
+/* True when nothing is runnable now on the served queues: no submission waiting, no task with
+ * the dispatcher, nothing sl_store_queue_runnable counts at sl_now_ms. Timers and retries due
+ * later, and tasks other workers hold, do not count. Blocks for one read. */
+bool sl_engine_is_drained(sl_engine *e);
 /* What the engine was opened with, for dispatchers that run activities. */
 const sl_registry *sl_engine_registry(const sl_engine *e);
 void *sl_engine_env(const sl_engine *e);

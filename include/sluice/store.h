@@ -11,7 +11,9 @@
  *  (3) at most one worker holds an activity task's lease, and completion, failure
  *      and heartbeat are conditional on (task_id, lease_owner, attempt);
  *  (4) a database from a newer schema level, or a file that is not a Sluice
- *      database, is refused before anything is written.
+ *      database, is refused before anything is written; (5) a read-only open never
+ *      creates, migrates or writes the file, and never refuses one that another process
+ *      is creating or migrating (it waits for the migration's commit).
  *
  * Activity task states:
  *
@@ -60,7 +62,7 @@ typedef struct sl_store_opts {
     const char *path;
     sl_durability durability;
     int busy_timeout_ms; /* default 10000 */
-    bool read_only;      /* open an existing database without migrating (CLI reads) */
+    bool read_only;      /* never create, migrate or write the file (CLI reads) */
     /* Checkpoint the WAL from a background thread with its own connection, so commits on
      * this one do not stop to copy pages into the database (the engine's write connection). */
     bool background_checkpoint;
@@ -76,9 +78,22 @@ void sl_store_opts_init(sl_store_opts *o);
  * current level. SL_ESCHEMA: not a Sluice database, or a newer schema level than this
  * binary knows. SL_EIO: cannot open or create the file (message names the path).
  * On success *out is the caller's; release it with sl_store_close().
+ *
+ * With opts->read_only nothing is created or migrated:
+ *  - a file at a lower level may be one another process is creating or migrating right now,
+ *    so the open waits for that migration to commit (it takes and releases the write lock,
+ *    writing nothing; without write access it polls the level), up to the busy timeout
+ *    (SL_EBUSY past it);
+ *  - a file that does not exist, or one left blank (created, nothing written), reads as an
+ *    empty database: an in-memory stand-in with the current schema, which refuses writes
+ *    (sl_store_is_stand_in); the file is not created;
+ *  - a file really at an older level, not being migrated: SL_ESCHEMA, "older than this
+ *    sluice", as any command that writes upgrades it.
  */
 SL_MUST_USE sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err);
 void sl_store_close(sl_store *st);
+/* True when st is the empty stand-in of a read-only open (see sl_store_open). */
+bool sl_store_is_stand_in(const sl_store *st);
 const char *sl_store_path(const sl_store *st);
 int sl_store_schema_version(void);
 
@@ -284,6 +299,14 @@ SL_MUST_USE sl_code sl_store_act_next_visible(sl_store *st, const char *queue, i
 /* Count of tasks (workflow, activity, timers) that belong to queue: for idle detection. */
 SL_MUST_USE sl_code sl_store_queue_pending(sl_store *st, const char *queue, int64_t *out,
                                            sl_err *err);
+/*
+ * Count of the queue's tasks a worker could run at now_ms: workflow tasks and unleased
+ * activity tasks visible by then, activity tasks whose lease expired or whose deadline passed
+ * (the reaper times them out), timers due. Not counted: timers and retries due later, tasks
+ * another worker holds a live lease on. For "drained" detection (sl_engine_is_drained).
+ */
+SL_MUST_USE sl_code sl_store_queue_runnable(sl_store *st, const char *queue, int64_t now_ms,
+                                            int64_t *out, sl_err *err);
 
 /* ---- timers -------------------------------------------------------------------- */
 

@@ -44,8 +44,12 @@ void sl_worker_opts_init(sl_worker_opts *o);
 /* Serve the queues and start the threads. The engine must be threaded. */
 SL_MUST_USE sl_code sl_worker_start(sl_engine *e, const sl_worker_opts *o, sl_worker **out,
                                     sl_err *err);
-/* True when nothing is pending for the served queues, here or in the database. */
+/* True when nothing is pending for the served queues, here or in the database, including
+ * timers of sleeping runs (--exit-when-idle: drain everything). */
 bool sl_worker_is_idle(sl_worker *w);
+/* True when nothing is runnable now: no task here, none visible or due in the database; runs
+ * sleeping on timers, and retries due later, are left (--exit-when-drained). */
+bool sl_worker_is_drained(sl_worker *w);
 /* Drain and stop. Returns false if activities were still running when the grace period
  * ended (their threads are left behind; the caller should exit the process). */
 bool sl_worker_stop(sl_worker *w);

@@ -15,13 +15,14 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
     static const struct option opts[] = {{"task-queue", required_argument, NULL, 'q'},
                                          {"concurrency", required_argument, NULL, 'c'},
                                          {"exit-when-idle", no_argument, NULL, 'x'},
+                                         {"exit-when-drained", no_argument, NULL, 'D'},
                                          {"durability", required_argument, NULL, 'd'},
                                          {"shutdown-grace", required_argument, NULL, 'g'},
                                          {NULL, 0, NULL, 0}};
     const char *queues[MAX_QUEUES];
     size_t n_queues = 0;
     long long conc = 8;
-    bool exit_idle = false;
+    bool exit_idle = false, exit_drained = false;
     sl_durability dur = SL_DURABILITY_NORMAL;
     int64_t grace = 10000;
     int c;
@@ -41,6 +42,9 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
         case 'x':
             exit_idle = true;
             break;
+        case 'D':
+            exit_drained = true;
+            break;
         case 'd':
             if (!sl_durability_parse(optarg, &dur))
                 return sl_cli_usage(cli, "--durability must be normal or full");
@@ -55,6 +59,8 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
     }
     if (optind < argc)
         return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    if (exit_idle && exit_drained)
+        return sl_cli_usage(cli, "give --exit-when-idle or --exit-when-drained, not both");
     if (n_queues == 0)
         queues[n_queues++] = "default";
 
@@ -106,14 +112,17 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
         sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM)
             break;
-        if (exit_idle) {
-            idle_checks = sl_worker_is_idle(w) ? idle_checks + 1 : 0;
+        if (exit_idle || exit_drained) {
+            bool done = exit_idle ? sl_worker_is_idle(w) : sl_worker_is_drained(w);
+            idle_checks = done ? idle_checks + 1 : 0;
             if (idle_checks >= 3)
                 break;
         }
     }
-    sl_info("worker %s stopping (%s)", sl_engine_identity(e),
-            sig > 0 ? (sig == SIGINT ? "SIGINT" : "SIGTERM") : "idle");
+    const char *why = exit_idle ? "idle" : "drained";
+    if (sig > 0)
+        why = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    sl_info("worker %s stopping (%s)", sl_engine_identity(e), why);
     if (!sl_worker_stop(w)) {
         sl_warn("worker %s: activities still running after the grace period; exiting anyway "
                 "(their leases expire and they are retried)",
@@ -135,12 +144,16 @@ static void worker_help_types(void)
 static const struct sl_cmd cmds[] = {
     {.name = "",
      .run = worker_run,
-     .usage = "worker [--task-queue Q]... [--concurrency N] [--exit-when-idle] "
-              "[--durability normal|full] [--shutdown-grace DURATION]",
+     .usage = "worker [--task-queue Q]... [--concurrency N] [--exit-when-idle | "
+              "--exit-when-drained] [--durability normal|full] [--shutdown-grace DURATION]",
      .help = "Poll task queues (default: default) and run workflow tasks and activities.\n"
              "SIGINT/SIGTERM: stop taking work, release what has not started, let running\n"
              "activities finish (up to the grace period, default 10s).\n"
-             "--exit-when-idle: exit once nothing is pending on the queues.",
+             "--exit-when-idle: exit once nothing is pending on the queues, waiting for\n"
+             "  timers and retries of open runs to come due and run (drain everything).\n"
+             "--exit-when-drained: exit once nothing is runnable now (no task visible on\n"
+             "  the queues, none running here); runs sleeping on timers and retries due\n"
+             "  later stay open for the next worker (scripts, cron jobs).",
      .help_more = worker_help_types},
 };
 const struct sl_cmd_group sl_cli_worker = {"worker", "run workflow and activity tasks", cmds, 1};

@@ -3,7 +3,7 @@
  * workflow tasks and activity tasks other processes created, due timers and schedules,
  * polled with backoff while idle (1 ms doubling to 50 ms, sooner when a known retry, timer or
  * rate-limit slot falls due); maintenance every maintenance_ms (expired leases are timed out);
- * serving, draining and idleness.
+ * serving, draining, idleness (nothing pending at all) and drainedness (nothing runnable now).
  *
  * Invariants: (1) nothing is leased without a dispatcher with room, nor after
  * sl_engine_drain (lease_ok is false from the first batch that began after it); (2) a cheap
@@ -275,22 +275,39 @@ void sl_engine_drain(sl_engine *e)
     sl__dispatch_set(e, NULL);
 }
 
-bool sl_engine_is_idle(sl_engine *e)
+/* Sum over the served queues of count(rd, queue) (1 when a read fails: not idle, not
+ * drained, as a check that could not look must not let a worker exit). */
+static int64_t served_count(sl_engine *e, bool runnable_only)
 {
-    if (sl__dispatch_in_flight(e) > 0 || sl__writer_has_pending(e))
-        return false;
     sl_store *rd;
     if (sl__reader_get(e, &rd, NULL) != SL_OK)
-        return false;
+        return 1;
+    int64_t now = sl_now_ms();
     int64_t total = 0;
     for (size_t i = 0; i < e->poller.n_queues; i++) {
         int64_t n = 0;
-        if (sl_store_queue_pending(rd, e->poller.queues[i], &n, NULL) != SL_OK) {
+        sl_code rc = runnable_only ? sl_store_queue_runnable(rd, e->poller.queues[i], now, &n, NULL)
+                                   : sl_store_queue_pending(rd, e->poller.queues[i], &n, NULL);
+        if (rc != SL_OK) {
             total = 1;
             break;
         }
         total += n;
     }
     sl__reader_done(e);
-    return total == 0;
+    return total;
+}
+
+bool sl_engine_is_idle(sl_engine *e)
+{
+    if (sl__dispatch_in_flight(e) > 0 || sl__writer_has_pending(e))
+        return false;
+    return served_count(e, false) == 0;
+}
+
+bool sl_engine_is_drained(sl_engine *e)
+{
+    if (sl__dispatch_in_flight(e) > 0 || sl__writer_has_pending(e))
+        return false;
+    return served_count(e, true) == 0;
 }

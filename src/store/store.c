@@ -117,6 +117,18 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_QLIMIT_NAMES] = "SELECT queue FROM queue_limits",
     [STMT_QUEUE_INFLIGHT] =
         "SELECT count(*) FROM activity_tasks WHERE queue=?1 AND lease_owner IS NOT NULL",
+    /* Runnable now: due workflow tasks, visible activity tasks, leases and deadlines the
+     * reaper would time out (each task once), due timers. */
+    [STMT_QUEUE_RUNNABLE] =
+        "SELECT (SELECT count(*) FROM wf_tasks WHERE queue=?1 AND visible_at<=?2) + "
+        "(SELECT count(*) FROM activity_tasks WHERE queue=?1 AND lease_owner IS NULL AND "
+        "visible_at<=?2) + "
+        "(SELECT count(*) FROM activity_tasks WHERE queue=?1 AND lease_owner IS NOT NULL AND "
+        "lease_expiry<?2) + "
+        "(SELECT count(*) FROM activity_tasks WHERE queue=?1 AND deadline<?2 AND "
+        "NOT (lease_owner IS NULL AND visible_at<=?2) AND "
+        "NOT (lease_owner IS NOT NULL AND lease_expiry<?2)) + "
+        "(SELECT count(*) FROM timers WHERE queue=?1 AND fire_at<=?2)",
 };
 
 bool sl_durability_parse(const char *s, sl_durability *out)
@@ -347,7 +359,9 @@ static sl_code migrate(sl_store *st, bool read_only, sl_err *err)
     if (version == current)
         return SL_OK;
     if (read_only)
-        return sl_err_set(err, SL_ESCHEMA, "%s needs a schema upgrade (level %lld -> %d)",
+        return sl_err_set(err, SL_ESCHEMA,
+                          "%s is older than this sluice (schema level %lld, this sluice has %d); "
+                          "any command that writes upgrades it",
                           st->path, (long long)version, current);
     if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err)) != SL_OK)
         return sl_err_prefix(err, "migrate %s", st->path);
@@ -478,6 +492,120 @@ static void ckpt_stop(sl_store *st)
     st->ckpt = NULL;
 }
 
+static int busy_timeout_ms(const sl_store_opts *opts)
+{
+    return opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 10000;
+}
+
+/* What a connection sees of the schema, read in one statement so from one snapshot: a process
+ * migrating a new file commits its tables, level and id at once, and reading them apart could
+ * see its tables but not its id. */
+typedef struct schema_seen {
+    int64_t app_id;
+    int64_t n_tables;
+    int64_t level; /* PRAGMA user_version */
+} schema_seen;
+
+static int schema_read(sqlite3 *db, schema_seen *out)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT (SELECT application_id FROM pragma_application_id), "
+                                "(SELECT count(*) FROM sqlite_master), "
+                                "(SELECT user_version FROM pragma_user_version)",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        out->app_id = sqlite3_column_int64(s, 0);
+        out->n_tables = sqlite3_column_int64(s, 1);
+        out->level = sqlite3_column_int64(s, 2);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Nothing has been written to the file yet: a first open between creating it and committing
+ * its migration, or one that was killed there. */
+static bool schema_is_blank(const schema_seen *s)
+{
+    return s->level == 0 && s->n_tables == 0;
+}
+
+/*
+ * A read-only open found the schema below this build's level. That is not yet an old
+ * database: a writer (a worker, a command that writes) may be creating or migrating the file
+ * this moment. Writers migrate in one BEGIN IMMEDIATE transaction, so taking the write lock
+ * ourselves waits for any migration to commit, and what we read under the lock is settled;
+ * we write nothing and roll back. Without write access to the file we cannot take the lock,
+ * so watch the level instead until it is current or the busy timeout passes. *seen gets what
+ * was settled. SL_EBUSY: the lock stayed taken past the busy timeout. Blocks for at most the
+ * busy timeout.
+ */
+static sl_code await_migration(sl_store *st, const sl_store_opts *opts, schema_seen *seen,
+                               sl_err *err)
+{
+    int timeout_ms = busy_timeout_ms(opts);
+    int64_t deadline_ms = sl_mono_ns() / 1000000 + timeout_ms;
+    sqlite3 *probe = NULL;
+    int rc = sqlite3_open_v2(st->path, &probe, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(probe, timeout_ms);
+        rc = sqlite3_exec(probe, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            rc = schema_read(probe, seen);
+            sqlite3_exec(probe, "ROLLBACK", NULL, NULL, NULL);
+        }
+    }
+    sqlite3_close_v2(probe);
+    if (rc == SQLITE_OK)
+        return SL_OK;
+    if ((rc & 0xff) == SQLITE_BUSY)
+        return sl_err_set(err, SL_EBUSY,
+                          "%s is being upgraded by another process; still busy after %d ms",
+                          st->path, timeout_ms);
+    /* No write access (read-only file or directory): poll. A blank file is an empty database
+     * whatever happens next, so only a level between 0 and ours is worth waiting for. */
+    while (seen->level < sl_store_schema_version() && !schema_is_blank(seen) &&
+           sl_mono_ns() / 1000000 < deadline_ms) {
+        sl_sleep_ms(10);
+        if ((rc = schema_read(st->db, seen)) != SQLITE_OK)
+            return sl__store_fail(st, rc, "read the schema level", err);
+    }
+    return SL_OK;
+}
+
+/*
+ * Stand in for a database that does not exist yet (or a blank file) on a read-only open: an
+ * in-memory database with the current schema, so reads answer as an empty database does
+ * (empty lists, count 0, not found) without creating the file. It refuses writes.
+ */
+static sl_code open_stand_in(sl_store *st, sl_err *err)
+{
+    if (st->db)
+        sqlite3_close_v2(st->db);
+    st->db = NULL;
+    int src =
+        sqlite3_open_v2(":memory:", &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK)
+        return sl_err_set(err, SL_EIO, "open an empty stand-in for %s: %s", st->path,
+                          st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(src));
+    sqlite3_extended_result_codes(st->db, 1);
+    sl_code rc = migrate(st, false, err);
+    if (rc == SL_OK)
+        rc = exec_sql(st, "PRAGMA query_only=1", err);
+    st->stand_in = rc == SL_OK;
+    return rc;
+}
+
+bool sl_store_is_stand_in(const sl_store *st)
+{
+    return st->stand_in;
+}
+
 sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
 {
     *out = NULL;
@@ -491,8 +619,11 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
         goto fail;
     }
     if (!exists && opts->read_only) {
-        rc = sl_err_set(err, SL_ENOTFOUND, "database %s does not exist", opts->path);
-        goto fail;
+        /* A read of a database that does not exist yet reads an empty one (as a query of an
+         * empty server does), and creates nothing. */
+        if ((rc = open_stand_in(st, err)) != SL_OK)
+            goto fail;
+        goto ready;
     }
     if (!exists) {
         /* Create the file ourselves so an unwritable location gets a clear message. */
@@ -518,9 +649,9 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
         goto fail;
     }
     sqlite3_extended_result_codes(st->db, 1);
-    sqlite3_busy_timeout(st->db, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 10000);
+    sqlite3_busy_timeout(st->db, busy_timeout_ms(opts));
     /* Refuse foreign files before changing anything (journal mode writes the header). */
-    int64_t app_id = 0, n_tables = 0;
+    int64_t app_id = 0;
     if ((rc = pragma_int(st, "PRAGMA application_id", &app_id, err)) != SL_OK) {
         if (strstr(err ? err->msg : "", "not a database") ||
             strstr(err ? err->msg : "", "file is not"))
@@ -528,28 +659,31 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
                             opts->path);
         goto fail;
     }
-    /* Read the id and the table count in one statement, so from one snapshot: a process
-     * migrating a new file meanwhile commits both at once, and reading them apart could
-     * see its tables but not its id. */
-    int64_t ident[2];
-    if ((rc = query_ints(st,
-                         "SELECT (SELECT application_id FROM pragma_application_id), "
-                         "(SELECT count(*) FROM sqlite_master)",
-                         ident, 2, err)) != SL_OK)
+    schema_seen seen;
+    if ((src = schema_read(st->db, &seen)) != SQLITE_OK) {
+        rc = sl__store_fail(st, src, "read the schema level", err);
         goto fail;
-    app_id = ident[0];
-    n_tables = ident[1];
-    if (app_id != SL_APPLICATION_ID && (app_id != 0 || n_tables > 0)) {
+    }
+    if (seen.app_id != SL_APPLICATION_ID && (seen.app_id != 0 || seen.n_tables > 0)) {
         rc = sl_err_set(err, SL_ESCHEMA, "%s is not a Sluice database; refusing to use it",
                         opts->path);
         goto fail;
     }
+    if (opts->read_only && seen.level < sl_store_schema_version()) {
+        if ((rc = await_migration(st, opts, &seen, err)) != SL_OK)
+            goto fail;
+        if (schema_is_blank(&seen)) {
+            if ((rc = open_stand_in(st, err)) != SL_OK)
+                goto fail;
+            goto ready;
+        }
+        /* else: migrated meanwhile (this connection's next read sees it), or really older,
+         * which migrate() below refuses */
+    }
     if (!opts->read_only) {
         /* Switching to WAL needs a moment of exclusive access, and SQLite does not wait on
          * the busy handler for it: retry while another process holds the file. */
-        int64_t deadline = sl_mono_ns() / 1000000 + (opts->busy_timeout_ms > 0
-                                                          ? opts->busy_timeout_ms
-                                                          : 10000);
+        int64_t deadline = sl_mono_ns() / 1000000 + busy_timeout_ms(opts);
         for (;;) {
             sl_err_clear(err);
             rc = exec_sql(st, "PRAGMA journal_mode=WAL", err);
@@ -562,6 +696,7 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
             goto fail;
         }
     }
+ready:
     if ((rc = exec_sql(st,
                        opts->durability == SL_DURABILITY_FULL ? "PRAGMA synchronous=FULL"
                                                               : "PRAGMA synchronous=NORMAL",
@@ -571,7 +706,7 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
                            "PRAGMA cache_size=-16000",
                        err)) != SL_OK)
         goto fail;
-    if ((rc = migrate(st, opts->read_only, err)) != SL_OK)
+    if (!st->stand_in && (rc = migrate(st, opts->read_only, err)) != SL_OK)
         goto fail;
     if (opts->background_checkpoint && !opts->read_only)
         ckpt_start(st, opts);

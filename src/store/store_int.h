@@ -56,6 +56,7 @@ enum stmt_id {
     STMT_QLIMIT_DELETE,
     STMT_QLIMIT_NAMES,
     STMT_QUEUE_INFLIGHT,
+    STMT_QUEUE_RUNNABLE,
     STMT__COUNT
 };
 
@@ -87,6 +88,9 @@ struct sl_store {
     bool in_txn;
     store_ckpt *ckpt; /* NULL: SQLite checkpoints on commit, as by default */
     store_fault fault;
+    /* A read-only open of a database that does not exist yet (or a blank file): db is an
+     * in-memory database with the current schema, refusing writes; path names the file. */
+    bool stand_in;
 };
 
 /* The cached prepared statement for id, prepared on first use (SQLITE_PREPARE_PERSISTENT).

@@ -106,6 +106,21 @@ sl_code sl_store_queue_pending(sl_store *st, const char *queue, int64_t *out, sl
     return SL_OK;
 }
 
+sl_code sl_store_queue_runnable(sl_store *st, const char *queue, int64_t now_ms, int64_t *out,
+                                sl_err *err)
+{
+    STMT_OR_FAIL(s, STMT_QUEUE_RUNNABLE);
+    sl__bind_text(s, 1, queue);
+    sqlite3_bind_int64(s, 2, now_ms);
+    int rc = sl__store_step(st, s);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_ROW)
+        return sl__store_fail(st, rc, "count runnable tasks", err);
+    return SL_OK;
+}
+
 /* ---- activity tasks ------------------------------------------------------------ */
 
 void sl_act_task_row_cleanup(sl_act_task_row *t)

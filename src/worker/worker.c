@@ -151,6 +151,11 @@ bool sl_worker_is_idle(sl_worker *w)
     return sl_engine_is_idle(w->e);
 }
 
+bool sl_worker_is_drained(sl_worker *w)
+{
+    return sl_engine_is_drained(w->e);
+}
+
 /* Give back the tasks no thread has started. */
 static void release_unstarted(sl_worker *w)
 {

@@ -1,8 +1,9 @@
 /* test_engine.c - the engine end to end on a temporary database: a threaded engine and a worker
  * running workflows and activities defined here, under an injected clock. Covers a step and its
  * history, idempotent start, retries whose delays follow the policy, durable timers, an expired
- * lease recorded as a timed-out attempt and retried, cancel and terminate, a restart that
- * continues an open run, and store faults injected on the engine's own connection.
+ * lease recorded as a timed-out attempt and retried, cancel and terminate, a worker drained
+ * (nothing runnable now) but not idle while a run sleeps, a restart that continues an open run,
+ * and store faults injected on the engine's own connection.
  *
  * Time: everything the engine decides (retry and timer times, leases, maintenance, when it
  * next polls) is sl_now_ms, which here is a fake clock the test moves. Only the engine's idle
@@ -601,6 +602,33 @@ static void terminate_closes_a_run_with_an_activity_in_flight(void **state)
     json_decref(h);
 }
 
+/*
+ * Drained vs idle: while an activity runs the worker is neither; once the quick run completed
+ * and the other sleeps on its minute-long timer, it is drained (nothing runnable now) but not
+ * idle (the timer is pending); when the clock passes the timer and that run completes, it is
+ * both.
+ */
+static void drained_leaves_sleeping_runs_idle_waits_for_them(void **state)
+{
+    (void)state;
+    sl_start_result res;
+    start("sleeper", "wf-asleep", NULL, &res);
+    start("gated", "wf-busy", NULL, &res);
+    WAIT_FOR(gate_count(&gate.started) == 1, 0);
+    assert_false(sl_worker_is_drained(W)); /* an activity in flight on this worker */
+    assert_false(sl_worker_is_idle(W));
+    gate_open();
+    WAIT_FOR(status_is("wf-busy", "completed"), 0);
+    WAIT_FOR(n_events("wf-asleep", "TimerStarted") == 1, 0);
+    WAIT_FOR(sl_worker_is_drained(W), 0);
+    assert_false(sl_worker_is_idle(W));
+    assert_true(status_is("wf-asleep", "running"));
+    clock_advance(60000);
+    WAIT_FOR(status_is("wf-asleep", "completed"), 1);
+    WAIT_FOR(sl_worker_is_idle(W), 0);
+    assert_true(sl_worker_is_drained(W));
+}
+
 static void reopened_engine_continues_an_open_run(void **state)
 {
     (void)state;
@@ -788,6 +816,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(cancel_ends_a_waiting_run_as_canceled, setup, teardown),
         cmocka_unit_test_setup_teardown(terminate_closes_a_run_with_an_activity_in_flight, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(drained_leaves_sleeping_runs_idle_waits_for_them, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reopened_engine_continues_an_open_run, setup, teardown),
         cmocka_unit_test_setup_teardown(store_fault_in_engine_work_fails_it_whole, setup, teardown),

@@ -1,7 +1,9 @@
 /* test_store.c - the engine database: migrations and refusals, conditional run versions,
  * ordered history, activity task leases (lease, take, retry, heartbeat, expiry), first opens
- * racing from several processes, background checkpoints keeping the WAL bounded, and the
+ * racing from several processes, read-only opens of a database that does not exist yet, is
+ * blank, is older or is being migrated, background checkpoints keeping the WAL bounded, and the
  * fault hook (BUSY / IOERR on the Nth statement) never leaving half a transaction. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -156,6 +158,225 @@ static void concurrent_first_opens_all_succeed(void **state)
         }
         assert_int_equal(failed, 0);
     }
+}
+
+static sl_code try_open_ro(const char *p, sl_store **st, sl_err *err)
+{
+    sl_store_opts o;
+    sl_store_opts_init(&o);
+    o.path = p;
+    o.read_only = true;
+    *st = NULL;
+    sl_err_clear(err);
+    return sl_store_open(&o, st, err);
+}
+
+static int64_t runs_in(sl_store *st)
+{
+    sl_run_filter f;
+    sl_run_filter_init(&f);
+    int64_t n = -1;
+    assert_int_equal(sl_store_runs_count(st, &f, &n, NULL), SL_OK);
+    return n;
+}
+
+static int64_t file_size(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+static int64_t elapsed_ms(int64_t since_ns)
+{
+    return (sl_mono_ns() - since_ns) / 1000000;
+}
+
+/* A read of a database that does not exist yet answers as an empty one does, creates no file,
+ * and the stand-in it reads takes no writes; a blank file (a first open killed before it wrote
+ * anything) reads the same and stays blank. */
+static void missing_or_blank_database_reads_empty_and_is_not_created(void **state)
+{
+    (void)state;
+    sl_store *st;
+    sl_err err;
+    assert_int_equal(try_open_ro(path, &st, &err), SL_OK);
+    assert_true(sl_store_is_stand_in(st));
+    assert_int_equal(runs_in(st), 0);
+    sl_run_row r;
+    assert_int_equal(sl_store_run_find(st, "ghost", NULL, &r, NULL), SL_ENOTFOUND);
+    sl_run_row w;
+    memset(&w, 0, sizeof(w));
+    snprintf(w.run_id, sizeof(w.run_id), "00000000-0000-4000-8000-000000000001");
+    w.workflow_id = "wf";
+    w.type = "t";
+    w.task_queue = "q";
+    w.start_ms = 1;
+    w.next_event_id = 1;
+    assert_int_not_equal(sl_store_run_insert(st, &w, NULL), SL_OK);
+    sl_store_close(st);
+    assert_int_equal(file_size(path), -1);
+
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    int64_t t0 = sl_mono_ns();
+    assert_int_equal(try_open_ro(path, &st, &err), SL_OK);
+    assert_true(elapsed_ms(t0) < 2000); /* nobody migrates it: no waiting for the busy timeout */
+    assert_true(sl_store_is_stand_in(st));
+    assert_int_equal(runs_in(st), 0);
+    sl_store_close(st);
+    assert_int_equal(file_size(path), 0);
+
+    /* a write opens the same blank file as a new database */
+    st = open_db();
+    assert_false(sl_store_is_stand_in(st));
+    sl_store_close(st);
+}
+
+/* A database really at an older level, which nobody is migrating, is refused at once with one
+ * line saying a write upgrades it; reading it changes nothing. */
+static void older_database_is_refused_by_reads(void **state)
+{
+    (void)state;
+    sl_store_close(open_db());
+    exec(path, "PRAGMA user_version=3");
+    sl_store *st;
+    sl_err err;
+    int64_t t0 = sl_mono_ns();
+    assert_int_equal(try_open_ro(path, &st, &err), SL_ESCHEMA);
+    assert_null(st);
+    assert_true(elapsed_ms(t0) < 2000);
+    assert_non_null(strstr(err.msg, "is older than this sluice (schema level 3"));
+    assert_non_null(strstr(err.msg, "any command that writes upgrades it"));
+    assert_null(strchr(err.msg, '\n'));
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 3);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+/* The schema of a current database, as statements, and its level (see migrating_thread). */
+struct migration {
+    char *sql; /* every CREATE of the template's schema, ';'-separated */
+    int level;
+    int64_t hold_ms; /* how long the migration takes */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool locked; /* the migrating thread holds BEGIN IMMEDIATE */
+    int64_t committed_ns;
+    int rc; /* SQLite code of the first failure, SQLITE_OK */
+};
+
+static void migration_load(struct migration *m, const char *template_path)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(template_path, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT group_concat(sql, ';') FROM sqlite_master WHERE "
+                                        "sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    m->sql = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    m->level = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+/*
+ * What a first writer does to a new file, as sl_store_open does it: WAL mode, then the whole
+ * migration in one BEGIN IMMEDIATE transaction, which here takes hold_ms - the time another
+ * process's migration takes is part of the scenario, not a wait for this test's threads.
+ */
+static void *migrating_thread(void *arg)
+{
+    struct migration *m = arg;
+    sqlite3 *db;
+    int rc = sqlite3_open(path, &db);
+    sqlite3_busy_timeout(db, 5000);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    pthread_mutex_lock(&m->mu);
+    m->locked = true;
+    m->rc = rc;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, m->sql, NULL, NULL, NULL);
+    char pragmas[128];
+    snprintf(pragmas, sizeof(pragmas), "PRAGMA user_version=%d; PRAGMA application_id=%d", m->level,
+             0x534C4345);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        sl_sleep_ms(m->hold_ms);
+    int64_t before_commit = sl_mono_ns();
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    pthread_mutex_lock(&m->mu);
+    m->committed_ns = before_commit;
+    if (m->rc == SQLITE_OK)
+        m->rc = rc;
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/*
+ * A read-only open of a file another connection is migrating (level 0, its migration not yet
+ * committed: the race of a read with the first worker on a new database) waits for the
+ * migration's commit and then reads the migrated database - it neither refuses the file as
+ * old nor reads it as empty. Before the fix it failed with "needs a schema upgrade".
+ */
+static void read_only_open_waits_for_a_concurrent_migration(void **state)
+{
+    (void)state;
+    char template_path[160];
+    snprintf(template_path, sizeof(template_path), "%s/template.db", dir);
+    sl_store *st;
+    sl_err err;
+    assert_int_equal(try_open(template_path, false, &st, &err), SL_OK);
+    sl_store_close(st);
+    struct migration m = {.hold_ms = 300,
+                          .mu = PTHREAD_MUTEX_INITIALIZER,
+                          .cv = PTHREAD_COND_INITIALIZER,
+                          .rc = SQLITE_OK};
+    migration_load(&m, template_path);
+    assert_int_equal(m.level, sl_store_schema_version());
+    FILE *f = fopen(path, "w"); /* as sl_store_open creates it, before SQLite writes anything */
+    assert_non_null(f);
+    fclose(f);
+
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, migrating_thread, &m), 0);
+    pthread_mutex_lock(&m.mu);
+    while (!m.locked)
+        pthread_cond_wait(&m.cv, &m.mu);
+    int rc_locked = m.rc;
+    pthread_mutex_unlock(&m.mu);
+    assert_int_equal(rc_locked, SQLITE_OK);
+
+    sl_code rc = try_open_ro(path, &st, &err);
+    int64_t opened_ns = sl_mono_ns();
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(m.rc, SQLITE_OK);
+    if (rc != SL_OK)
+        fail_msg("read-only open during a migration: %s", err.msg);
+    assert_false(sl_store_is_stand_in(st));
+    assert_true(opened_ns >= m.committed_ns); /* it waited for the commit */
+    assert_int_equal(runs_in(st), 0);
+    sl_store_close(st);
+    free(m.sql);
 }
 
 static sl_store *with_run_bg(int64_t *run_pk, bool bg)
@@ -425,6 +646,60 @@ static void expired_leases_and_deadlines_are_found(void **state)
     assert_int_equal(sl_store_act_expired(st, 400, 10, expired_cb, NULL, NULL), SL_OK);
     assert_int_equal(expired, 2);
     assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+    sl_store_close(st);
+}
+
+static int64_t runnable_at(sl_store *st, const char *queue, int64_t now)
+{
+    int64_t n = -1;
+    assert_int_equal(sl_store_queue_runnable(st, queue, now, &n, NULL), SL_OK);
+    return n;
+}
+
+static int64_t pending_on(sl_store *st, const char *queue)
+{
+    int64_t n = -1;
+    assert_int_equal(sl_store_queue_pending(st, queue, &n, NULL), SL_OK);
+    return n;
+}
+
+/* "Runnable now" counts what a worker could do at that moment - visible workflow and activity
+ * tasks, leases and deadlines the reaper would time out, due timers - and not a timer or a
+ * retry due later, nor a live lease; "pending" counts all of them (what --exit-when-idle
+ * waits for). */
+static void runnable_counts_only_what_is_due_now(void **state)
+{
+    (void)state;
+    int64_t pk;
+    sl_store *st = with_run(&pk);
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    assert_int_equal(sl_store_timer_insert(st, pk, 1, 10000, "q", NULL), SL_OK);
+    sl_act_task_row t;
+    memset(&t, 0, sizeof(t));
+    t.run_pk = pk;
+    t.queue = "q";
+    t.activity_type = "a";
+    t.start_to_close_ms = 60000;
+    t.visible_at = 5000; /* a retry due at 5 s */
+    assert_int_equal(sl_store_act_insert(st, &t, NULL), SL_OK);
+    t.seq = 2;
+    t.visible_at = 0;
+    t.lease_owner = "other-worker";
+    t.lease_expiry = 8000;
+    assert_int_equal(sl_store_act_insert(st, &t, NULL), SL_OK);
+    assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+    assert_int_equal(runnable_at(st, "q", 1000), 0);
+    assert_int_equal(pending_on(st, "q"), 3);
+    assert_int_equal(runnable_at(st, "q", 5000), 1);  /* the retry */
+    assert_int_equal(runnable_at(st, "q", 8001), 2);  /* + the expired lease */
+    assert_int_equal(runnable_at(st, "q", 10000), 3); /* + the timer */
+    assert_int_equal(runnable_at(st, "other", 10000), 0);
+    /* a workflow task counts from its visible time */
+    assert_int_equal(sl_store_begin(st, NULL), SL_OK);
+    assert_int_equal(sl_store_wft_ensure(st, pk, "q", 2000, NULL), SL_OK);
+    assert_int_equal(sl_store_commit(st, NULL), SL_OK);
+    assert_int_equal(runnable_at(st, "q", 1999), 0);
+    assert_int_equal(runnable_at(st, "q", 2000), 1);
     sl_store_close(st);
 }
 
@@ -712,6 +987,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(newer_schema_and_foreign_files_are_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_first_opens_all_succeed, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_or_blank_database_reads_empty_and_is_not_created,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(older_database_is_refused_by_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_only_open_waits_for_a_concurrent_migration, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(background_checkpoints_keep_the_wal_bounded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill9_during_background_checkpoints_loses_nothing, setup,
@@ -720,6 +1000,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(leases_are_exclusive_and_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_leases_and_deadlines_are_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(runnable_counts_only_what_is_due_now, setup, teardown),
         cmocka_unit_test_setup_teardown(busy_on_nth_statement_rolls_back_whole_transaction, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ioerr_surfaces_as_eio_and_the_connection_recovers, setup,
