@@ -18,13 +18,10 @@
 #include "cli.h"
 #include "sluice/dbx.h"
 #include "sluice/engine.h"
+#include "sluice/workflows.h"
 
 #define OUT_TJ  ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON))
 #define OUT_ALL ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON) | (1u << SL_OUT_CSV))
-
-#define MAX_QUEUE_SIZE_DEFAULT 1000
-#define BATCH_QUEUE            "genie"
-#define BATCH_MAX_LINES        100000
 
 enum {
     OPT_FIRST = 1000,
@@ -339,55 +336,8 @@ static int conversations_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- genie batch ---- */
 
-/* Questions of one line: a JSON array of strings, else the line itself. Owned. */
-static json_t *line_questions(const char *line)
-{
-    if (line[0] == '[') {
-        json_t *j = json_loads(line, 0, NULL);
-        bool ok = json_is_array(j) && json_array_size(j) > 0;
-        size_t i;
-        json_t *q;
-        json_array_foreach(j, i, q)
-        {
-            ok = ok && json_is_string(q) && json_string_length(q) > 0;
-        }
-        if (ok)
-            return j;
-        json_decref(j);
-    }
-    return sl_json_check(json_pack("[s]", line));
-}
-
-/* The space batch workflows use: --space, else GENIE_SPACE_ID (environment, ./.env or the
- * profile), else "" (each activity picks the first visible space). Owned. */
-static char *batch_space(const char *flag)
-{
-    if (flag)
-        return sl_xstrdup(flag);
-    sl_dbx_settings s;
-    sl_err err;
-    sl_err_clear(&err);
-    char *id = NULL;
-    if (sl_dbx_config_resolve_default(NULL, &s, &err) == SL_OK) {
-        if (s.genie_space_id && *s.genie_space_id)
-            id = sl_xstrdup(s.genie_space_id);
-        sl_dbx_settings_cleanup(&s);
-    } else {
-        const char *e = getenv("GENIE_SPACE_ID");
-        if (e && *e)
-            id = sl_xstrdup(e);
-    }
-    return id ? id : sl_xstrdup("");
-}
-
-typedef struct batch_item {
-    char id[40];
-    size_t line_no;
-    json_t *input;
-    const char *state; /* "started", or the status of the run that is already there */
-    char run_id[37];
-} batch_item;
-
+/* Parse, then sl_genie_batch_new + sl_genie_batch_start (admission and starts in one
+ * transaction), then print. */
 static int batch_run(sl_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -397,7 +347,8 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
-    const char *space_flag = NULL, *mode = "new", *timeout = NULL;
+    sl_genie_batch_opts o;
+    sl_genie_batch_opts_init(&o);
     sl_out_fmt fmt = SL_OUT_TABLE;
     int c;
     while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
@@ -405,13 +356,13 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
         case OPT_SPACE:
             if (!*optarg)
                 return sl_cli_usage(cli, "--space needs a space id");
-            space_flag = optarg;
+            o.space_id = optarg;
             break;
         case OPT_CONVERSATION:
             if (strcmp(optarg, "new") != 0 && strcmp(optarg, "continue") != 0)
                 return sl_cli_usage(cli, "--conversation must be new or continue, not '%s'",
                                     optarg);
-            mode = optarg;
+            o.conversation = optarg;
             break;
         case OPT_TIMEOUT: {
             int64_t ms;
@@ -419,7 +370,7 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
                 return SL_EXIT_USAGE;
             if (ms <= 0)
                 return sl_cli_usage(cli, "--timeout must be greater than 0");
-            timeout = optarg;
+            o.timeout = optarg;
             break;
         }
         case 'o':
@@ -437,159 +388,46 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
     const char *path = argv[optind];
     sl_cli_quiet_logs();
 
-    long long max_queue = MAX_QUEUE_SIZE_DEFAULT;
-    const char *mq = getenv("MAX_QUEUE_SIZE");
-    if (mq && *mq) {
-        char *end;
-        max_queue = strtoll(mq, &end, 10);
-        if (*end || max_queue < 1 || max_queue > 100000000)
-            return sl_cli_fail(cli, "bad MAX_QUEUE_SIZE '%.40s': expected an integer >= 1", mq);
-    }
-
     sl_err err;
     sl_err_clear(&err);
+    int64_t max_queue;
+    if (sl_genie_max_queue_size(&max_queue, &err) != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    o.max_queue = max_queue;
     char *text = NULL;
     size_t len = 0;
     if (sl_file_read_arg(path, &text, &len, &err) != SL_OK)
         return sl_cli_fail_err(cli, &err);
-
-    char *space = batch_space(space_flag);
-    batch_item *items = NULL;
-    size_t n_items = 0, cap_items = 0, line_no = 0;
-    int rc = SL_EXIT_OK;
-    /* strtok_r would skip empty lines and so lose the line numbering: split by hand. */
-    for (char *line = text; line && (size_t)(line - text) <= len;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        line_no++;
-        char *s = line, *e = line + strlen(line);
-        while (*s == ' ' || *s == '\t')
-            s++;
-        while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-            *--e = '\0';
-        line = nl ? nl + 1 : NULL;
-        if (!*s)
-            continue;
-        if (n_items == BATCH_MAX_LINES) {
-            rc = sl_cli_fail(cli, "%s has more than %d questions", path, BATCH_MAX_LINES);
-            goto out;
-        }
-        if (n_items == cap_items)
-            items =
-                sl_xrealloc(items, (cap_items = cap_items ? 2 * cap_items : 64) * sizeof(*items));
-        batch_item *it = &items[n_items++];
-        memset(it, 0, sizeof(*it));
-        it->line_no = line_no;
-        char num[32];
-        snprintf(num, sizeof(num), "%zu", line_no);
-        /* FNV-1a: stable across runs and machines, so a re-run finds the same ids */
-        uint64_t h = SL_FNV1A_INIT;
-        h = sl_fnv1a(h, space, strlen(space) + 1);
-        h = sl_fnv1a(h, num, strlen(num) + 1);
-        h = sl_fnv1a(h, s, strlen(s));
-        snprintf(it->id, sizeof(it->id), "genie-%016llx", (unsigned long long)h);
-        it->input = sl_json_check(
-            json_pack("{s:o,s:s}", "questions", line_questions(s), "conversation", mode));
-        if (*space)
-            json_object_set_new(it->input, "space_id", json_string(space));
-        if (timeout)
-            json_object_set_new(it->input, "timeout", json_string(timeout));
-    }
-    if (n_items == 0) {
-        rc = sl_cli_fail(cli, "%s has no questions (no non-empty line)", path);
-        goto out;
-    }
-
+    sl_genie_batch *b = NULL;
+    sl_code brc = sl_genie_batch_new(text, len, path, &o, &b, &err);
+    free(text);
+    if (brc != SL_OK)
+        return sl_cli_fail_err(cli, &err);
     sl_engine *e = sl_cli_engine_open(cli, false, false, SL_DURABILITY_NORMAL);
     if (!e) {
-        rc = SL_EXIT_FAIL;
-        goto out;
+        sl_genie_batch_free(b);
+        return SL_EXIT_FAIL;
     }
-    /* Idempotent re-runs: a line whose workflow is running or completed is not started again
-     * (a failed, canceled or terminated one is). */
-    size_t to_start = 0;
-    for (size_t i = 0; i < n_items; i++) {
-        json_t *d = NULL;
-        sl_code src = sl_engine_describe(e, items[i].id, NULL, &d, &err);
-        if (src == SL_OK) {
-            const char *status = json_string_value(json_object_get(d, "status"));
-            if (sl_str_eq(status, "running") || sl_str_eq(status, "completed")) {
-                items[i].state = sl_str_eq(status, "running") ? "running" : "completed";
-                snprintf(items[i].run_id, sizeof(items[i].run_id), "%s",
-                         json_string_value(json_object_get(d, "run_id")));
-            }
-            json_decref(d);
-        } else if (src != SL_ENOTFOUND) {
-            sl_engine_close(e);
-            rc = sl_cli_fail_err(cli, &err);
-            goto out;
-        }
-        sl_err_clear(&err);
-        if (!items[i].state)
-            to_start++;
-    }
-    sl_run_filter rf;
-    sl_run_filter_init(&rf);
-    rf.status = SL_RUN_RUNNING;
-    rf.type = "genie_query";
-    rf.latest_only = true;
-    int64_t running = 0;
-    if (sl_engine_count(e, &rf, &running, &err) != SL_OK) {
-        sl_engine_close(e);
-        rc = sl_cli_fail_err(cli, &err);
-        goto out;
-    }
-    if (running + (int64_t)to_start > max_queue) {
-        sl_engine_close(e);
-        rc = sl_cli_fail(cli,
-                         "refusing to queue %zu workflow%s: %lld genie_query workflow%s already "
-                         "running and MAX_QUEUE_SIZE is %lld (nothing was started)",
-                         to_start, to_start == 1 ? "" : "s", (long long)running,
-                         running == 1 ? " is" : "s are", max_queue);
-        goto out;
-    }
-    size_t started = 0;
-    for (size_t i = 0; i < n_items; i++) {
-        if (items[i].state)
-            continue;
-        sl_start_opts so = {.workflow_id = items[i].id, .task_queue = BATCH_QUEUE};
-        sl_start_result res;
-        if (sl_engine_start(e, "genie_query", items[i].input, &so, &res, &err) != SL_OK) {
-            sl_engine_close(e);
-            sl_err_prefix(&err, "line %zu (after starting %zu)", items[i].line_no, started);
-            rc = sl_cli_fail_err(cli, &err);
-            goto out;
-        }
-        items[i].state = res.existing ? "running" : "started";
-        memcpy(items[i].run_id, res.run_id, sizeof(items[i].run_id));
-        started += !res.existing;
-    }
+    brc = sl_genie_batch_start(e, b, &err);
     sl_engine_close(e);
+    if (brc != SL_OK) {
+        sl_genie_batch_free(b);
+        return sl_cli_fail_err(cli, &err);
+    }
     if (fmt == SL_OUT_JSON) {
-        json_t *arr = sl_json_check(json_array());
-        for (size_t i = 0; i < n_items; i++)
-            json_array_append_new(
-                arr, sl_json_check(json_pack("{s:s,s:s,s:s,s:I,s:O}", "workflow_id", items[i].id,
-                                             "run_id", items[i].run_id, "state", items[i].state,
-                                             "line", (json_int_t)items[i].line_no, "questions",
-                                             json_object_get(items[i].input, "questions"))));
+        json_t *arr = sl_genie_batch_to_json(b);
         sl_cli_print_json(arr);
         json_decref(arr);
     } else {
-        for (size_t i = 0; i < n_items; i++)
-            printf("%s\n", items[i].id);
+        for (size_t i = 0; i < b->n_items; i++)
+            printf("%s\n", b->items[i].workflow_id);
     }
     fflush(stdout);
     fprintf(stderr, "%zu workflow%s started, %zu already running or completed (task queue %s)\n",
-            started, started == 1 ? "" : "s", n_items - started, BATCH_QUEUE);
-out:
-    for (size_t i = 0; i < n_items; i++)
-        json_decref(items[i].input);
-    free(items);
-    free(space);
-    free(text);
-    return rc;
+            b->n_started, b->n_started == 1 ? "" : "s", b->n_items - b->n_started,
+            SL_GENIE_BATCH_QUEUE);
+    sl_genie_batch_free(b);
+    return SL_EXIT_OK;
 }
 
 static const struct sl_cmd cmds[] = {

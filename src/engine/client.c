@@ -462,3 +462,53 @@ sl_code sl_engine_start_with(sl_engine *e, const char *type, const json_t *input
     start_call_free(sc);
     return rc;
 }
+
+/* ---- transactions that start workflows ------------------------------------------------- */
+
+struct sl_engine_tx {
+    sl_engine *e;
+};
+
+struct transact_call {
+    sl_engine_tx_fn fn;
+    void *arg;
+};
+
+static sl_code transact_fn(sl_engine *e, void *arg, sl_err *err)
+{
+    struct transact_call *c = arg;
+    sl_engine_tx tx = {.e = e};
+    return c->fn(&tx, c->arg, err);
+}
+
+sl_code sl_engine_transact(sl_engine *e, sl_engine_tx_fn fn, void *arg, sl_err *err)
+{
+    struct transact_call c = {.fn = fn, .arg = arg};
+    /* a savepoint: a failure after some starts undoes them all */
+    return sl__engine_call(e, transact_fn, &c, 0, err);
+}
+
+sl_code sl_engine_tx_start(sl_engine_tx *tx, const char *type, const json_t *input,
+                           const sl_start_opts *o, sl_start_result *res, sl_err *err)
+{
+    return sl__op_start(tx->e, type, input, o, res, err);
+}
+
+sl_code sl_engine_tx_count(sl_engine_tx *tx, const sl_run_filter *f, int64_t *out, sl_err *err)
+{
+    return sl_store_runs_count(tx->e->st, f, out, err);
+}
+
+sl_code sl_engine_tx_run_latest(sl_engine_tx *tx, const char *workflow_id, int *status,
+                                char *run_id, sl_err *err)
+{
+    sl_run_row r;
+    sl_code rc = sl_store_run_find(tx->e->st, workflow_id, NULL, &r, err);
+    if (rc != SL_OK)
+        return rc;
+    *status = r.status;
+    if (run_id)
+        memcpy(run_id, r.run_id, sizeof(r.run_id));
+    sl_run_row_cleanup(&r);
+    return SL_OK;
+}
