@@ -69,6 +69,12 @@ typedef struct sl_engine_opts {
 } sl_engine_opts;
 
 void sl_engine_opts_init(sl_engine_opts *o);
+/*
+ * Override defaults from the environment: SLUICE_MAINTENANCE_INTERVAL (a duration > 0) and
+ * SLUICE_HISTORY_{WARN,LIMIT}_{EVENTS,BYTES} (integers >= 0; 0 disables). Unset or empty
+ * variables leave the field alone. SL_EINVAL naming the variable for a malformed value.
+ */
+SL_MUST_USE sl_code sl_engine_opts_from_env(sl_engine_opts *o, sl_err *err);
 
 /* Open the database (creating/migrating it). Errors as sl_store_open. */
 SL_MUST_USE sl_code sl_engine_open(const sl_engine_opts *o, sl_engine **out, sl_err *err);

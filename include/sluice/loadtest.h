@@ -393,6 +393,23 @@ typedef struct sl_lt_opts {
 
 void sl_lt_opts_init(sl_lt_opts *o);
 
+/* Which exported conversations a replay uses: a seeded subset (sl_lt_convset_sample). */
+typedef struct sl_lt_sample {
+    int64_t size;  /* 0: all of them */
+    bool has_seed; /* else a random seed */
+    uint64_t seed;
+} sl_lt_sample;
+
+/*
+ * The Locust tool's environment defaults, over what sl_lt_opts_init set: GENIE_MIN_WAIT and
+ * GENIE_MAX_WAIT (seconds, 0..86400) into o->min_wait_s / o->max_wait_s, GENIE_SAMPLE_SIZE
+ * (integer >= 1) and GENIE_SAMPLE_SEED (integer >= 0) into *sample. Unset or empty variables
+ * leave the field alone; apply flags afterwards, as they win. SL_EINVAL naming the variable
+ * for a malformed value ("bad GENIE_MIN_WAIT 'x': expected seconds, a number 0..86400").
+ * The cache's variables are sl_lt_cache_opts_from_env's.
+ */
+SL_MUST_USE sl_code sl_lt_opts_from_env(sl_lt_opts *o, sl_lt_sample *sample, sl_err *err);
+
 /* The schedule `o` describes, one line: "schedule: high_load: 35 questions over 30s x 0.1
  * = 3s, interval 85.7ms (question i due at t0 + i x interval), 10 workers, open loop".
  * Owned. */

@@ -67,14 +67,12 @@ bool sl_cli_parse_output(sl_cli *cli, const char *s, unsigned allowed, sl_out_fm
             *out = (sl_out_fmt)i;
             return true;
         }
-    char list[64] = "";
+    sl_buf list = SL_BUF_INIT;
     for (int i = 0; i < 3; i++)
-        if (allowed & (1u << i)) {
-            if (list[0])
-                strcat(list, "|");
-            strcat(list, names[i]);
-        }
-    sl_cli_usage(cli, "unknown output format '%s' (use %s)", s, list);
+        if (allowed & (1u << i))
+            sl_buf_printf(&list, "%s%s", list.len ? "|" : "", names[i]);
+    sl_cli_usage(cli, "unknown output format '%s' (use %s)", s, sl_buf_str(&list));
+    sl_buf_free(&list);
     return false;
 }
 
@@ -199,34 +197,10 @@ sl_engine *sl_cli_engine_open(sl_cli *cli, bool threaded, bool read_only, int du
     o.threaded = threaded;
     o.read_only = read_only;
     o.durability = (sl_durability)durability;
-    const char *m = getenv("SLUICE_MAINTENANCE_INTERVAL");
-    int64_t ms;
-    if (m && *m && sl_duration_parse(m, &ms, NULL) == SL_OK && ms > 0)
-        o.maintenance_ms = ms;
-    /* History size limits (events / bytes), e.g. SLUICE_HISTORY_LIMIT_EVENTS=50000. */
-    const struct {
-        const char *env;
-        int64_t *field;
-    } limits[] = {{"SLUICE_HISTORY_WARN_EVENTS", &o.history_warn_events},
-                  {"SLUICE_HISTORY_WARN_BYTES", &o.history_warn_bytes},
-                  {"SLUICE_HISTORY_LIMIT_EVENTS", &o.history_limit_events},
-                  {"SLUICE_HISTORY_LIMIT_BYTES", &o.history_limit_bytes}};
-    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
-        const char *v = getenv(limits[i].env);
-        char *end;
-        if (v && *v) {
-            long long n = strtoll(v, &end, 10);
-            if (*end || n < 0) {
-                sl_cli_fail(cli, "%s must be a non-negative integer", limits[i].env);
-                return NULL;
-            }
-            *limits[i].field = n;
-        }
-    }
     sl_engine *e = NULL;
     sl_err err;
     sl_err_clear(&err);
-    if (sl_engine_open(&o, &e, &err) != SL_OK) {
+    if (sl_engine_opts_from_env(&o, &err) != SL_OK || sl_engine_open(&o, &e, &err) != SL_OK) {
         sl_cli_fail_err(cli, &err);
         return NULL;
     }

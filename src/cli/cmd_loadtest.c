@@ -345,21 +345,21 @@ static int genie_run(sl_cli *cli, int argc, char **argv)
         return sl_cli_usage(cli, "--workers/--duration belong to scenarios (--scenario or "
                                  "--questions)");
 
-    /* environment defaults of the Locust tool */
+    /* environment defaults of the Locust tool (the library's), then the flags */
     sl_err err;
     sl_err_clear(&err);
-    const char *mw = env("GENIE_MIN_WAIT"), *xw = env("GENIE_MAX_WAIT");
-    if (!a.has_min && mw && !parse_double(cli, "GENIE_MIN_WAIT", mw, 0, &a.min_wait))
-        return SL_EXIT_USAGE;
-    if (!a.has_max && xw && !parse_double(cli, "GENIE_MAX_WAIT", xw, 0, &a.max_wait))
-        return SL_EXIT_USAGE;
-    o.min_wait_s = a.has_min || mw ? a.min_wait : 8;
-    o.max_wait_s = a.has_max || xw ? a.max_wait : 30;
-    if (!a.sample_size && env("GENIE_SAMPLE_SIZE"))
-        a.sample_size = strtoll(env("GENIE_SAMPLE_SIZE"), NULL, 10);
-    if (!a.has_sample_seed && env("GENIE_SAMPLE_SEED")) {
-        a.sample_seed = strtoll(env("GENIE_SAMPLE_SEED"), NULL, 10);
-        a.has_sample_seed = true;
+    sl_lt_sample sample = {0};
+    if (sl_lt_opts_from_env(&o, &sample, &err) != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    if (a.has_min)
+        o.min_wait_s = a.min_wait;
+    if (a.has_max)
+        o.max_wait_s = a.max_wait;
+    if (a.sample_size)
+        sample.size = a.sample_size;
+    if (a.has_sample_seed) {
+        sample.has_seed = true;
+        sample.seed = (uint64_t)a.sample_seed;
     }
 
     /* questions */
@@ -385,10 +385,10 @@ static int genie_run(sl_cli *cli, int argc, char **argv)
             rc = sl_cli_fail(cli, "%s holds no conversation with messages", a.convs);
             goto out;
         }
-        if (a.sample_size > 0) {
+        if (sample.size > 0) {
             size_t before = cs->n_convs;
-            sl_lt_convset_sample(cs, (size_t)a.sample_size,
-                                 a.has_sample_seed ? (uint64_t)a.sample_seed : sl_rand_u64());
+            sl_lt_convset_sample(cs, (size_t)sample.size,
+                                 sample.has_seed ? sample.seed : sl_rand_u64());
             if (cs->n_convs < before)
                 sl_info("Sampled %zu of %zu conversations for reuse during the simulation",
                         cs->n_convs, before);
@@ -400,12 +400,12 @@ static int genie_run(sl_cli *cli, int argc, char **argv)
         if (a.scenario && !(sc = sl_lt_scenario_find(a.scenario))) {
             size_t n;
             const sl_lt_scenario *all = sl_lt_scenario_list(&n);
-            char names[256] = "";
-            for (size_t i = 0; i < n; i++) {
-                strcat(names, i ? ", " : "");
-                strcat(names, all[i].name);
-            }
-            rc = sl_cli_usage(cli, "unknown scenario '%s' (one of: %s)", a.scenario, names);
+            sl_buf names = SL_BUF_INIT;
+            for (size_t i = 0; i < n; i++)
+                sl_buf_printf(&names, "%s%s", i ? ", " : "", all[i].name);
+            rc = sl_cli_usage(cli, "unknown scenario '%s' (one of: %s)", a.scenario,
+                              sl_buf_str(&names));
+            sl_buf_free(&names);
             goto out;
         }
         o.scenario = sc ? sc->name : "custom";
