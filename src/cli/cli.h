@@ -14,6 +14,8 @@
 
 #include "sluice/util.h"
 
+struct sl_buf;
+
 #define SL_EXIT_OK    0
 #define SL_EXIT_FAIL  1
 #define SL_EXIT_USAGE 2
@@ -22,19 +24,82 @@ typedef struct sl_cli {
     const char *db_path;   /* --db, else $SLUICE_DB, else ./sluice.db */
     const char *cmd_name;  /* "workflow start", for error lines */
     const struct sl_cmd *cmd;
+    const char *usage;     /* the command's usage line (cmd->usage, or built from its table) */
 } sl_cli;
 
 /* argv[0] is the command's last word; parse options with sl_cli_getopt. Returns an exit code. */
 typedef int (*sl_cmd_fn)(sl_cli *cli, int argc, char **argv);
 
+/*
+ * Declarative options, as tmux's cmd_entry declares its args template: a command lists its
+ * options in a table (terminated by an entry with a NULL name) and main.c parses argv against
+ * it before the command runs (sl_cli_args_parse: one getopt_long driver built from the
+ * table), checking each value by its kind with the messages of sl_cli_parse_int,
+ * sl_cli_parse_duration and sl_cli_parse_output. The usage line and the options part of
+ * --help are generated from the same table. The command's `exec` then reads the values
+ * (sl_cli_arg_*), checks what only it knows, makes one library call and prints.
+ */
+typedef enum {
+    SL_OPT_FLAG,     /* no value */
+    SL_OPT_STR,      /* any text */
+    SL_OPT_INT,      /* integer in [min, max] */
+    SL_OPT_DURATION, /* "30s", "5m", ... (sl_duration_parse) */
+    SL_OPT_OUTPUT,   /* an output format among `outputs` */
+} sl_opt_kind;
+
+struct sl_opt {
+    int id;             /* what sl_cli_arg_* look it up by: its short letter, or an enum value */
+    const char *name;   /* long name without "--"; NULL ends the table */
+    char short_name;    /* or 0 */
+    sl_opt_kind kind;
+    const char *metavar; /* value placeholder in usage and help ("ID"); NULL for SL_OPT_OUTPUT */
+    const char *help;    /* one line for --help */
+    long long min, max;  /* SL_OPT_INT */
+    unsigned outputs;    /* SL_OPT_OUTPUT: (1 << SL_OUT_*) bits */
+};
+
+#define SL_CLI_MAX_OPTS 48
+
+typedef struct sl_cli_args {
+    const struct sl_opt *opts; /* the command's table */
+    int argc;                  /* positional arguments (after the options) */
+    char **argv;
+    struct sl_cli_val {
+        bool set;
+        const char *str; /* the text given (borrowed from argv) */
+        long long num;   /* SL_OPT_INT */
+        int64_t ms;      /* SL_OPT_DURATION */
+        int fmt;         /* SL_OPT_OUTPUT: sl_out_fmt */
+    } v[SL_CLI_MAX_OPTS];
+} sl_cli_args;
+
+typedef int (*sl_cmd_exec_fn)(sl_cli *cli, const sl_cli_args *args);
+
 struct sl_cmd {
     const char *name;  /* sub-command word, or "" for a group that is itself a command */
-    sl_cmd_fn run;
-    const char *usage; /* "workflow start --type T [--id ID] ..." */
+    sl_cmd_fn run;     /* parses its own argv (commands without a table) */
+    const char *usage; /* "workflow start --type T [--id ID] ..."; NULL: built from `opts` */
     const char *help;  /* a few lines shown by --help */
     /* Prints what --help shows after `help` that is known only at run time, or NULL. */
     void (*help_more)(void);
+    const struct sl_opt *opts; /* option table: main parses argv, then calls exec */
+    sl_cmd_exec_fn exec;
+    const char *args;          /* positional words for the generated usage ("FILE|-") */
 };
+
+/* Parse argv (argv[0] is the command's last word) against cmd->opts into *out. Returns
+ * SL_EXIT_OK, or SL_EXIT_USAGE after the usage line. */
+int sl_cli_args_parse(sl_cli *cli, int argc, char **argv, sl_cli_args *out);
+/* Append the usage line built from cmd's table ("genie batch FILE|- [--space ID] ...") */
+void sl_cli_usage_build(struct sl_buf *b, const char *full_name, const struct sl_cmd *cmd);
+/* Print the options part of --help for a command with a table. */
+void sl_cli_opts_help(FILE *out, const struct sl_opt *opts);
+bool sl_cli_arg_has(const sl_cli_args *a, int id);
+/* The value given for option id, else def. */
+const char *sl_cli_arg_str(const sl_cli_args *a, int id, const char *def);
+long long sl_cli_arg_int(const sl_cli_args *a, int id, long long def);
+int64_t sl_cli_arg_ms(const sl_cli_args *a, int id, int64_t def);
+int sl_cli_arg_fmt(const sl_cli_args *a, int id, int def);
 
 struct sl_cmd_group {
     const char *name;    /* "workflow" */
@@ -66,6 +131,15 @@ enum { SL_CLI_OPT_HOST = 900, SL_CLI_OPT_TOKEN, SL_CLI_OPT_PROFILE };
 typedef struct sl_cli_conn {
     const char *host, *token, *profile;
 } sl_cli_conn;
+/* The connection flags as table entries, and their values from parsed arguments. */
+#define SL_CLI_CONN_OPT_TABLE                                                                      \
+    {SL_CLI_OPT_HOST, "host", 0, SL_OPT_STR, "URL", "workspace URL (default DATABRICKS_HOST)",   \
+     0, 0, 0},                                                                                     \
+        {SL_CLI_OPT_TOKEN, "token", 0, SL_OPT_STR, "PAT",                                          \
+         "personal access token (default DATABRICKS_TOKEN)", 0, 0, 0},                             \
+        {SL_CLI_OPT_PROFILE, "profile", 0, SL_OPT_STR, "NAME",                                     \
+         "profile of ~/.databrickscfg (default DATABRICKS_CONFIG_PROFILE, else DEFAULT)", 0, 0, 0}
+sl_cli_conn sl_cli_conn_from_args(const sl_cli_args *a);
 
 struct sl_dbx_client;
 /* Handle a connection flag; false if `c` is not one. */

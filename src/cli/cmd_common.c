@@ -33,7 +33,7 @@ int sl_cli_usage(sl_cli *cli, const char *fmt, ...)
     va_end(ap);
     fflush(stdout);
     fprintf(stderr, "sluice: %s: %s (usage: sluice %s)\n", cli->cmd_name, msg,
-            cli->cmd ? cli->cmd->usage : cli->cmd_name);
+            cli->usage ? cli->usage : cli->cmd_name);
     return SL_EXIT_USAGE;
 }
 

@@ -102,23 +102,18 @@ static void print_json_tidy(const json_t *j)
 
 /* ---- genie spaces ---- */
 
-static int spaces_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt spaces_opts[] = {
+    {'o', "output", 'o', SL_OPT_OUTPUT, NULL, "table (default) or json", 0, 0, OUT_TJ},
+    SL_CLI_CONN_OPT_TABLE,
+    {0},
+};
+
+static int spaces_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS, {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
-    sl_cli_conn f = {0};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        if (c == 'o' && !sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-            return SL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    sl_cli_conn f = sl_cli_conn_from_args(args);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_dbx_client *cl = NULL;
     int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
@@ -179,60 +174,42 @@ static void print_answer_table(const sl_dbx_genie_answer *a, size_t max_width)
     printf("conversation: %s\n", a->conversation_id);
 }
 
-static int ask_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt ask_opts[] = {
+    {OPT_SPACE, "space", 0, SL_OPT_STR, "ID", "default GENIE_SPACE_ID, else the first visible space",
+     0, 0, 0},
+    {OPT_CONVERSATION, "conversation", 0, SL_OPT_STR, "ID",
+     "ask a follow-up in that conversation", 0, 0, 0},
+    {OPT_TIMEOUT, "timeout", 0, SL_OPT_DURATION, "DURATION", "give up after it (default 10m)", 0,
+     0, 0},
+    {OPT_MAX_WIDTH, "max-width", 0, SL_OPT_INT, "N",
+     "cut table cells wider than N columns with '…' (default 40, 0 = never)", 0, 100000, 0},
+    {'o', "output", 'o', SL_OPT_OUTPUT, NULL, "table (default), json or csv (see above)", 0, 0,
+     OUT_ALL},
+    SL_CLI_CONN_OPT_TABLE,
+    {0},
+};
+
+static int ask_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS,
-        {"space", required_argument, NULL, OPT_SPACE},
-        {"conversation", required_argument, NULL, OPT_CONVERSATION},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"max-width", required_argument, NULL, OPT_MAX_WIDTH},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-    };
-    sl_cli_conn f = {0};
-    sl_out_fmt fmt = SL_OUT_TABLE;
+    sl_cli_conn f = sl_cli_conn_from_args(args);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
     sl_dbx_genie_ask_opts o;
     sl_dbx_genie_ask_opts_init(&o);
-    long long max_width = SL_DBX_RENDER_MAX_WIDTH;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        switch (c) {
-        case OPT_SPACE:
-            if (!*optarg)
-                return sl_cli_usage(cli, "--space needs a space id");
-            o.space_id = optarg;
-            break;
-        case OPT_CONVERSATION:
-            if (!*optarg)
-                return sl_cli_usage(cli, "--conversation needs a conversation id");
-            o.conversation_id = optarg;
-            break;
-        case OPT_TIMEOUT:
-            if (!sl_cli_parse_duration(cli, "--timeout", optarg, &o.timeout_ms))
-                return SL_EXIT_USAGE;
-            if (o.timeout_ms <= 0)
-                return sl_cli_usage(cli, "--timeout must be greater than 0");
-            break;
-        case OPT_MAX_WIDTH:
-            if (!sl_cli_parse_int(cli, "--max-width", optarg, 0, 100000, &max_width))
-                return SL_EXIT_USAGE;
-            break;
-        case 'o':
-            if (!sl_cli_parse_output(cli, optarg, OUT_ALL, &fmt))
-                return SL_EXIT_USAGE;
-            break;
-        }
-    }
-    if (optind >= argc)
+    long long max_width = sl_cli_arg_int(args, OPT_MAX_WIDTH, SL_DBX_RENDER_MAX_WIDTH);
+    o.space_id = sl_cli_arg_str(args, OPT_SPACE, o.space_id);
+    if (o.space_id && !*o.space_id)
+        return sl_cli_usage(cli, "--space needs a space id");
+    o.conversation_id = sl_cli_arg_str(args, OPT_CONVERSATION, o.conversation_id);
+    if (o.conversation_id && !*o.conversation_id)
+        return sl_cli_usage(cli, "--conversation needs a conversation id");
+    o.timeout_ms = sl_cli_arg_ms(args, OPT_TIMEOUT, o.timeout_ms);
+    if (sl_cli_arg_has(args, OPT_TIMEOUT) && o.timeout_ms <= 0)
+        return sl_cli_usage(cli, "--timeout must be greater than 0");
+    if (args->argc < 1)
         return sl_cli_usage(cli, "missing QUESTION");
-    if (optind + 1 < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s' (quote the question)", argv[optind + 1]);
-    const char *question = argv[optind];
+    if (args->argc > 1)
+        return sl_cli_usage(cli, "unexpected argument '%s' (quote the question)", args->argv[1]);
+    const char *question = args->argv[0];
     if (!*question)
         return sl_cli_usage(cli, "empty QUESTION");
 
@@ -278,37 +255,26 @@ static int ask_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- genie conversations ---- */
 
-static int conversations_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt conversations_opts[] = {
+    {OPT_SPACE, "space", 0, SL_OPT_STR, "ID", "default GENIE_SPACE_ID, else the first visible space",
+     0, 0, 0},
+    {OPT_ALL_USERS, "all-users", 0, SL_OPT_FLAG, NULL,
+     "everyone's conversations (needs CAN MANAGE on the space)", 0, 0, 0},
+    {'o', "output", 'o', SL_OPT_OUTPUT, NULL, "table (default) or json", 0, 0, OUT_TJ},
+    SL_CLI_CONN_OPT_TABLE,
+    {0},
+};
+
+static int conversations_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS,
-        {"space", required_argument, NULL, OPT_SPACE},
-        {"all-users", no_argument, NULL, OPT_ALL_USERS},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-    };
-    sl_cli_conn f = {0};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    const char *space = NULL;
-    bool all = false;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        if (c == OPT_SPACE) {
-            if (!*optarg)
-                return sl_cli_usage(cli, "--space needs a space id");
-            space = optarg;
-        } else if (c == OPT_ALL_USERS) {
-            all = true;
-        } else if (c == 'o' && !sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt)) {
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    sl_cli_conn f = sl_cli_conn_from_args(args);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    const char *space = sl_cli_arg_str(args, OPT_SPACE, NULL);
+    if (space && !*space)
+        return sl_cli_usage(cli, "--space needs a space id");
+    bool all = sl_cli_arg_has(args, OPT_ALL_USERS);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_dbx_client *cl = NULL;
     int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
@@ -338,54 +304,39 @@ static int conversations_run(sl_cli *cli, int argc, char **argv)
 
 /* Parse, then sl_genie_batch_new + sl_genie_batch_start (admission and starts in one
  * transaction), then print. */
-static int batch_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt batch_opts[] = {
+    {OPT_SPACE, "space", 0, SL_OPT_STR, "ID",
+     "default GENIE_SPACE_ID, else each workflow picks the first visible space", 0, 0, 0},
+    {OPT_CONVERSATION, "conversation", 0, SL_OPT_STR, "new|continue",
+     "new: one Genie conversation per question (default); continue: a line's questions "
+     "follow up",
+     0, 0, 0},
+    {OPT_TIMEOUT, "timeout", 0, SL_OPT_DURATION, "DURATION", "per question (default 10m)", 0, 0,
+     0},
+    {'o', "output", 'o', SL_OPT_OUTPUT, NULL, "table (the ids, default) or json", 0, 0, OUT_TJ},
+    {0},
+};
+
+static int batch_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        {"space", required_argument, NULL, OPT_SPACE},
-        {"conversation", required_argument, NULL, OPT_CONVERSATION},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-    };
     sl_genie_batch_opts o;
     sl_genie_batch_opts_init(&o);
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        switch (c) {
-        case OPT_SPACE:
-            if (!*optarg)
-                return sl_cli_usage(cli, "--space needs a space id");
-            o.space_id = optarg;
-            break;
-        case OPT_CONVERSATION:
-            if (strcmp(optarg, "new") != 0 && strcmp(optarg, "continue") != 0)
-                return sl_cli_usage(cli, "--conversation must be new or continue, not '%s'",
-                                    optarg);
-            o.conversation = optarg;
-            break;
-        case OPT_TIMEOUT: {
-            int64_t ms;
-            if (!sl_cli_parse_duration(cli, "--timeout", optarg, &ms))
-                return SL_EXIT_USAGE;
-            if (ms <= 0)
-                return sl_cli_usage(cli, "--timeout must be greater than 0");
-            o.timeout = optarg;
-            break;
-        }
-        case 'o':
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-                return SL_EXIT_USAGE;
-            break;
-        default:
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    o.space_id = sl_cli_arg_str(args, OPT_SPACE, NULL);
+    if (o.space_id && !*o.space_id)
+        return sl_cli_usage(cli, "--space needs a space id");
+    o.conversation = sl_cli_arg_str(args, OPT_CONVERSATION, "new");
+    if (strcmp(o.conversation, "new") != 0 && strcmp(o.conversation, "continue") != 0)
+        return sl_cli_usage(cli, "--conversation must be new or continue, not '%s'",
+                            o.conversation);
+    if (sl_cli_arg_has(args, OPT_TIMEOUT) && sl_cli_arg_ms(args, OPT_TIMEOUT, 0) <= 0)
+        return sl_cli_usage(cli, "--timeout must be greater than 0");
+    o.timeout = sl_cli_arg_str(args, OPT_TIMEOUT, NULL);
+    if (args->argc < 1)
         return sl_cli_usage(cli, "missing FILE (one question per line, or - for stdin)");
-    if (optind + 1 < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind + 1]);
-    const char *path = argv[optind];
+    if (args->argc > 1)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[1]);
+    const char *path = args->argv[0];
     sl_cli_quiet_logs();
 
     sl_err err;
@@ -433,42 +384,37 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
 static const struct sl_cmd cmds[] = {
     {
         .name = "spaces",
-        .run = spaces_run,
-        .usage = "genie spaces [-o table|json] " SL_CLI_CONN_USAGE,
+        .exec = spaces_exec,
+        .opts = spaces_opts,
         .help = "List the Genie spaces this user can see (space_id, title, warehouse, "
                 "description).",
     },
     {
         .name = "ask",
-        .run = ask_run,
-        .usage = "genie ask QUESTION [--space ID] [--conversation ID] [--timeout DURATION] "
-                 "[--max-width N] [-o table|json|csv] " SL_CLI_CONN_USAGE,
+        .exec = ask_exec,
+        .opts = ask_opts,
+        .args = "QUESTION",
         .help = "Ask Genie one question and wait for the answer: the text, the generated SQL\n"
                 "and its description, then the rows as a table, and last a line\n"
                 "'conversation: <id>' to follow up with --conversation <id>.\n"
-                "  --space ID         default GENIE_SPACE_ID, else the first visible space\n"
-                "  --conversation ID  ask a follow-up in that conversation\n"
-                "  --timeout DUR      give up after DUR (default 10m)\n"
-                "  --max-width N      cut table cells wider than N columns with '…' (default "
-                "40, 0 = never)\n"
-                "  -o json            one object: conversation_id, message_id, status, text, sql,\n"
-                "                     description, columns, rows (objects), row_count, truncated\n"
-                "  -o csv             the rows only, RFC 4180 (conversation line on stderr)\n"
+                "  -o json  one object: conversation_id, message_id, status, text, sql,\n"
+                "           description, columns, rows (objects), row_count, truncated\n"
+                "  -o csv   the rows only, RFC 4180 (conversation line on stderr)\n"
                 "Polling starts at GENIE_POLL_INTERVAL (1s) and backs off to\n"
                 "GENIE_POLL_MAX_INTERVAL (10s).",
     },
     {
         .name = "conversations",
-        .run = conversations_run,
-        .usage = "genie conversations [--space ID] [--all-users] [-o table|json] " SL_CLI_CONN_USAGE,
+        .exec = conversations_exec,
+        .opts = conversations_opts,
         .help = "List the conversations of a space (yours, or everyone's with --all-users,\n"
                 "which needs CAN MANAGE on the space).",
     },
     {
         .name = "batch",
-        .run = batch_run,
-        .usage = "genie batch FILE|- [--space ID] [--conversation new|continue] "
-                 "[--timeout DURATION] [-o table|json]",
+        .exec = batch_exec,
+        .opts = batch_opts,
+        .args = "FILE|-",
         .help = "Queue one genie_query workflow per non-empty line of FILE on task queue\n"
                 "'genie' and print their ids (genie-<hash of space, line number and line>).\n"
                 "A line is one question, or a JSON array of questions asked in order\n"
