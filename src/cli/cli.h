@@ -56,7 +56,44 @@ struct sl_opt {
     const char *help;    /* one line for --help */
     long long min, max;  /* SL_OPT_INT */
     unsigned outputs;    /* SL_OPT_OUTPUT: (1 << SL_OUT_*) bits */
+    bool required;       /* shown without [] in the usage line; the command checks it */
 };
+
+/* Table entries, by kind. */
+#define SL_CLI_FLAG(id_, name_, short_, help_)                                                     \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_FLAG, .help = (help_) \
+    }
+#define SL_CLI_STR(id_, name_, short_, meta_, help_)                                               \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_STR,                  \
+        .metavar = (meta_), .help = (help_)                                                        \
+    }
+#define SL_CLI_STR_REQ(id_, name_, short_, meta_, help_)                                           \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_STR,                  \
+        .metavar = (meta_), .help = (help_), .required = true                                      \
+    }
+#define SL_CLI_INT(id_, name_, short_, meta_, min_, max_, help_)                                   \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_INT,                  \
+        .metavar = (meta_), .help = (help_), .min = (min_), .max = (max_)                          \
+    }
+#define SL_CLI_DUR(id_, name_, short_, meta_, help_)                                               \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_DURATION,             \
+        .metavar = (meta_), .help = (help_)                                                        \
+    }
+/* -o/--output FMT, looked up by id 'o' */
+#define SL_CLI_OUT(outputs_, help_)                                                                \
+    {                                                                                              \
+        .id = 'o', .name = "output", .short_name = 'o', .kind = SL_OPT_OUTPUT,                     \
+        .outputs = (outputs_), .help = (help_)                                                     \
+    }
+#define SL_CLI_END                                                                                 \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
 
 #define SL_CLI_MAX_OPTS 48
 
@@ -133,12 +170,12 @@ typedef struct sl_cli_conn {
 } sl_cli_conn;
 /* The connection flags as table entries, and their values from parsed arguments. */
 #define SL_CLI_CONN_OPT_TABLE                                                                      \
-    {SL_CLI_OPT_HOST, "host", 0, SL_OPT_STR, "URL", "workspace URL (default DATABRICKS_HOST)",   \
-     0, 0, 0},                                                                                     \
-        {SL_CLI_OPT_TOKEN, "token", 0, SL_OPT_STR, "PAT",                                          \
-         "personal access token (default DATABRICKS_TOKEN)", 0, 0, 0},                             \
-        {SL_CLI_OPT_PROFILE, "profile", 0, SL_OPT_STR, "NAME",                                     \
-         "profile of ~/.databrickscfg (default DATABRICKS_CONFIG_PROFILE, else DEFAULT)", 0, 0, 0}
+    SL_CLI_STR(SL_CLI_OPT_HOST, "host", 0, "URL", "workspace URL (default DATABRICKS_HOST)"),      \
+        SL_CLI_STR(SL_CLI_OPT_TOKEN, "token", 0, "PAT",                                            \
+                   "personal access token (default DATABRICKS_TOKEN)"),                            \
+        SL_CLI_STR(SL_CLI_OPT_PROFILE, "profile", 0, "NAME",                                       \
+                   "profile of ~/.databrickscfg (default DATABRICKS_CONFIG_PROFILE, else "         \
+                   "DEFAULT)")
 sl_cli_conn sl_cli_conn_from_args(const sl_cli_args *a);
 
 struct sl_dbx_client;

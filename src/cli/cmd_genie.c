@@ -103,9 +103,9 @@ static void print_json_tidy(const json_t *j)
 /* ---- genie spaces ---- */
 
 static const struct sl_opt spaces_opts[] = {
-    {'o', "output", 'o', SL_OPT_OUTPUT, NULL, "table (default) or json", 0, 0, OUT_TJ},
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
     SL_CLI_CONN_OPT_TABLE,
-    {0},
+    SL_CLI_END,
 };
 
 static int spaces_exec(sl_cli *cli, const sl_cli_args *args)
@@ -175,18 +175,14 @@ static void print_answer_table(const sl_dbx_genie_answer *a, size_t max_width)
 }
 
 static const struct sl_opt ask_opts[] = {
-    {OPT_SPACE, "space", 0, SL_OPT_STR, "ID", "default GENIE_SPACE_ID, else the first visible space",
-     0, 0, 0},
-    {OPT_CONVERSATION, "conversation", 0, SL_OPT_STR, "ID",
-     "ask a follow-up in that conversation", 0, 0, 0},
-    {OPT_TIMEOUT, "timeout", 0, SL_OPT_DURATION, "DURATION", "give up after it (default 10m)", 0,
-     0, 0},
-    {OPT_MAX_WIDTH, "max-width", 0, SL_OPT_INT, "N",
-     "cut table cells wider than N columns with '…' (default 40, 0 = never)", 0, 100000, 0},
-    {'o', "output", 'o', SL_OPT_OUTPUT, NULL, "table (default), json or csv (see above)", 0, 0,
-     OUT_ALL},
+    SL_CLI_STR(OPT_SPACE, "space", 0, "ID", "default GENIE_SPACE_ID, else the first visible space"),
+    SL_CLI_STR(OPT_CONVERSATION, "conversation", 0, "ID", "ask a follow-up in that conversation"),
+    SL_CLI_DUR(OPT_TIMEOUT, "timeout", 0, "DURATION", "give up after it (default 10m)"),
+    SL_CLI_INT(OPT_MAX_WIDTH, "max-width", 0, "N", 0, 100000,
+               "cut table cells wider than N columns with '…' (default 40, 0 = never)"),
+    SL_CLI_OUT(OUT_ALL, "table (default), json or csv (see above)"),
     SL_CLI_CONN_OPT_TABLE,
-    {0},
+    SL_CLI_END,
 };
 
 static int ask_exec(sl_cli *cli, const sl_cli_args *args)
@@ -256,13 +252,12 @@ static int ask_exec(sl_cli *cli, const sl_cli_args *args)
 /* ---- genie conversations ---- */
 
 static const struct sl_opt conversations_opts[] = {
-    {OPT_SPACE, "space", 0, SL_OPT_STR, "ID", "default GENIE_SPACE_ID, else the first visible space",
-     0, 0, 0},
-    {OPT_ALL_USERS, "all-users", 0, SL_OPT_FLAG, NULL,
-     "everyone's conversations (needs CAN MANAGE on the space)", 0, 0, 0},
-    {'o', "output", 'o', SL_OPT_OUTPUT, NULL, "table (default) or json", 0, 0, OUT_TJ},
+    SL_CLI_STR(OPT_SPACE, "space", 0, "ID", "default GENIE_SPACE_ID, else the first visible space"),
+    SL_CLI_FLAG(OPT_ALL_USERS, "all-users", 0,
+                "everyone's conversations (needs CAN MANAGE on the space)"),
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
     SL_CLI_CONN_OPT_TABLE,
-    {0},
+    SL_CLI_END,
 };
 
 static int conversations_exec(sl_cli *cli, const sl_cli_args *args)
@@ -305,16 +300,14 @@ static int conversations_exec(sl_cli *cli, const sl_cli_args *args)
 /* Parse, then sl_genie_batch_new + sl_genie_batch_start (admission and starts in one
  * transaction), then print. */
 static const struct sl_opt batch_opts[] = {
-    {OPT_SPACE, "space", 0, SL_OPT_STR, "ID",
-     "default GENIE_SPACE_ID, else each workflow picks the first visible space", 0, 0, 0},
-    {OPT_CONVERSATION, "conversation", 0, SL_OPT_STR, "new|continue",
-     "new: one Genie conversation per question (default); continue: a line's questions "
-     "follow up",
-     0, 0, 0},
-    {OPT_TIMEOUT, "timeout", 0, SL_OPT_DURATION, "DURATION", "per question (default 10m)", 0, 0,
-     0},
-    {'o', "output", 'o', SL_OPT_OUTPUT, NULL, "table (the ids, default) or json", 0, 0, OUT_TJ},
-    {0},
+    SL_CLI_STR(OPT_SPACE, "space", 0, "ID",
+               "default GENIE_SPACE_ID, else each workflow picks the first visible space"),
+    SL_CLI_STR(OPT_CONVERSATION, "conversation", 0, "new|continue",
+               "new: a conversation per question (default); continue: a line's questions "
+               "follow up"),
+    SL_CLI_DUR(OPT_TIMEOUT, "timeout", 0, "DURATION", "per question (default 10m)"),
+    SL_CLI_OUT(OUT_TJ, "table (the ids, default) or json"),
+    SL_CLI_END,
 };
 
 static int batch_exec(sl_cli *cli, const sl_cli_args *args)

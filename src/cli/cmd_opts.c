@@ -53,9 +53,10 @@ void sl_cli_usage_build(sl_buf *b, const char *full_name, const struct sl_cmd *c
     if (cmd->args && *cmd->args)
         sl_buf_printf(b, " %s", cmd->args);
     for (const struct sl_opt *o = cmd->opts; o && o->name; o++) {
-        sl_buf_puts(b, " [");
+        sl_buf_puts(b, o->required ? " " : " [");
         opt_synopsis(b, o, o->kind == SL_OPT_OUTPUT);
-        sl_buf_putc(b, ']');
+        if (!o->required)
+            sl_buf_putc(b, ']');
     }
 }
 
