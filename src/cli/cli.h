@@ -197,6 +197,10 @@ bool sl_cli_parse_output(sl_cli *cli, const char *s, unsigned allowed, sl_out_fm
 /* Parse a positive integer flag value; false after a usage line. */
 bool sl_cli_parse_int(sl_cli *cli, const char *flag, const char *s, long long min, long long max,
                       long long *out);
+/* Parse --listen: "HOST:PORT", or also ":PORT" / "PORT" unless need_host (host then "").
+ * False after a usage line. */
+bool sl_cli_parse_listen(sl_cli *cli, const char *s, bool need_host, char *host, size_t host_len,
+                         int *port);
 /* Parse a duration flag value; false after a usage line. */
 bool sl_cli_parse_duration(sl_cli *cli, const char *flag, const char *s, int64_t *out_ms);
 

@@ -91,6 +91,30 @@ bool sl_cli_parse_int(sl_cli *cli, const char *flag, const char *s, long long mi
     return true;
 }
 
+bool sl_cli_parse_listen(sl_cli *cli, const char *s, bool need_host, char *host, size_t host_len,
+                         int *port)
+{
+    const char *colon = strrchr(s, ':');
+    host[0] = '\0';
+    if (need_host && (!colon || colon == s)) {
+        sl_cli_usage(cli, "--listen must be HOST:PORT");
+        return false;
+    }
+    if (colon && (size_t)(colon - s) >= host_len) {
+        sl_cli_usage(cli, "--listen: host name longer than %zu bytes", host_len - 1);
+        return false;
+    }
+    long long p;
+    if (!sl_cli_parse_int(cli, "--listen port", colon ? colon + 1 : s, 0, 65535, &p))
+        return false;
+    if (colon) {
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+    }
+    *port = (int)p;
+    return true;
+}
+
 bool sl_cli_parse_duration(sl_cli *cli, const char *flag, const char *s, int64_t *out_ms)
 {
     sl_err err;
