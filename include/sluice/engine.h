@@ -243,6 +243,11 @@ SL_MUST_USE sl_code sl_engine_list(sl_engine *e, const sl_run_filter *f, json_t 
                                    sl_err *err);
 SL_MUST_USE sl_code sl_engine_count(sl_engine *e, const sl_run_filter *f, int64_t *out,
                                     sl_err *err);
+/* Durable timers waiting to fire, soonest first, at most `limit` (1..SL_ENGINE_TIMERS_MAX):
+ * a JSON array of {workflow_id, run_id, type, seq, fire_at (UTC text)}. SL_EINVAL for a bad
+ * limit. Reads on the read connection. */
+#define SL_ENGINE_TIMERS_MAX 256
+SL_MUST_USE sl_code sl_engine_timers_list(sl_engine *e, int limit, json_t **out, sl_err *err);
 /* PRAGMA integrity_check on the engine database. */
 SL_MUST_USE sl_code sl_engine_integrity_check(sl_engine *e, sl_err *err);
 int64_t sl_engine_db_bytes(sl_engine *e);
