@@ -57,6 +57,7 @@ struct sl_opt {
     long long min, max;  /* SL_OPT_INT */
     unsigned outputs;    /* SL_OPT_OUTPUT: (1 << SL_OUT_*) bits */
     bool required;       /* shown without [] in the usage line; the command checks it */
+    bool multi;          /* may repeat; every value kept (sl_cli_arg_list), usage shows "..." */
 };
 
 /* Table entries, by kind. */
@@ -78,6 +79,11 @@ struct sl_opt {
     {                                                                                              \
         .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_INT,                  \
         .metavar = (meta_), .help = (help_), .min = (min_), .max = (max_)                          \
+    }
+#define SL_CLI_STR_MULTI(id_, name_, short_, meta_, help_)                                         \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_STR,                  \
+        .metavar = (meta_), .help = (help_), .multi = true                                         \
     }
 #define SL_CLI_DUR(id_, name_, short_, meta_, help_)                                               \
     {                                                                                              \
@@ -107,6 +113,8 @@ typedef struct sl_cli_args {
         long long num;   /* SL_OPT_INT */
         int64_t ms;      /* SL_OPT_DURATION */
         int fmt;         /* SL_OPT_OUTPUT: sl_out_fmt */
+        const char **all; /* multi: every value given, in order (owned by the args) */
+        size_t n_all;
     } v[SL_CLI_MAX_OPTS];
 } sl_cli_args;
 
@@ -127,6 +135,10 @@ struct sl_cmd {
 /* Parse argv (argv[0] is the command's last word) against cmd->opts into *out. Returns
  * SL_EXIT_OK, or SL_EXIT_USAGE after the usage line. */
 int sl_cli_args_parse(sl_cli *cli, int argc, char **argv, sl_cli_args *out);
+/* Free what sl_cli_args_parse allocated (multi values); the values themselves are argv's. */
+void sl_cli_args_cleanup(sl_cli_args *a);
+/* Every value of a multi option (borrowed; *n may be 0). */
+const char *const *sl_cli_arg_list(const sl_cli_args *a, int id, size_t *n);
 /* Append the usage line built from cmd's table ("genie batch FILE|- [--space ID] ...") */
 void sl_cli_usage_build(struct sl_buf *b, const char *full_name, const struct sl_cmd *cmd);
 /* Print the options part of --help for a command with a table. */
@@ -241,6 +253,7 @@ extern const struct sl_cmd_group sl_cli_dev;
 extern const struct sl_cmd_group sl_cli_genie;
 extern const struct sl_cmd_group sl_cli_loadtest;
 /* `genie export` and `loadtest export` are the same command (cmd_loadtest.c). */
-int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv);
+extern const struct sl_opt sl_cli_export_opts[];
+int sl_cli_genie_export_exec(sl_cli *cli, const sl_cli_args *args);
 
 #endif

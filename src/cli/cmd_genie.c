@@ -419,7 +419,8 @@ static const struct sl_cmd cmds[] = {
     },
     {
         .name = "export",
-        .run = sl_cli_genie_export_run,
+        .exec = sl_cli_genie_export_exec,
+        .opts = sl_cli_export_opts,
         .usage = "genie export --space-id ID [--include-all] [--max-conversations N] [--from T] "
                  "[--to T] [-o conversations.yaml]",
         .help = "Export a Genie space's conversations (messages with content, by time) to YAML\n"

@@ -40,6 +40,10 @@ static void opt_synopsis(sl_buf *b, const struct sl_opt *o, bool prefer_short)
         sl_buf_printf(b, "--%s", o->name);
     if (o->kind == SL_OPT_FLAG)
         return;
+    if (o->multi && !o->metavar) {
+        sl_buf_puts(b, " VALUE...");
+        return;
+    }
     sl_buf_putc(b, ' ');
     if (o->kind == SL_OPT_OUTPUT)
         fmt_list(b, o->outputs);
@@ -128,6 +132,11 @@ int sl_cli_args_parse(sl_cli *cli, int argc, char **argv, sl_cli_args *out)
         snprintf(flag, sizeof(flag), "--%s", o->name);
         v->set = true;
         v->str = optarg;
+        if (o->multi) {
+            if (!v->all)
+                v->all = sl_xcalloc((size_t)argc + 1, sizeof(*v->all));
+            v->all[v->n_all++] = optarg;
+        }
         switch (o->kind) {
         case SL_OPT_FLAG:
         case SL_OPT_STR:
@@ -152,6 +161,22 @@ int sl_cli_args_parse(sl_cli *cli, int argc, char **argv, sl_cli_args *out)
     out->argc = argc - optind;
     out->argv = argv + optind;
     return SL_EXIT_OK;
+}
+
+void sl_cli_args_cleanup(sl_cli_args *a)
+{
+    for (size_t i = 0; i < SL_CLI_MAX_OPTS; i++) {
+        free(a->v[i].all);
+        a->v[i].all = NULL;
+        a->v[i].n_all = 0;
+    }
+}
+
+const char *const *sl_cli_arg_list(const sl_cli_args *a, int id, size_t *n)
+{
+    int i = find_id(a, id);
+    *n = i >= 0 ? a->v[i].n_all : 0;
+    return i >= 0 ? a->v[i].all : NULL;
 }
 
 bool sl_cli_arg_has(const sl_cli_args *a, int id)

@@ -186,6 +186,7 @@ int sl_cli_main(int argc, char **argv, sl_cli_register_fn register_more, void *a
         rc = sl_cli_args_parse(&cli, sub_argc, sub_argv, &args);
         if (rc == SL_EXIT_OK)
             rc = cmd->exec(&cli, &args);
+        sl_cli_args_cleanup(&args);
     } else {
         rc = cmd->run(&cli, sub_argc, sub_argv);
     }
