@@ -91,47 +91,6 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
-/* ---- MLflow client: MLFLOW_TRACKING_URI = databricks[://profile] | http(s)://... ---- */
-
-static int mlflow_client(sl_cli *cli, const sl_cli_conn *f, sl_dbx_client *workspace,
-                         sl_dbx_client **out, bool *owned)
-{
-    const char *uri = env("MLFLOW_TRACKING_URI");
-    *owned = false;
-    if (!uri || strcmp(uri, "databricks") == 0) {
-        *out = workspace;
-        return SL_EXIT_OK;
-    }
-    sl_err err;
-    sl_err_clear(&err);
-    if (strncmp(uri, "databricks://", 13) == 0) {
-        sl_cli_conn g = *f;
-        g.profile = uri + 13;
-        *owned = true;
-        return sl_cli_dbx_open(cli, &g, out);
-    }
-    if (strncmp(uri, "http://", 7) != 0 && strncmp(uri, "https://", 8) != 0)
-        return sl_cli_fail(cli,
-                           "MLFLOW_TRACKING_URI '%s' is not supported (use databricks, "
-                           "databricks://PROFILE or an http(s) URL)",
-                           uri);
-    sl_dbx_settings s;
-    sl_dbx_settings_init(&s);
-    if (sl_dbx_host_normalize(uri, &s.host, &err) != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    const char *tok = env("MLFLOW_TRACKING_TOKEN");
-    const sl_dbx_settings *ws = sl_dbx_client_settings(workspace);
-    s.auth = SL_DBX_AUTH_PAT;
-    s.token = sl_xstrdup(tok ? tok : ws->token ? ws->token : "unused");
-    s.retry = ws->retry;
-    sl_code rc = sl_dbx_client_new(&s, out, &err);
-    sl_dbx_settings_cleanup(&s);
-    if (rc != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    *owned = true;
-    return SL_EXIT_OK;
-}
-
 /* ---- loadtest genie ---- */
 
 static void list_scenarios(void)
@@ -229,113 +188,73 @@ static int genie_exec(sl_cli *cli, const sl_cli_args *args)
 
     sl_lt_opts o;
     sl_lt_opts_init(&o);
-    bool scenario_mode = scenario || has_questions || qfile || !convs;
+    sl_lt_plan_opts po = {
+        .scenario = scenario,
+        .has_questions = has_questions,
+        .has_duration = sl_cli_arg_has(args, OPT_DURATION),
+        .has_workers = sl_cli_arg_has(args, OPT_WORKERS),
+        .questions = sl_cli_arg_int(args, OPT_QUESTIONS, 0),
+        .duration_ms = sl_cli_arg_ms(args, OPT_DURATION, 0),
+        .workers = (int)sl_cli_arg_int(args, OPT_WORKERS, 0),
+        .questions_file = qfile,
+        .conversations_file = convs,
+    };
+    bool scenario_mode = sl_lt_plan_is_scenario(&po);
     if (!scenario && !has_questions && !qfile && !convs)
         return sl_cli_usage(cli, "choose --scenario NAME, --questions N, --questions-file FILE "
                                  "or --conversations FILE");
     if (scenario_mode && (has_users || has_spawn || has_runtime))
         return sl_cli_usage(cli, "--users/--spawn-rate/--run-time replay conversations; they "
                                  "do not combine with --scenario/--questions");
-    if (!scenario_mode && (sl_cli_arg_has(args, OPT_WORKERS) || sl_cli_arg_has(args, OPT_DURATION)))
+    if (!scenario_mode && (po.has_workers || po.has_duration))
         return sl_cli_usage(cli, "--workers/--duration belong to scenarios (--scenario or "
                                  "--questions)");
+    if (scenario && !sl_lt_scenario_find(scenario)) {
+        size_t n;
+        const sl_lt_scenario *all = sl_lt_scenario_list(&n);
+        sl_buf names = SL_BUF_INIT;
+        for (size_t i = 0; i < n; i++)
+            sl_buf_printf(&names, "%s%s", i ? ", " : "", all[i].name);
+        int urc =
+            sl_cli_usage(cli, "unknown scenario '%s' (one of: %s)", scenario, sl_buf_str(&names));
+        sl_buf_free(&names);
+        return urc;
+    }
 
     /* environment defaults of the Locust tool (the library's), then the flags */
     sl_err err;
     sl_err_clear(&err);
-    sl_lt_sample sample = {0};
-    if (sl_lt_opts_from_env(&o, &sample, &err) != SL_OK)
+    if (sl_lt_opts_from_env(&o, &po.sample, &err) != SL_OK)
         return sl_cli_fail_err(cli, &err);
     if (sl_cli_arg_has(args, OPT_MINWAIT))
         o.min_wait_s = min_wait;
     if (sl_cli_arg_has(args, OPT_MAXWAIT))
         o.max_wait_s = max_wait;
-    sample.size = sl_cli_arg_int(args, OPT_SSIZE, sample.size);
+    po.sample.size = sl_cli_arg_int(args, OPT_SSIZE, po.sample.size);
     if (sl_cli_arg_has(args, OPT_SSEED)) {
-        sample.has_seed = true;
-        sample.seed = (uint64_t)sl_cli_arg_int(args, OPT_SSEED, 0);
+        po.sample.has_seed = true;
+        po.sample.seed = (uint64_t)sl_cli_arg_int(args, OPT_SSEED, 0);
     }
+    if (!scenario_mode && o.max_wait_s < o.min_wait_s)
+        return sl_cli_usage(cli, "--max-wait (%g) is below --min-wait (%g)", o.max_wait_s,
+                            o.min_wait_s);
 
-    /* questions */
-    char **pool = NULL;
-    size_t n_pool = 0;
-    sl_lt_convset *cs = NULL;
+    sl_lt_plan *plan = NULL;
     sl_dbx_client *cl = NULL, *ml = NULL;
     bool ml_owned = false;
     sl_lt_result *res = NULL;
     int rc = SL_EXIT_OK;
     char *space = NULL;
-    const char **flat = NULL;
-    if (qfile && sl_lt_questions_load(qfile, &pool, &n_pool, &err) != SL_OK) {
+    if (sl_lt_plan_new(&po, &o, &plan, &err) != SL_OK) {
         rc = sl_cli_fail_err(cli, &err);
         goto out;
     }
-    if (convs) {
-        if (sl_lt_convset_load(convs, &cs, &err) != SL_OK) {
-            rc = sl_cli_fail_err(cli, &err);
-            goto out;
-        }
-        if (cs->n_convs == 0) {
-            rc = sl_cli_fail(cli, "%s holds no conversation with messages", convs);
-            goto out;
-        }
-        if (sample.size > 0) {
-            size_t before = cs->n_convs;
-            sl_lt_convset_sample(cs, (size_t)sample.size,
-                                 sample.has_seed ? sample.seed : sl_rand_u64());
-            if (cs->n_convs < before)
-                sl_info("Sampled %zu of %zu conversations for reuse during the simulation",
-                        cs->n_convs, before);
-        }
-    }
-    if (scenario_mode) {
-        o.mode = SL_LT_MODE_SCENARIO;
-        const sl_lt_scenario *sc = NULL;
-        if (scenario && !(sc = sl_lt_scenario_find(scenario))) {
-            size_t n;
-            const sl_lt_scenario *all = sl_lt_scenario_list(&n);
-            sl_buf names = SL_BUF_INIT;
-            for (size_t i = 0; i < n; i++)
-                sl_buf_printf(&names, "%s%s", i ? ", " : "", all[i].name);
-            rc = sl_cli_usage(cli, "unknown scenario '%s' (one of: %s)", scenario,
-                              sl_buf_str(&names));
-            sl_buf_free(&names);
-            goto out;
-        }
-        o.scenario = sc ? sc->name : "custom";
-        o.questions = sc ? sc->questions : 0;
-        o.duration_ms = sc ? sc->duration_ms : 0;
-        o.workers = sc ? sc->workers : 10;
-        o.questions = sl_cli_arg_int(args, OPT_QUESTIONS, o.questions);
-        o.duration_ms = sl_cli_arg_ms(args, OPT_DURATION, o.duration_ms);
-        o.workers = (int)sl_cli_arg_int(args, OPT_WORKERS, o.workers);
-        if (!sc && !has_questions)
-            o.questions = pool ? (int64_t)n_pool : (int64_t)(cs ? sl_lt_convset_messages(cs) : 0);
-        if (pool) {
-            o.pool = (const char *const *)pool;
-            o.n_pool = n_pool;
-        } else if (cs) { /* the conversations' messages, in file order */
-            size_t n = sl_lt_convset_messages(cs), k = 0;
-            flat = sl_xcalloc(n + 1, sizeof(*flat));
-            for (size_t i = 0; i < cs->n_convs; i++)
-                for (size_t j = 0; j < cs->convs[i].n_msgs; j++)
-                    flat[k++] = cs->convs[i].msgs[j].content;
-            o.pool = flat;
-            o.n_pool = n;
-        }
-    } else {
-        o.mode = SL_LT_MODE_REPLAY;
-        o.scenario = "replay";
-        o.convs = cs;
+    const sl_lt_convset *cs = sl_lt_plan_convs(plan);
+    if (!scenario_mode) {
         o.users = (int)sl_cli_arg_int(args, OPT_USERS, 1);
         o.spawn_rate = spawn;
         o.run_time_ms = sl_cli_arg_ms(args, OPT_RUNTIME, 600000);
         o.seed = (uint64_t)sl_cli_arg_int(args, OPT_SEED, 0);
-        if (o.max_wait_s < o.min_wait_s) {
-            rc = sl_cli_usage(cli, "--max-wait (%g) is below --min-wait (%g)", o.max_wait_s,
-                              o.min_wait_s);
-            goto out;
-        }
     }
     o.time_scale = scale;
     /* 0 keeps the default, as before */
@@ -371,8 +290,14 @@ static int genie_exec(sl_cli *cli, const sl_cli_args *args)
     }
     o.space_id = space;
     const char *experiment = sl_cli_arg_str(args, OPT_EXPERIMENT, env("MLFLOW_EXPERIMENT_NAME"));
-    if (experiment && (rc = mlflow_client(cli, &conn, cl, &ml, &ml_owned)) != SL_EXIT_OK)
+    sl_dbx_config mcfg;
+    sl_dbx_config_init(&mcfg);
+    mcfg.host = conn.host;
+    mcfg.token = conn.token;
+    if (experiment && sl_lt_mlflow_client(cl, &mcfg, &ml, &ml_owned, &err) != SL_OK) {
+        rc = sl_cli_fail_err(cli, &err);
         goto out;
+    }
 
     struct sigaction sa, old;
     memset(&sa, 0, sizeof(sa));
@@ -425,9 +350,7 @@ static int genie_exec(sl_cli *cli, const sl_cli_args *args)
 out:
     fflush(stdout);
     sl_lt_result_free(res);
-    sl_lt_strv_free(pool);
-    free(flat);
-    sl_lt_convset_free(cs);
+    sl_lt_plan_free(plan);
     free(space);
     if (ml_owned)
         sl_dbx_client_free(ml);
