@@ -507,6 +507,14 @@ typedef struct sl_dbx_sql_param {
     const char *type;  /* "INT", "DATE", "DECIMAL(10,2)" ...; NULL = STRING */
 } sl_dbx_sql_param;
 
+/*
+ * Parse a parameter written "name=value[:TYPE]" or "name[:TYPE]" (SQL NULL), as `sluice dbx
+ * sql --param` takes it (a leading ':' on the name is tolerated; TYPE is a Databricks SQL
+ * type such as INT, DATE or DECIMAL(10,2), case-insensitive). `arg` is modified and p's
+ * strings point into it. False when the name is empty or not [A-Za-z0-9_]+.
+ */
+bool sl_dbx_sql_param_parse(char *arg, sl_dbx_sql_param *p);
+
 typedef struct sl_dbx_statement_req {
     const char *statement;    /* required; named markers :name */
     const char *warehouse_id; /* NULL: sl_dbx_warehouse_resolve(c, NULL) */

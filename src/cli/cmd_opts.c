@@ -40,10 +40,6 @@ static void opt_synopsis(sl_buf *b, const struct sl_opt *o, bool prefer_short)
         sl_buf_printf(b, "--%s", o->name);
     if (o->kind == SL_OPT_FLAG)
         return;
-    if (o->multi && !o->metavar) {
-        sl_buf_puts(b, " VALUE...");
-        return;
-    }
     sl_buf_putc(b, ' ');
     if (o->kind == SL_OPT_OUTPUT)
         fmt_list(b, o->outputs);
@@ -61,6 +57,8 @@ void sl_cli_usage_build(sl_buf *b, const char *full_name, const struct sl_cmd *c
         opt_synopsis(b, o, o->kind == SL_OPT_OUTPUT);
         if (!o->required)
             sl_buf_putc(b, ']');
+        if (o->multi)
+            sl_buf_puts(b, "...");
     }
 }
 
