@@ -14,6 +14,7 @@
 
 #include "sluice/appstore.h"
 #include "sluice/datasets.h"
+#include "sluice/dbx.h"
 
 #define TABLE_NAME_MAX 100
 
@@ -293,26 +294,30 @@ static bool valid_dataset_id(const char *id)
 }
 
 /* The workflow's input: which dataset, plus retry settings fixed at start time (workflow
- * code must not read the environment: replays would see other values). */
-static json_t *sync_input(const char *id, const char *tenant)
+ * code must not read the environment: replays would see other values). The settings come
+ * from the dbx resolver (DATABRICKS_RETRY_*) and SLUICE_SYNC_HEARTBEAT_TIMEOUT, each
+ * validated: a bad value is SL_EINVAL naming the variable. */
+static sl_code sync_input(const char *id, const char *tenant, json_t **out, sl_err *err)
 {
-    long attempts = 3;
-    double interval_s = 300;
-    const char *a = getenv("DATABRICKS_RETRY_ATTEMPTS"), *i = getenv("DATABRICKS_RETRY_INTERVAL");
-    if (a && *a && atol(a) > 0)
-        attempts = atol(a);
-    if (i && *i && atof(i) > 0)
-        interval_s = atof(i);
+    *out = NULL;
+    sl_dbx_sync_retry r;
+    sl_code rc = sl_dbx_sync_retry_resolve_default(&r, err);
+    if (rc != SL_OK)
+        return rc;
     int64_t hb = 60000;
     const char *h = getenv("SLUICE_SYNC_HEARTBEAT_TIMEOUT");
-    if (h && *h && sl_duration_parse(h, &hb, NULL) != SL_OK)
-        hb = 60000;
+    if (h && *h && (sl_duration_parse(h, &hb, NULL) != SL_OK || hb <= 0))
+        return sl_err_set(err, SL_EINVAL,
+                          "bad SLUICE_SYNC_HEARTBEAT_TIMEOUT '%.40s': expected a duration such "
+                          "as 60s",
+                          h);
     char hbuf[32];
-    return sl_json_check(json_pack(
+    *out = sl_json_check(json_pack(
         "{s:s,s:s,s:{s:i,s:f,s:f,s:s},s:s}", "dataset_id", id, "tenant", tenant, "retry",
-        "maximum_attempts", (int)attempts, "initial_interval", interval_s, "backoff_coefficient",
+        "maximum_attempts", r.attempts, "initial_interval", r.interval_s, "backoff_coefficient",
         2.0, "maximum_interval", "10m", "heartbeat_timeout",
         sl_duration_format(hb, hbuf, sizeof(hbuf))));
+    return SL_OK;
 }
 
 static sl_code insert_fn(sl_store *st, void *arg, sl_err *err)
@@ -363,20 +368,25 @@ sl_code sl_dataset_ingest(sl_engine *e, const sl_dataset_ingest_opts *o, json_t 
         return rc;
     if ((rc = sl_engine_read(e, exists_fn, (void *)id, err)) != SL_OK)
         return rc;
+    bool sync = o->sync && !env_false("DATABRICKS_AUTO_SYNC") &&
+                !env_false("DATABRICKS_SYNC_ENABLED");
+    json_t *input = NULL;
+    if (sync && (rc = sync_input(id, tenant, &input, err)) != SL_OK)
+        return rc;
     const char *dd = o->data_dir ? o->data_dir : getenv("SLUICE_DATA_DIR");
     char *dir = sl_xasprintf("%s/datasets", dd && *dd ? dd : "sluice-data");
     if ((rc = sl_mkdirs(dir, err)) != SL_OK) {
         free(dir);
+        json_decref(input);
         return rc;
     }
     char *dst = sl_xasprintf("%s/%s.%s", dir, id, fmt == SL_DATASET_JSONL ? "jsonl" : "csv");
     free(dir);
     if ((rc = copy_file(o->path, dst, err)) != SL_OK) {
         free(dst);
+        json_decref(input);
         return rc;
     }
-    bool sync = o->sync && !env_false("DATABRICKS_AUTO_SYNC") &&
-                !env_false("DATABRICKS_SYNC_ENABLED");
     char wid[128];
     snprintf(wid, sizeof(wid), "dataset-sync-%s", id);
     const char *base = strrchr(o->path, '/');
@@ -398,7 +408,6 @@ sl_code sl_dataset_ingest(sl_engine *e, const sl_dataset_ingest_opts *o, json_t 
     };
     (void)base;
     if (sync) {
-        json_t *input = sync_input(id, tenant);
         sl_start_opts so = {.workflow_id = wid, .task_queue = SL_DATASET_QUEUE};
         sl_start_result res;
         rc = sl_engine_start_with(e, "dataset_sync", input, &so, insert_fn, &row, &res, err);
@@ -535,7 +544,9 @@ sl_code sl_dataset_sync(sl_engine *e, const char *id, sl_start_result *res, sl_e
     sl_code rc = sl_engine_read(e, tenant_fn, &c, err);
     if (rc != SL_OK)
         return rc;
-    json_t *input = sync_input(id, c.tenant);
+    json_t *input = NULL;
+    if ((rc = sync_input(id, c.tenant, &input, err)) != SL_OK)
+        return rc;
     sl_start_opts so = {.workflow_id = c.wid, .task_queue = SL_DATASET_QUEUE};
     rc = sl_engine_start_with(e, "dataset_sync", input, &so, pending_fn, &c, res, err);
     json_decref(input);

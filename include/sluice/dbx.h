@@ -179,6 +179,16 @@ typedef enum sl_dbx_auth_kind {
     SL_DBX_AUTH_OAUTH_M2M, /* client credentials at {host}/oidc/v1/token, cached */
 } sl_dbx_auth_kind;
 
+/*
+ * Workflow-level retries of a dataset's sync (the dataset_sync workflow, fixed in its input
+ * at start): DATABRICKS_RETRY_ATTEMPTS (integer 1..1000, default 3) and
+ * DATABRICKS_RETRY_INTERVAL (seconds before the first retry, 0.001..86400, default 300).
+ */
+typedef struct sl_dbx_sync_retry {
+    int attempts;
+    double interval_s;
+} sl_dbx_sync_retry;
+
 /* Resolved settings. Strings are owned (release with sl_dbx_settings_cleanup). */
 typedef struct sl_dbx_settings {
     char *host; /* "https://adb-1.azuredatabricks.net" or "http://127.0.0.1:8080" */
@@ -194,6 +204,7 @@ typedef struct sl_dbx_settings {
     int64_t connect_timeout_ms;
     int64_t request_timeout_ms; /* whole request; transfers use it as a stall timeout */
     bool tls_verify;
+    sl_dbx_sync_retry sync_retry;
 } sl_dbx_settings;
 
 /* Defaults with no host or credentials (for building settings by hand, e.g. tests). */
@@ -225,6 +236,19 @@ SL_MUST_USE sl_code sl_dbx_config_resolve(const sl_dbx_config *cfg, sl_dbx_env_f
 /* sl_dbx_config_resolve with getenv(), the default config path and "./.env". */
 SL_MUST_USE sl_code sl_dbx_config_resolve_default(const sl_dbx_config *cfg, sl_dbx_settings *out,
                                                   sl_err *err);
+
+/*
+ * Just the dataset sync's retry settings, from env(name) then the .env file at dotenv_path
+ * (may be NULL), for callers that need them without a Databricks host (sl_dbx_config_resolve
+ * fills settings.sync_retry the same way). Defaults when unset. SL_EINVAL for a bad value:
+ * "bad DATABRICKS_RETRY_ATTEMPTS 'x' (environment DATABRICKS_RETRY_ATTEMPTS): expected an
+ * integer 1..1000"; SL_EIO when the .env file cannot be read.
+ */
+SL_MUST_USE sl_code sl_dbx_sync_retry_resolve(sl_dbx_env_fn env, void *env_arg,
+                                              const char *dotenv_path, sl_dbx_sync_retry *out,
+                                              sl_err *err);
+/* sl_dbx_sync_retry_resolve with getenv() and "./.env". */
+SL_MUST_USE sl_code sl_dbx_sync_retry_resolve_default(sl_dbx_sync_retry *out, sl_err *err);
 
 /*
  * Normalise a host: trim, add "https://" when there is no scheme, keep http/https,
@@ -482,6 +506,14 @@ typedef struct sl_dbx_sql_param {
     const char *value; /* NULL = SQL NULL */
     const char *type;  /* "INT", "DATE", "DECIMAL(10,2)" ...; NULL = STRING */
 } sl_dbx_sql_param;
+
+/*
+ * Parse a parameter written "name=value[:TYPE]" or "name[:TYPE]" (SQL NULL), as `sluice dbx
+ * sql --param` takes it (a leading ':' on the name is tolerated; TYPE is a Databricks SQL
+ * type such as INT, DATE or DECIMAL(10,2), case-insensitive). `arg` is modified and p's
+ * strings point into it. False when the name is empty or not [A-Za-z0-9_]+.
+ */
+bool sl_dbx_sql_param_parse(char *arg, sl_dbx_sql_param *p);
 
 typedef struct sl_dbx_statement_req {
     const char *statement;    /* required; named markers :name */

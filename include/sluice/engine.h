@@ -69,6 +69,12 @@ typedef struct sl_engine_opts {
 } sl_engine_opts;
 
 void sl_engine_opts_init(sl_engine_opts *o);
+/*
+ * Override defaults from the environment: SLUICE_MAINTENANCE_INTERVAL (a duration > 0) and
+ * SLUICE_HISTORY_{WARN,LIMIT}_{EVENTS,BYTES} (integers >= 0; 0 disables). Unset or empty
+ * variables leave the field alone. SL_EINVAL naming the variable for a malformed value.
+ */
+SL_MUST_USE sl_code sl_engine_opts_from_env(sl_engine_opts *o, sl_err *err);
 
 /* Open the database (creating/migrating it). Errors as sl_store_open. */
 SL_MUST_USE sl_code sl_engine_open(const sl_engine_opts *o, sl_engine **out, sl_err *err);
@@ -148,6 +154,28 @@ SL_MUST_USE sl_code sl_engine_start_with(sl_engine *e, const char *type, const j
 SL_MUST_USE sl_code sl_engine_tx_run_is_open(sl_store *st, const char *workflow_id, bool *open,
                                              sl_err *err);
 
+/*
+ * Work that reads runs and starts workflows in ONE engine write transaction (BEGIN IMMEDIATE,
+ * so no other writer on the file - in this or another process - runs between its reads and
+ * its starts): admission checks such as "this batch still fits the queue limit". `fn` may
+ * call the sl_engine_tx_* functions below on the tx it gets (valid only during the call).
+ * If fn fails, everything it started is rolled back and its code is returned; otherwise all
+ * of it commits together. Blocks until committed (or the write lock's busy timeout).
+ */
+typedef struct sl_engine_tx sl_engine_tx;
+typedef sl_code (*sl_engine_tx_fn)(sl_engine_tx *tx, void *arg, sl_err *err);
+SL_MUST_USE sl_code sl_engine_transact(sl_engine *e, sl_engine_tx_fn fn, void *arg, sl_err *err);
+/* As sl_engine_start, inside the transaction (an open run of the id: res->existing). */
+SL_MUST_USE sl_code sl_engine_tx_start(sl_engine_tx *tx, const char *type, const json_t *input,
+                                       const sl_start_opts *o, sl_start_result *res, sl_err *err);
+/* As sl_engine_count, as seen by the transaction (its own starts included). */
+SL_MUST_USE sl_code sl_engine_tx_count(sl_engine_tx *tx, const sl_run_filter *f, int64_t *out,
+                                       sl_err *err);
+/* Status (sl_run_status) and run id (>= 37 bytes, may be NULL) of the latest run of
+ * workflow_id. SL_ENOTFOUND: no run has that id. */
+SL_MUST_USE sl_code sl_engine_tx_run_latest(sl_engine_tx *tx, const char *workflow_id,
+                                            int *status, char *run_id, sl_err *err);
+
 /* ---- task queues ------------------------------------------------------------------------ */
 
 /*
@@ -217,6 +245,11 @@ SL_MUST_USE sl_code sl_engine_list(sl_engine *e, const sl_run_filter *f, json_t 
                                    sl_err *err);
 SL_MUST_USE sl_code sl_engine_count(sl_engine *e, const sl_run_filter *f, int64_t *out,
                                     sl_err *err);
+/* Durable timers waiting to fire, soonest first, at most `limit` (1..SL_ENGINE_TIMERS_MAX):
+ * a JSON array of {workflow_id, run_id, type, seq, fire_at (UTC text)}. SL_EINVAL for a bad
+ * limit. Reads on the read connection. */
+#define SL_ENGINE_TIMERS_MAX 256
+SL_MUST_USE sl_code sl_engine_timers_list(sl_engine *e, int limit, json_t **out, sl_err *err);
 /* PRAGMA integrity_check on the engine database. */
 SL_MUST_USE sl_code sl_engine_integrity_check(sl_engine *e, sl_err *err);
 int64_t sl_engine_db_bytes(sl_engine *e);

@@ -393,10 +393,60 @@ typedef struct sl_lt_opts {
 
 void sl_lt_opts_init(sl_lt_opts *o);
 
+/* Which exported conversations a replay uses: a seeded subset (sl_lt_convset_sample). */
+typedef struct sl_lt_sample {
+    int64_t size;  /* 0: all of them */
+    bool has_seed; /* else a random seed */
+    uint64_t seed;
+} sl_lt_sample;
+
+/*
+ * The Locust tool's environment defaults, over what sl_lt_opts_init set: GENIE_MIN_WAIT and
+ * GENIE_MAX_WAIT (seconds, 0..86400) into o->min_wait_s / o->max_wait_s, GENIE_SAMPLE_SIZE
+ * (integer >= 1) and GENIE_SAMPLE_SEED (integer >= 0) into *sample. Unset or empty variables
+ * leave the field alone; apply flags afterwards, as they win. SL_EINVAL naming the variable
+ * for a malformed value ("bad GENIE_MIN_WAIT 'x': expected seconds, a number 0..86400").
+ * The cache's variables are sl_lt_cache_opts_from_env's.
+ */
+SL_MUST_USE sl_code sl_lt_opts_from_env(sl_lt_opts *o, sl_lt_sample *sample, sl_err *err);
+
 /* The schedule `o` describes, one line: "schedule: high_load: 35 questions over 30s x 0.1
  * = 3s, interval 85.7ms (question i due at t0 + i x interval), 10 workers, open loop".
  * Owned. */
 SL_MUST_USE char *sl_lt_schedule_describe(const sl_lt_opts *o);
+
+/* What `loadtest genie` was asked to run (sl_lt_plan_new resolves it into sl_lt_opts). */
+typedef struct sl_lt_plan_opts {
+    const char *scenario;                          /* built-in scenario name, or NULL */
+    bool has_questions, has_duration, has_workers; /* the numbers below were given */
+    int64_t questions;
+    int64_t duration_ms;
+    int workers;
+    const char *questions_file;     /* one question per line, or NULL */
+    const char *conversations_file; /* conversations.yaml, or NULL */
+    sl_lt_sample sample;            /* replay a subset of the conversations */
+} sl_lt_plan_opts;
+
+typedef struct sl_lt_plan sl_lt_plan;
+
+/* Scenario mode (a scenario, --questions or a question file, or no conversations), else a
+ * replay of the conversations. */
+bool sl_lt_plan_is_scenario(const sl_lt_plan_opts *in);
+
+/*
+ * Load the files (sampling the conversations), pick the mode and set o's mode, scenario,
+ * questions, duration, workers and question pool (scenario mode: the question file, else
+ * the conversations' messages in file order, else the notebook's questions) or convs
+ * (replay). The replay shape (users, spawn rate, run time, waits, seed) stays the caller's.
+ * On SL_OK *out owns what o now borrows: free it (sl_lt_plan_free) after the run.
+ * SL_EINVAL: unknown scenario, a file that holds no question or conversation (the message
+ * names it); SL_EIO: a file that cannot be read.
+ */
+SL_MUST_USE sl_code sl_lt_plan_new(const sl_lt_plan_opts *in, sl_lt_opts *o, sl_lt_plan **out,
+                                   sl_err *err);
+void sl_lt_plan_free(sl_lt_plan *p);
+/* The loaded conversations (borrowed from the plan), or NULL. */
+const sl_lt_convset *sl_lt_plan_convs(const sl_lt_plan *p);
 
 typedef struct sl_lt_result sl_lt_result;
 
@@ -434,6 +484,17 @@ typedef struct sl_lt_mlflow_opts {
  * metrics duration_seconds, success, row_count; tag status) up to max_children.
  * *run_id (may be NULL) gets the parent's id (owned). Blocks.
  */
+/*
+ * The client MLflow logging goes through, from MLFLOW_TRACKING_URI: unset or "databricks"
+ * -> the workspace client itself (*out = workspace, *owned false); "databricks://PROFILE"
+ * -> a client for that profile of ~/.databrickscfg (conn's host and token still win);
+ * "http(s)://..." -> that server, with MLFLOW_TRACKING_TOKEN (else the workspace's token)
+ * and the workspace's retry policy. *owned: the caller frees *out. SL_EINVAL for another
+ * URI or a bad profile (the message says which); does no I/O beyond reading the config.
+ */
+SL_MUST_USE sl_code sl_lt_mlflow_client(sl_dbx_client *workspace, const sl_dbx_config *conn,
+                                        sl_dbx_client **out, bool *owned, sl_err *err);
+
 SL_MUST_USE sl_code sl_lt_mlflow_log(sl_dbx_client *ml, const sl_lt_mlflow_opts *o,
                                      const sl_lt_result *r, char **run_id, sl_err *err);
 

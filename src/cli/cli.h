@@ -14,6 +14,8 @@
 
 #include "sluice/util.h"
 
+struct sl_buf;
+
 #define SL_EXIT_OK    0
 #define SL_EXIT_FAIL  1
 #define SL_EXIT_USAGE 2
@@ -22,19 +24,131 @@ typedef struct sl_cli {
     const char *db_path;   /* --db, else $SLUICE_DB, else ./sluice.db */
     const char *cmd_name;  /* "workflow start", for error lines */
     const struct sl_cmd *cmd;
+    const char *usage;     /* the command's usage line (cmd->usage, or built from its table) */
 } sl_cli;
 
 /* argv[0] is the command's last word; parse options with sl_cli_getopt. Returns an exit code. */
 typedef int (*sl_cmd_fn)(sl_cli *cli, int argc, char **argv);
 
+/*
+ * Declarative options, as tmux's cmd_entry declares its args template: a command lists its
+ * options in a table (terminated by an entry with a NULL name) and main.c parses argv against
+ * it before the command runs (sl_cli_args_parse: one getopt_long driver built from the
+ * table), checking each value by its kind with the messages of sl_cli_parse_int,
+ * sl_cli_parse_duration and sl_cli_parse_output. The usage line and the options part of
+ * --help are generated from the same table. The command's `exec` then reads the values
+ * (sl_cli_arg_*), checks what only it knows, makes one library call and prints.
+ */
+typedef enum {
+    SL_OPT_FLAG,     /* no value */
+    SL_OPT_STR,      /* any text */
+    SL_OPT_INT,      /* integer in [min, max] */
+    SL_OPT_DURATION, /* "30s", "5m", ... (sl_duration_parse) */
+    SL_OPT_OUTPUT,   /* an output format among `outputs` */
+} sl_opt_kind;
+
+struct sl_opt {
+    int id;             /* what sl_cli_arg_* look it up by: its short letter, or an enum value */
+    const char *name;   /* long name without "--"; NULL ends the table */
+    char short_name;    /* or 0 */
+    sl_opt_kind kind;
+    const char *metavar; /* value placeholder in usage and help ("ID"); NULL for SL_OPT_OUTPUT */
+    const char *help;    /* one line for --help */
+    long long min, max;  /* SL_OPT_INT */
+    unsigned outputs;    /* SL_OPT_OUTPUT: (1 << SL_OUT_*) bits */
+    bool required;       /* shown without [] in the usage line; the command checks it */
+    bool multi;          /* may repeat; every value kept (sl_cli_arg_list), usage shows "..." */
+};
+
+/* Table entries, by kind. */
+#define SL_CLI_FLAG(id_, name_, short_, help_)                                                     \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_FLAG, .help = (help_) \
+    }
+#define SL_CLI_STR(id_, name_, short_, meta_, help_)                                               \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_STR,                  \
+        .metavar = (meta_), .help = (help_)                                                        \
+    }
+#define SL_CLI_STR_REQ(id_, name_, short_, meta_, help_)                                           \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_STR,                  \
+        .metavar = (meta_), .help = (help_), .required = true                                      \
+    }
+#define SL_CLI_INT(id_, name_, short_, meta_, min_, max_, help_)                                   \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_INT,                  \
+        .metavar = (meta_), .help = (help_), .min = (min_), .max = (max_)                          \
+    }
+#define SL_CLI_STR_MULTI(id_, name_, short_, meta_, help_)                                         \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_STR,                  \
+        .metavar = (meta_), .help = (help_), .multi = true                                         \
+    }
+#define SL_CLI_DUR(id_, name_, short_, meta_, help_)                                               \
+    {                                                                                              \
+        .id = (id_), .name = (name_), .short_name = (short_), .kind = SL_OPT_DURATION,             \
+        .metavar = (meta_), .help = (help_)                                                        \
+    }
+/* -o/--output FMT, looked up by id 'o' */
+#define SL_CLI_OUT(outputs_, help_)                                                                \
+    {                                                                                              \
+        .id = 'o', .name = "output", .short_name = 'o', .kind = SL_OPT_OUTPUT,                     \
+        .outputs = (outputs_), .help = (help_)                                                     \
+    }
+#define SL_CLI_END                                                                                 \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
+
+#define SL_CLI_MAX_OPTS 48
+
+typedef struct sl_cli_args {
+    const struct sl_opt *opts; /* the command's table */
+    int argc;                  /* positional arguments (after the options) */
+    char **argv;
+    struct sl_cli_val {
+        bool set;
+        const char *str; /* the text given (borrowed from argv) */
+        long long num;   /* SL_OPT_INT */
+        int64_t ms;      /* SL_OPT_DURATION */
+        int fmt;         /* SL_OPT_OUTPUT: sl_out_fmt */
+        const char **all; /* multi: every value given, in order (owned by the args) */
+        size_t n_all;
+    } v[SL_CLI_MAX_OPTS];
+} sl_cli_args;
+
+typedef int (*sl_cmd_exec_fn)(sl_cli *cli, const sl_cli_args *args);
+
 struct sl_cmd {
     const char *name;  /* sub-command word, or "" for a group that is itself a command */
-    sl_cmd_fn run;
-    const char *usage; /* "workflow start --type T [--id ID] ..." */
+    sl_cmd_fn run;     /* parses its own argv (commands without a table) */
+    const char *usage; /* "workflow start --type T [--id ID] ..."; NULL: built from `opts` */
     const char *help;  /* a few lines shown by --help */
     /* Prints what --help shows after `help` that is known only at run time, or NULL. */
     void (*help_more)(void);
+    const struct sl_opt *opts; /* option table: main parses argv, then calls exec */
+    sl_cmd_exec_fn exec;
+    const char *args;          /* positional words for the generated usage ("FILE|-") */
 };
+
+/* Parse argv (argv[0] is the command's last word) against cmd->opts into *out. Returns
+ * SL_EXIT_OK, or SL_EXIT_USAGE after the usage line. */
+int sl_cli_args_parse(sl_cli *cli, int argc, char **argv, sl_cli_args *out);
+/* Free what sl_cli_args_parse allocated (multi values); the values themselves are argv's. */
+void sl_cli_args_cleanup(sl_cli_args *a);
+/* Every value of a multi option (borrowed; *n may be 0). */
+const char *const *sl_cli_arg_list(const sl_cli_args *a, int id, size_t *n);
+/* Append the usage line built from cmd's table ("genie batch FILE|- [--space ID] ...") */
+void sl_cli_usage_build(struct sl_buf *b, const char *full_name, const struct sl_cmd *cmd);
+/* Print the options part of --help for a command with a table. */
+void sl_cli_opts_help(FILE *out, const struct sl_opt *opts);
+bool sl_cli_arg_has(const sl_cli_args *a, int id);
+/* The value given for option id, else def. */
+const char *sl_cli_arg_str(const sl_cli_args *a, int id, const char *def);
+long long sl_cli_arg_int(const sl_cli_args *a, int id, long long def);
+int64_t sl_cli_arg_ms(const sl_cli_args *a, int id, int64_t def);
+int sl_cli_arg_fmt(const sl_cli_args *a, int id, int def);
 
 struct sl_cmd_group {
     const char *name;    /* "workflow" */
@@ -66,6 +180,15 @@ enum { SL_CLI_OPT_HOST = 900, SL_CLI_OPT_TOKEN, SL_CLI_OPT_PROFILE };
 typedef struct sl_cli_conn {
     const char *host, *token, *profile;
 } sl_cli_conn;
+/* The connection flags as table entries, and their values from parsed arguments. */
+#define SL_CLI_CONN_OPT_TABLE                                                                      \
+    SL_CLI_STR(SL_CLI_OPT_HOST, "host", 0, "URL", "workspace URL (default DATABRICKS_HOST)"),      \
+        SL_CLI_STR(SL_CLI_OPT_TOKEN, "token", 0, "PAT",                                            \
+                   "personal access token (default DATABRICKS_TOKEN)"),                            \
+        SL_CLI_STR(SL_CLI_OPT_PROFILE, "profile", 0, "NAME",                                       \
+                   "profile of ~/.databrickscfg (default DATABRICKS_CONFIG_PROFILE, else "         \
+                   "DEFAULT)")
+sl_cli_conn sl_cli_conn_from_args(const sl_cli_args *a);
 
 struct sl_dbx_client;
 /* Handle a connection flag; false if `c` is not one. */
@@ -86,6 +209,10 @@ bool sl_cli_parse_output(sl_cli *cli, const char *s, unsigned allowed, sl_out_fm
 /* Parse a positive integer flag value; false after a usage line. */
 bool sl_cli_parse_int(sl_cli *cli, const char *flag, const char *s, long long min, long long max,
                       long long *out);
+/* Parse --listen: "HOST:PORT", or also ":PORT" / "PORT" unless need_host (host then "").
+ * False after a usage line. */
+bool sl_cli_parse_listen(sl_cli *cli, const char *s, bool need_host, char *host, size_t host_len,
+                         int *port);
 /* Parse a duration flag value; false after a usage line. */
 bool sl_cli_parse_duration(sl_cli *cli, const char *flag, const char *s, int64_t *out_ms);
 
@@ -126,6 +253,7 @@ extern const struct sl_cmd_group sl_cli_dev;
 extern const struct sl_cmd_group sl_cli_genie;
 extern const struct sl_cmd_group sl_cli_loadtest;
 /* `genie export` and `loadtest export` are the same command (cmd_loadtest.c). */
-int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv);
+extern const struct sl_opt sl_cli_export_opts[];
+int sl_cli_genie_export_exec(sl_cli *cli, const sl_cli_args *args);
 
 #endif

@@ -33,7 +33,7 @@ int sl_cli_usage(sl_cli *cli, const char *fmt, ...)
     va_end(ap);
     fflush(stdout);
     fprintf(stderr, "sluice: %s: %s (usage: sluice %s)\n", cli->cmd_name, msg,
-            cli->cmd ? cli->cmd->usage : cli->cmd_name);
+            cli->usage ? cli->usage : cli->cmd_name);
     return SL_EXIT_USAGE;
 }
 
@@ -67,14 +67,12 @@ bool sl_cli_parse_output(sl_cli *cli, const char *s, unsigned allowed, sl_out_fm
             *out = (sl_out_fmt)i;
             return true;
         }
-    char list[64] = "";
+    sl_buf list = SL_BUF_INIT;
     for (int i = 0; i < 3; i++)
-        if (allowed & (1u << i)) {
-            if (list[0])
-                strcat(list, "|");
-            strcat(list, names[i]);
-        }
-    sl_cli_usage(cli, "unknown output format '%s' (use %s)", s, list);
+        if (allowed & (1u << i))
+            sl_buf_printf(&list, "%s%s", list.len ? "|" : "", names[i]);
+    sl_cli_usage(cli, "unknown output format '%s' (use %s)", s, sl_buf_str(&list));
+    sl_buf_free(&list);
     return false;
 }
 
@@ -90,6 +88,30 @@ bool sl_cli_parse_int(sl_cli *cli, const char *flag, const char *s, long long mi
         return false;
     }
     *out = v;
+    return true;
+}
+
+bool sl_cli_parse_listen(sl_cli *cli, const char *s, bool need_host, char *host, size_t host_len,
+                         int *port)
+{
+    const char *colon = strrchr(s, ':');
+    host[0] = '\0';
+    if (need_host && (!colon || colon == s)) {
+        sl_cli_usage(cli, "--listen must be HOST:PORT");
+        return false;
+    }
+    if (colon && (size_t)(colon - s) >= host_len) {
+        sl_cli_usage(cli, "--listen: host name longer than %zu bytes", host_len - 1);
+        return false;
+    }
+    long long p;
+    if (!sl_cli_parse_int(cli, "--listen port", colon ? colon + 1 : s, 0, 65535, &p))
+        return false;
+    if (colon) {
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+    }
+    *port = (int)p;
     return true;
 }
 
@@ -199,34 +221,10 @@ sl_engine *sl_cli_engine_open(sl_cli *cli, bool threaded, bool read_only, int du
     o.threaded = threaded;
     o.read_only = read_only;
     o.durability = (sl_durability)durability;
-    const char *m = getenv("SLUICE_MAINTENANCE_INTERVAL");
-    int64_t ms;
-    if (m && *m && sl_duration_parse(m, &ms, NULL) == SL_OK && ms > 0)
-        o.maintenance_ms = ms;
-    /* History size limits (events / bytes), e.g. SLUICE_HISTORY_LIMIT_EVENTS=50000. */
-    const struct {
-        const char *env;
-        int64_t *field;
-    } limits[] = {{"SLUICE_HISTORY_WARN_EVENTS", &o.history_warn_events},
-                  {"SLUICE_HISTORY_WARN_BYTES", &o.history_warn_bytes},
-                  {"SLUICE_HISTORY_LIMIT_EVENTS", &o.history_limit_events},
-                  {"SLUICE_HISTORY_LIMIT_BYTES", &o.history_limit_bytes}};
-    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
-        const char *v = getenv(limits[i].env);
-        char *end;
-        if (v && *v) {
-            long long n = strtoll(v, &end, 10);
-            if (*end || n < 0) {
-                sl_cli_fail(cli, "%s must be a non-negative integer", limits[i].env);
-                return NULL;
-            }
-            *limits[i].field = n;
-        }
-    }
     sl_engine *e = NULL;
     sl_err err;
     sl_err_clear(&err);
-    if (sl_engine_open(&o, &e, &err) != SL_OK) {
+    if (sl_engine_opts_from_env(&o, &err) != SL_OK || sl_engine_open(&o, &e, &err) != SL_OK) {
         sl_cli_fail_err(cli, &err);
         return NULL;
     }

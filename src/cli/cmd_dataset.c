@@ -27,46 +27,29 @@ static void print_status(const json_t *s)
     }
 }
 
-static int ingest_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt ingest_opts[] = {
+    SL_CLI_STR_REQ('n', "name", 'n', "NAME", "the dataset's name (its Databricks table name)"),
+    SL_CLI_STR('t', "tenant", 't', "T", "tenant (its Databricks catalog; default \"default\")"),
+    SL_CLI_STR('d', "description", 'd', "D", "free text"),
+    SL_CLI_STR('i', "id", 'i', "ID", "dataset id (default: a random 16-hex id)"),
+    SL_CLI_FLAG('N', "no-sync", 'N', "record it locally only"),
+    SL_CLI_OUT(OUT_TJ, "table (the id, default) or json (its status)"),
+    SL_CLI_END,
+};
+
+static int ingest_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
-                                         {"tenant", required_argument, NULL, 't'},
-                                         {"description", required_argument, NULL, 'd'},
-                                         {"id", required_argument, NULL, 'i'},
-                                         {"no-sync", no_argument, NULL, 'N'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    sl_dataset_ingest_opts o = {.sync = true};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "n:t:d:i:No:", opts)) != -1) {
-        switch (c) {
-        case 'n':
-            o.name = optarg;
-            break;
-        case 't':
-            o.tenant = optarg;
-            break;
-        case 'd':
-            o.description = optarg;
-            break;
-        case 'i':
-            o.id = optarg;
-            break;
-        case 'N':
-            o.sync = false;
-            break;
-        case 'o':
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-                return SL_EXIT_USAGE;
-            break;
-        default:
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1)
-        return sl_cli_usage(cli, optind >= argc ? "missing FILE" : "too many arguments");
-    o.path = argv[optind];
+    sl_dataset_ingest_opts o = {
+        .name = sl_cli_arg_str(args, 'n', NULL),
+        .tenant = sl_cli_arg_str(args, 't', NULL),
+        .description = sl_cli_arg_str(args, 'd', NULL),
+        .id = sl_cli_arg_str(args, 'i', NULL),
+        .sync = !sl_cli_arg_has(args, 'N'),
+    };
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc != 1)
+        return sl_cli_usage(cli, args->argc < 1 ? "missing FILE" : "too many arguments");
+    o.path = args->argv[0];
     if (!o.name)
         return sl_cli_usage(cli, "missing --name");
     sl_engine *e = sl_cli_engine_open(cli, false, false, SL_DURABILITY_NORMAL);
@@ -92,22 +75,18 @@ static int ingest_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int list_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt list_opts[] = {
+    SL_CLI_STR('t', "tenant", 't', "T", "only this tenant's datasets"),
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int list_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"tenant", required_argument, NULL, 't'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    const char *tenant = NULL;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "t:o:", opts)) != -1) {
-        if (c == 't')
-            tenant = optarg;
-        else if (c != 'o' || !sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-            return SL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    const char *tenant = sl_cli_arg_str(args, 't', NULL);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
@@ -140,24 +119,23 @@ static int list_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int status_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt status_opts[] = {
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int status_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", opts)) != -1)
-        if (c != 'o' || !sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-            return SL_EXIT_USAGE;
-    if (optind != argc - 1)
-        return sl_cli_usage(cli, optind >= argc ? "missing dataset id" : "too many arguments");
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc != 1)
+        return sl_cli_usage(cli, args->argc < 1 ? "missing dataset id" : "too many arguments");
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
     sl_err err;
     sl_err_clear(&err);
     json_t *st;
-    sl_code rc = sl_dataset_status(e, argv[optind], &st, &err);
+    sl_code rc = sl_dataset_status(e, args->argv[0], &st, &err);
     sl_engine_close(e);
     if (rc != SL_OK)
         return sl_cli_fail_err(cli, &err);
@@ -169,21 +147,19 @@ static int status_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int sync_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt sync_opts[] = {SL_CLI_END};
+
+static int sync_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{NULL, 0, NULL, 0}};
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "", opts)) != -1)
-        return SL_EXIT_USAGE;
-    if (optind != argc - 1)
-        return sl_cli_usage(cli, optind >= argc ? "missing dataset id" : "too many arguments");
+    if (args->argc != 1)
+        return sl_cli_usage(cli, args->argc < 1 ? "missing dataset id" : "too many arguments");
     sl_engine *e = sl_cli_engine_open(cli, false, false, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
     sl_err err;
     sl_err_clear(&err);
     sl_start_result res;
-    sl_code rc = sl_dataset_sync(e, argv[optind], &res, &err);
+    sl_code rc = sl_dataset_sync(e, args->argv[0], &res, &err);
     sl_engine_close(e);
     if (rc != SL_OK)
         return sl_cli_fail_err(cli, &err);
@@ -196,25 +172,24 @@ static int sync_run(sl_cli *cli, int argc, char **argv)
 
 static const struct sl_cmd cmds[] = {
     {.name = "ingest",
-     .run = ingest_run,
-     .usage = "dataset ingest FILE --name NAME [--tenant T] [--description D] [--id ID] "
-              "[--no-sync] [-o table|json]",
+     .exec = ingest_exec,
+     .opts = ingest_opts,
+     .args = "FILE",
      .help = "Validate a CSV (header row) or JSON Lines file, copy it into the data directory\n"
              "($SLUICE_DATA_DIR, default ./sluice-data), record it and start its sync to\n"
              "Databricks (workflow dataset-sync-<id> on queue databricks) unless --no-sync or\n"
              "DATABRICKS_AUTO_SYNC=false / DATABRICKS_SYNC_ENABLED=false. Prints the dataset id."},
-    {.name = "list",
-     .run = list_run,
-     .usage = "dataset list [--tenant T] [-o table|json]",
-     .help = ""},
+    {.name = "list", .exec = list_exec, .opts = list_opts, .help = ""},
     {.name = "status",
-     .run = status_run,
-     .usage = "dataset status ID [-o table|json]",
+     .exec = status_exec,
+     .opts = status_opts,
+     .args = "ID",
      .help = "Sync status: not_synced, pending, syncing, synced or failed, with table names,\n"
              "row counts, last sync time and last error."},
     {.name = "sync",
-     .run = sync_run,
-     .usage = "dataset sync ID",
+     .exec = sync_exec,
+     .opts = sync_opts,
+     .args = "ID",
      .help = "Start a sync now (idempotent while one is running)."},
 };
 const struct sl_cmd_group sl_cli_dataset = {"dataset", "local datasets synced to Databricks",

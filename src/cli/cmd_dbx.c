@@ -26,24 +26,18 @@ enum {
 
 /* ---- dbx warehouses ---- */
 
-static int warehouses_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt warehouses_opts[] = {
+    SL_CLI_OUT((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), "table (default) or json"),
+    SL_CLI_CONN_OPT_TABLE,
+    SL_CLI_END,
+};
+
+static int warehouses_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS, {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
-    sl_cli_conn f = {0};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        if (c == 'o' &&
-            !sl_cli_parse_output(cli, optarg, (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), &fmt))
-            return SL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    sl_cli_conn f = sl_cli_conn_from_args(args);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_dbx_client *cl = NULL;
     int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
@@ -79,137 +73,70 @@ static int warehouses_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- dbx sql ---- */
 
-/* SQL type names accepted as the :TYPE suffix of --param. */
-static bool is_sql_type(const char *t)
+static void strv_free_n(char **v, size_t n)
 {
-    static const char *const types[] = {
-        "STRING",    "INT",           "INTEGER",       "BIGINT", "LONG",    "SMALLINT", "SHORT",
-        "TINYINT",   "BYTE",          "FLOAT",         "DOUBLE", "REAL",    "BOOLEAN",  "DATE",
-        "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "BINARY", "DECIMAL", "VOID",     "INTERVAL",
-    };
-    size_t n = strcspn(t, "(");
-    if (n == 0)
-        return false;
-    if (t[n] == '(' && t[strlen(t) - 1] != ')')
-        return false;
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (strlen(types[i]) == n && strncasecmp(t, types[i], n) == 0)
-            return true;
-    return false;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
-/* "name=value[:TYPE]" or "name[:TYPE]" (SQL NULL). Strings point into `arg` (modified). */
-static bool parse_param(char *arg, sl_dbx_sql_param *p)
-{
-    memset(p, 0, sizeof(*p));
-    char *eq = strchr(arg, '=');
-    char *colon = strrchr(eq ? eq + 1 : arg, ':');
-    if (colon && is_sql_type(colon + 1)) {
-        *colon = '\0';
-        p->type = colon + 1;
-    }
-    if (eq) {
-        *eq = '\0';
-        p->value = eq + 1;
-    }
-    p->name = arg;
-    if (p->name[0] == ':') /* tolerate ":name=..." */
-        p->name++;
-    if (!*p->name)
-        return false;
-    for (const char *q = p->name; *q; q++)
-        if (!(*q == '_' || (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') ||
-              (*q >= 'A' && *q <= 'Z')))
-            return false;
-    return true;
-}
+static const struct sl_opt sql_opts[] = {
+    SL_CLI_STR(OPT_WAREHOUSE, "warehouse", 0, "ID",
+               "default DATABRICKS_WAREHOUSE_ID, else the first RUNNING one"),
+    SL_CLI_STR(OPT_CATALOG, "catalog", 0, "C", "default catalog of the statement"),
+    SL_CLI_STR(OPT_SCHEMA, "schema", 0, "S", "default schema of the statement"),
+    SL_CLI_STR_MULTI(OPT_PARAM, "param", 0, "name=value[:TYPE]",
+                     "bind :name (TYPE e.g. INT, DATE, DECIMAL(10,2)); name[:TYPE] binds NULL"),
+    SL_CLI_DUR(OPT_TIMEOUT, "timeout", 0, "DUR", "give up (and cancel the statement) after DUR"),
+    SL_CLI_INT(OPT_ROW_LIMIT, "row-limit", 0, "N", 1, INT64_MAX, "at most N rows"),
+    SL_CLI_OUT(7u, "aligned table (default), array of objects (json) or RFC 4180 csv"),
+    SL_CLI_CONN_OPT_TABLE,
+    SL_CLI_END,
+};
 
-static int sql_run(sl_cli *cli, int argc, char **argv)
+static int sql_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS,
-        {"warehouse", required_argument, NULL, OPT_WAREHOUSE},
-        {"catalog", required_argument, NULL, OPT_CATALOG},
-        {"schema", required_argument, NULL, OPT_SCHEMA},
-        {"param", required_argument, NULL, OPT_PARAM},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"row-limit", required_argument, NULL, OPT_ROW_LIMIT},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-    };
-    sl_cli_conn f = {0};
-    sl_out_fmt fmt = SL_OUT_TABLE;
+    sl_cli_conn f = sl_cli_conn_from_args(args);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
     sl_dbx_statement_req req;
     sl_dbx_statement_req_init(&req);
-    sl_dbx_sql_param *params = sl_xcalloc((size_t)argc + 1, sizeof(*params));
-    size_t n_params = 0;
-    int64_t timeout_ms = 0;
-    long long row_limit = 0;
-    int c, rc = SL_EXIT_OK;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        if (c == '?') {
+    req.warehouse_id = sl_cli_arg_str(args, OPT_WAREHOUSE, NULL);
+    req.catalog = sl_cli_arg_str(args, OPT_CATALOG, NULL);
+    req.schema = sl_cli_arg_str(args, OPT_SCHEMA, NULL);
+    int64_t timeout_ms = sl_cli_arg_ms(args, OPT_TIMEOUT, 0);
+    long long row_limit = sl_cli_arg_int(args, OPT_ROW_LIMIT, 0);
+    size_t n_params;
+    const char *const *ptext = sl_cli_arg_list(args, OPT_PARAM, &n_params);
+    if (args->argc < 1)
+        return sl_cli_usage(cli, "missing STATEMENT");
+    if (args->argc > 1)
+        return sl_cli_usage(cli, "unexpected argument '%s' (quote the statement)", args->argv[1]);
+    /* the parser splits its text in place: parse copies, freed with the params */
+    sl_dbx_sql_param *params = sl_xcalloc(n_params + 1, sizeof(*params));
+    char **copies = sl_xcalloc(n_params + 1, sizeof(*copies));
+    int rc = SL_EXIT_OK;
+    for (size_t i = 0; i < n_params; i++) {
+        copies[i] = sl_xstrdup(ptext[i]);
+        if (!sl_dbx_sql_param_parse(copies[i], &params[i])) {
+            sl_cli_usage(cli, "--param wants name=value[:TYPE], not '%s'", ptext[i]);
+            strv_free_n(copies, n_params);
             free(params);
             return SL_EXIT_USAGE;
         }
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        switch (c) {
-        case OPT_WAREHOUSE:
-            req.warehouse_id = optarg;
-            break;
-        case OPT_CATALOG:
-            req.catalog = optarg;
-            break;
-        case OPT_SCHEMA:
-            req.schema = optarg;
-            break;
-        case OPT_PARAM:
-            if (!parse_param(optarg, &params[n_params])) {
-                free(params);
-                return sl_cli_usage(cli, "--param wants name=value[:TYPE], not '%s'", optarg);
-            }
-            n_params++;
-            break;
-        case OPT_TIMEOUT:
-            if (!sl_cli_parse_duration(cli, "--timeout", optarg, &timeout_ms)) {
-                free(params);
-                return SL_EXIT_USAGE;
-            }
-            break;
-        case OPT_ROW_LIMIT:
-            if (!sl_cli_parse_int(cli, "--row-limit", optarg, 1, INT64_MAX, &row_limit)) {
-                free(params);
-                return SL_EXIT_USAGE;
-            }
-            break;
-        case 'o':
-            if (!sl_cli_parse_output(cli, optarg, 7u, &fmt)) {
-                free(params);
-                return SL_EXIT_USAGE;
-            }
-            break;
-        }
-    }
-    if (optind >= argc) {
-        free(params);
-        return sl_cli_usage(cli, "missing STATEMENT");
-    }
-    if (optind + 1 < argc) {
-        free(params);
-        return sl_cli_usage(cli, "unexpected argument '%s' (quote the statement)",
-                            argv[optind + 1]);
     }
     char *stmt_buf = NULL;
-    if (strcmp(argv[optind], "-") == 0) {
+    if (strcmp(args->argv[0], "-") == 0) {
         sl_err rerr;
         sl_err_clear(&rerr);
         if (sl_file_read_arg("-", &stmt_buf, NULL, &rerr) != SL_OK) {
+            strv_free_n(copies, n_params);
             free(params);
             return sl_cli_fail_err(cli, &rerr);
         }
     }
-    req.statement = stmt_buf ? stmt_buf : argv[optind];
+    req.statement = stmt_buf ? stmt_buf : args->argv[0];
     if (!*req.statement) {
+        strv_free_n(copies, n_params);
         free(params);
         free(stmt_buf);
         return sl_cli_usage(cli, "empty STATEMENT");
@@ -255,6 +182,7 @@ out:
     free(names);
     free(types);
     sl_dbx_result_free(res);
+    strv_free_n(copies, n_params);
     free(params);
     free(stmt_buf);
     return sl_cli_dbx_finish(cl, rc);
@@ -355,48 +283,33 @@ static int files_simple(sl_cli *cli, sl_dbx_client *cl, int n, char **args, bool
     return SL_EXIT_OK;
 }
 
-static int files_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt files_opts[] = {
+    SL_CLI_FLAG(OPT_OVERWRITE, "overwrite", 0, "put: replace an existing file"),
+    SL_CLI_OUT((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), "ls: table (default) or json"),
+    SL_CLI_CONN_OPT_TABLE,
+    SL_CLI_END,
+};
+
+static int files_exec(sl_cli *cli, const sl_cli_args *a)
 {
     static const char *const subs[] = {"put", "get", "ls", "stat", "rm", "mkdir"};
-    if (argc < 2)
+    if (a->argc < 1)
         return sl_cli_usage(cli, "missing sub-command (put, get, ls, stat, rm or mkdir)");
-    const char *sub = argv[1];
+    const char *sub = a->argv[0];
     size_t which = 0;
     while (which < 6 && strcmp(sub, subs[which]) != 0)
         which++;
     if (which == 6)
         return sl_cli_usage(cli, "unknown files sub-command '%s'", sub);
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS,
-        {"overwrite", no_argument, NULL, OPT_OVERWRITE},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-    };
-    sl_cli_conn f = {0};
-    bool overwrite = false;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    /* parse after the sub-command word */
-    int sub_argc = argc - 1;
-    char **sub_argv = argv + 1;
-    while ((c = sl_cli_getopt(cli, sub_argc, sub_argv, "o:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        if (c == OPT_OVERWRITE) {
-            if (which != 0)
-                return sl_cli_usage(cli, "--overwrite only applies to files put");
-            overwrite = true;
-        } else if (c == 'o') {
-            if (which != 2)
-                return sl_cli_usage(cli, "-o only applies to files ls");
-            if (!sl_cli_parse_output(cli, optarg, (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), &fmt))
-                return SL_EXIT_USAGE;
-        }
-    }
-    int n = sub_argc - optind;
-    char **args = sub_argv + optind;
+    sl_cli_conn f = sl_cli_conn_from_args(a);
+    bool overwrite = sl_cli_arg_has(a, OPT_OVERWRITE);
+    if (overwrite && which != 0)
+        return sl_cli_usage(cli, "--overwrite only applies to files put");
+    if (sl_cli_arg_has(a, 'o') && which != 2)
+        return sl_cli_usage(cli, "-o only applies to files ls");
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(a, 'o', SL_OUT_TABLE);
+    int n = a->argc - 1;
+    char **args = a->argv + 1;
     sl_dbx_client *cl = NULL;
     int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
@@ -424,29 +337,24 @@ static int files_run(sl_cli *cli, int argc, char **argv)
 static const struct sl_cmd cmds[] = {
     {
         .name = "warehouses",
-        .run = warehouses_run,
-        .usage = "dbx warehouses [-o table|json] " SL_CLI_CONN_USAGE,
+        .exec = warehouses_exec,
+        .opts = warehouses_opts,
         .help = "List the SQL warehouses of the workspace (id, name, state, size).\n"
                 "Connection: --host/--token/--profile, else DATABRICKS_HOST, DATABRICKS_TOKEN\n"
                 "(or DATABRICKS_CLIENT_ID/SECRET), ./.env, ~/.databrickscfg.",
     },
     {
         .name = "sql",
-        .run = sql_run,
-        .usage = "dbx sql STATEMENT|- [--warehouse ID] [--catalog C] [--schema S] "
-                 "[--param name=value[:TYPE]]... [--timeout DUR] [--row-limit N] "
-                 "[-o table|json|csv] " SL_CLI_CONN_USAGE,
-        .help = "Run one SQL statement on a warehouse and print its result.\n"
-                "  --warehouse ID   default DATABRICKS_WAREHOUSE_ID, else the first RUNNING one\n"
-                "  --param name=value[:TYPE]  bind :name (TYPE e.g. INT, DATE, DECIMAL(10,2));\n"
-                "                   --param name[:TYPE] without '=' binds SQL NULL\n"
-                "  --timeout DUR    give up (and cancel the statement) after DUR, e.g. 5m\n"
-                "  -o table|json|csv  aligned table (default), array of objects, RFC 4180 CSV\n"
-                "  STATEMENT '-'    read the statement from stdin",
+        .exec = sql_exec,
+        .opts = sql_opts,
+        .args = "STATEMENT|-",
+        .help = "Run one SQL statement on a warehouse and print its result; STATEMENT '-'\n"
+                "reads it from stdin.",
     },
     {
         .name = "files",
-        .run = files_run,
+        .exec = files_exec,
+        .opts = files_opts,
         .usage = "dbx files put LOCAL REMOTE [--overwrite] | get REMOTE LOCAL | ls REMOTE "
                  "[-o table|json] | stat REMOTE | rm REMOTE | mkdir REMOTE " SL_CLI_CONN_USAGE,
         .help = "Move files to and from Unity Catalog volumes (REMOTE like\n"

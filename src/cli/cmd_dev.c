@@ -13,62 +13,35 @@
 #include "sluice/worker.h"
 #include "sluice/workflows.h"
 
-static int dev_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt dev_opts[] = {
+    SL_CLI_STR('l', "listen", 'l', "127.0.0.1:PORT",
+               "the emulator's address (default 127.0.0.1:0, a free port)"),
+    SL_CLI_STR('D', "data-dir", 'D', "DIR", "default $SLUICE_DATA_DIR, else ./sluice-data"),
+    SL_CLI_INT('c', "concurrency", 'c', "N", 1, 1024, "activities run at once (default 4)"),
+    SL_CLI_DUR('s', "statement-latency", 's', "D", "time an emulated statement runs"),
+    SL_CLI_DUR('g', "genie-latency", 'g', "D", "time emulated Genie takes to answer"),
+    SL_CLI_STR('r', "genie-rate", 'r', "N/min", "emulated Genie questions per minute"),
+    SL_CLI_STR('f', "faults", 'f', "SPEC", "faults the emulator injects (docs/emulator.md)"),
+    SL_CLI_END,
+};
+
+static int dev_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
-                                         {"data-dir", required_argument, NULL, 'D'},
-                                         {"concurrency", required_argument, NULL, 'c'},
-                                         {"statement-latency", required_argument, NULL, 's'},
-                                         {"genie-latency", required_argument, NULL, 'g'},
-                                         {"genie-rate", required_argument, NULL, 'r'},
-                                         {"faults", required_argument, NULL, 'f'},
-                                         {NULL, 0, NULL, 0}};
-    const char *listen = "127.0.0.1:0", *data_dir = getenv("SLUICE_DATA_DIR");
-    long long conc = 4;
+    const char *listen = sl_cli_arg_str(args, 'l', "127.0.0.1:0");
+    const char *data_dir = sl_cli_arg_str(args, 'D', getenv("SLUICE_DATA_DIR"));
+    long long conc = sl_cli_arg_int(args, 'c', 4);
     sl_emulator_opts eo;
     sl_emulator_opts_init(&eo);
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "l:D:c:s:g:r:f:", opts)) != -1) {
-        switch (c) {
-        case 'l':
-            listen = optarg;
-            break;
-        case 'D':
-            data_dir = optarg;
-            break;
-        case 'c':
-            if (!sl_cli_parse_int(cli, "--concurrency", optarg, 1, 1024, &conc))
-                return SL_EXIT_USAGE;
-            break;
-        case 's':
-            if (!sl_cli_parse_duration(cli, "--statement-latency", optarg,
-                                       &eo.statement_latency_ms))
-                return SL_EXIT_USAGE;
-            break;
-        case 'g':
-            if (!sl_cli_parse_duration(cli, "--genie-latency", optarg, &eo.genie_latency_ms))
-                return SL_EXIT_USAGE;
-            break;
-        case 'r':
-            eo.genie_rate = optarg;
-            break;
-        case 'f':
-            eo.faults = optarg;
-            break;
-        default:
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    eo.statement_latency_ms = sl_cli_arg_ms(args, 's', eo.statement_latency_ms);
+    eo.genie_latency_ms = sl_cli_arg_ms(args, 'g', eo.genie_latency_ms);
+    eo.genie_rate = sl_cli_arg_str(args, 'r', eo.genie_rate);
+    eo.faults = sl_cli_arg_str(args, 'f', eo.faults);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     char host[64];
-    long long port = 0;
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host) ||
-        !sl_cli_parse_int(cli, "--listen port", colon + 1, 0, 65535, &port))
-        return colon ? SL_EXIT_USAGE : sl_cli_usage(cli, "--listen must be HOST:PORT");
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
+    int port = 0;
+    if (!sl_cli_parse_listen(cli, listen, true, host, sizeof(host), &port))
+        return SL_EXIT_USAGE;
     if (!data_dir || !*data_dir)
         data_dir = "sluice-data";
     char *emu_dir = sl_xasprintf("%s/emulator", data_dir);
@@ -79,7 +52,7 @@ static int dev_run(sl_cli *cli, int argc, char **argv)
         return sl_cli_fail_err(cli, &err);
     }
     eo.listen_host = host;
-    eo.port = (int)port;
+    eo.port = port;
     eo.data_dir = emu_dir;
 
     sigset_t set;
@@ -172,9 +145,8 @@ out:
 
 static const struct sl_cmd cmds[] = {
     {.name = "",
-     .run = dev_run,
-     .usage = "dev [--listen 127.0.0.1:PORT] [--data-dir DIR] [--concurrency N] "
-              "[--statement-latency D] [--genie-latency D] [--genie-rate N/min] [--faults SPEC]",
+     .exec = dev_exec,
+     .opts = dev_opts,
      .help = "Run a local Databricks workspace emulator and a worker (queues databricks,\n"
              "default, genie) in one process, pointed at each other: ingest a dataset from\n"
              "another shell and watch it sync. Ctrl-C stops both."},

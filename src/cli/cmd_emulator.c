@@ -25,108 +25,54 @@ enum {
     OPT_THREADS,
 };
 
-static const struct option longopts[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
-    {"token", required_argument, NULL, OPT_TOKEN},
-    {"client-id", required_argument, NULL, OPT_CLIENT_ID},
-    {"client-secret", required_argument, NULL, OPT_CLIENT_SECRET},
-    {"token-ttl", required_argument, NULL, OPT_TOKEN_TTL},
-    {"faults", required_argument, NULL, OPT_FAULTS},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"statement-latency", required_argument, NULL, OPT_STMT_LATENCY},
-    {"genie-latency", required_argument, NULL, OPT_GENIE_LATENCY},
-    {"genie-rate", required_argument, NULL, OPT_GENIE_RATE},
-    {"genie-config", required_argument, NULL, OPT_GENIE_CONFIG},
-    {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {NULL, 0, NULL, 0},
+static const struct sl_opt emulator_opts[] = {
+    SL_CLI_STR(OPT_LISTEN, "listen", 0, "HOST:PORT",
+               "address to listen on (also :PORT or PORT; port 0 picks a free one)"),
+    SL_CLI_STR(OPT_DATA_DIR, "data-dir", 0, "DIR", "state and files (default: a temporary one)"),
+    SL_CLI_STR(OPT_TOKEN, "token", 0, "T",
+               "accepted personal access token (default dapi-emulator)"),
+    SL_CLI_STR(OPT_CLIENT_ID, "client-id", 0, "ID", "OAuth M2M client id"),
+    SL_CLI_STR(OPT_CLIENT_SECRET, "client-secret", 0, "S", "OAuth M2M client secret"),
+    SL_CLI_DUR(OPT_TOKEN_TTL, "token-ttl", 0, "DUR", "lifetime of issued OAuth tokens"),
+    SL_CLI_STR(OPT_FAULTS, "faults", 0, "SPEC", "injected faults (docs/emulator.md)"),
+    SL_CLI_INT(OPT_SEED, "seed", 0, "N", 0, INT64_MAX, "seed of the fault injector"),
+    SL_CLI_DUR(OPT_STMT_LATENCY, "statement-latency", 0, "DUR", "time a statement runs"),
+    SL_CLI_DUR(OPT_GENIE_LATENCY, "genie-latency", 0, "DUR", "time Genie takes to answer"),
+    SL_CLI_STR(OPT_GENIE_RATE, "genie-rate", 0, "N/min",
+               "Genie questions per minute (0: no limit)"),
+    SL_CLI_STR(OPT_GENIE_CONFIG, "genie-config", 0, "FILE", "spaces and canned answers"),
+    SL_CLI_INT(OPT_CHUNK_ROWS, "chunk-rows", 0, "N", 1, 1000000, "rows per result chunk"),
+    SL_CLI_INT(OPT_THREADS, "threads", 0, "N", 1, 64, "HTTP threads"),
+    SL_CLI_END,
 };
 
-/* "HOST:PORT" or ":PORT" or "PORT". */
-static bool parse_listen(sl_cli *cli, char *s, sl_emulator_opts *o)
-{
-    char *colon = strrchr(s, ':');
-    const char *port = colon ? colon + 1 : s;
-    if (colon) {
-        *colon = '\0';
-        if (*s)
-            o->listen_host = s;
-    }
-    long long p;
-    if (!sl_cli_parse_int(cli, "--listen port", port, 0, 65535, &p))
-        return false;
-    o->port = (int)p;
-    return true;
-}
-
-static int emulator_run(sl_cli *cli, int argc, char **argv)
+static int emulator_exec(sl_cli *cli, const sl_cli_args *args)
 {
     sl_emulator_opts o;
     sl_emulator_opts_init(&o);
-    int c;
-    long long n;
-    while ((c = sl_cli_getopt(cli, argc, argv, "", longopts)) != -1) {
-        switch (c) {
-        case OPT_LISTEN:
-            if (!parse_listen(cli, optarg, &o))
-                return SL_EXIT_USAGE;
-            break;
-        case OPT_DATA_DIR:
-            o.data_dir = optarg;
-            break;
-        case OPT_TOKEN:
-            o.token = optarg;
-            break;
-        case OPT_CLIENT_ID:
-            o.client_id = optarg;
-            break;
-        case OPT_CLIENT_SECRET:
-            o.client_secret = optarg;
-            break;
-        case OPT_TOKEN_TTL:
-            if (!sl_cli_parse_duration(cli, "--token-ttl", optarg, &o.token_ttl_ms))
-                return SL_EXIT_USAGE;
-            break;
-        case OPT_FAULTS:
-            o.faults = optarg;
-            break;
-        case OPT_SEED:
-            if (!sl_cli_parse_int(cli, "--seed", optarg, 0, INT64_MAX, &n))
-                return SL_EXIT_USAGE;
-            o.seed = (uint64_t)n;
-            break;
-        case OPT_STMT_LATENCY:
-            if (!sl_cli_parse_duration(cli, "--statement-latency", optarg,
-                                       &o.statement_latency_ms))
-                return SL_EXIT_USAGE;
-            break;
-        case OPT_GENIE_LATENCY:
-            if (!sl_cli_parse_duration(cli, "--genie-latency", optarg, &o.genie_latency_ms))
-                return SL_EXIT_USAGE;
-            break;
-        case OPT_GENIE_RATE:
-            o.genie_rate = optarg;
-            break;
-        case OPT_GENIE_CONFIG:
-            o.genie_config_path = optarg;
-            break;
-        case OPT_CHUNK_ROWS:
-            if (!sl_cli_parse_int(cli, "--chunk-rows", optarg, 1, 1000000, &n))
-                return SL_EXIT_USAGE;
-            o.chunk_rows = (int)n;
-            break;
-        case OPT_THREADS:
-            if (!sl_cli_parse_int(cli, "--threads", optarg, 1, 64, &n))
-                return SL_EXIT_USAGE;
-            o.threads = (int)n;
-            break;
-        default:
+    char host[256];
+    const char *listen = sl_cli_arg_str(args, OPT_LISTEN, NULL);
+    if (listen) {
+        if (!sl_cli_parse_listen(cli, listen, false, host, sizeof(host), &o.port))
             return SL_EXIT_USAGE;
-        }
+        if (*host)
+            o.listen_host = host;
     }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    o.data_dir = sl_cli_arg_str(args, OPT_DATA_DIR, o.data_dir);
+    o.token = sl_cli_arg_str(args, OPT_TOKEN, o.token);
+    o.client_id = sl_cli_arg_str(args, OPT_CLIENT_ID, o.client_id);
+    o.client_secret = sl_cli_arg_str(args, OPT_CLIENT_SECRET, o.client_secret);
+    o.token_ttl_ms = sl_cli_arg_ms(args, OPT_TOKEN_TTL, o.token_ttl_ms);
+    o.faults = sl_cli_arg_str(args, OPT_FAULTS, o.faults);
+    o.seed = (uint64_t)sl_cli_arg_int(args, OPT_SEED, (long long)o.seed);
+    o.statement_latency_ms = sl_cli_arg_ms(args, OPT_STMT_LATENCY, o.statement_latency_ms);
+    o.genie_latency_ms = sl_cli_arg_ms(args, OPT_GENIE_LATENCY, o.genie_latency_ms);
+    o.genie_rate = sl_cli_arg_str(args, OPT_GENIE_RATE, o.genie_rate);
+    o.genie_config_path = sl_cli_arg_str(args, OPT_GENIE_CONFIG, o.genie_config_path);
+    o.chunk_rows = (int)sl_cli_arg_int(args, OPT_CHUNK_ROWS, o.chunk_rows);
+    o.threads = (int)sl_cli_arg_int(args, OPT_THREADS, o.threads);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
 
     /* Block the stop signals before any thread starts, then wait for them here. */
     sigset_t set;
@@ -151,7 +97,8 @@ static int emulator_run(sl_cli *cli, int argc, char **argv)
 
 static const struct sl_cmd cmds[] = {
     {.name = "",
-     .run = emulator_run,
+     .exec = emulator_exec,
+     .opts = emulator_opts,
      .usage = "emulator --listen HOST:PORT [--data-dir DIR] [--token T] [--client-id ID "
               "--client-secret S] [--token-ttl DUR] [--faults SPEC] [--seed N] "
               "[--statement-latency DUR] [--genie-latency DUR] [--genie-rate N/min] "

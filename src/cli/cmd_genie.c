@@ -18,13 +18,10 @@
 #include "cli.h"
 #include "sluice/dbx.h"
 #include "sluice/engine.h"
+#include "sluice/workflows.h"
 
 #define OUT_TJ  ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON))
 #define OUT_ALL ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON) | (1u << SL_OUT_CSV))
-
-#define MAX_QUEUE_SIZE_DEFAULT 1000
-#define BATCH_QUEUE            "genie"
-#define BATCH_MAX_LINES        100000
 
 enum {
     OPT_FIRST = 1000,
@@ -105,23 +102,18 @@ static void print_json_tidy(const json_t *j)
 
 /* ---- genie spaces ---- */
 
-static int spaces_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt spaces_opts[] = {
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_CONN_OPT_TABLE,
+    SL_CLI_END,
+};
+
+static int spaces_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS, {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
-    sl_cli_conn f = {0};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        if (c == 'o' && !sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-            return SL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    sl_cli_conn f = sl_cli_conn_from_args(args);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_dbx_client *cl = NULL;
     int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
@@ -182,60 +174,38 @@ static void print_answer_table(const sl_dbx_genie_answer *a, size_t max_width)
     printf("conversation: %s\n", a->conversation_id);
 }
 
-static int ask_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt ask_opts[] = {
+    SL_CLI_STR(OPT_SPACE, "space", 0, "ID", "default GENIE_SPACE_ID, else the first visible space"),
+    SL_CLI_STR(OPT_CONVERSATION, "conversation", 0, "ID", "ask a follow-up in that conversation"),
+    SL_CLI_DUR(OPT_TIMEOUT, "timeout", 0, "DURATION", "give up after it (default 10m)"),
+    SL_CLI_INT(OPT_MAX_WIDTH, "max-width", 0, "N", 0, 100000,
+               "cut table cells wider than N columns with '…' (default 40, 0 = never)"),
+    SL_CLI_OUT(OUT_ALL, "table (default), json or csv (see above)"),
+    SL_CLI_CONN_OPT_TABLE,
+    SL_CLI_END,
+};
+
+static int ask_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS,
-        {"space", required_argument, NULL, OPT_SPACE},
-        {"conversation", required_argument, NULL, OPT_CONVERSATION},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"max-width", required_argument, NULL, OPT_MAX_WIDTH},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-    };
-    sl_cli_conn f = {0};
-    sl_out_fmt fmt = SL_OUT_TABLE;
+    sl_cli_conn f = sl_cli_conn_from_args(args);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
     sl_dbx_genie_ask_opts o;
     sl_dbx_genie_ask_opts_init(&o);
-    long long max_width = SL_DBX_RENDER_MAX_WIDTH;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        switch (c) {
-        case OPT_SPACE:
-            if (!*optarg)
-                return sl_cli_usage(cli, "--space needs a space id");
-            o.space_id = optarg;
-            break;
-        case OPT_CONVERSATION:
-            if (!*optarg)
-                return sl_cli_usage(cli, "--conversation needs a conversation id");
-            o.conversation_id = optarg;
-            break;
-        case OPT_TIMEOUT:
-            if (!sl_cli_parse_duration(cli, "--timeout", optarg, &o.timeout_ms))
-                return SL_EXIT_USAGE;
-            if (o.timeout_ms <= 0)
-                return sl_cli_usage(cli, "--timeout must be greater than 0");
-            break;
-        case OPT_MAX_WIDTH:
-            if (!sl_cli_parse_int(cli, "--max-width", optarg, 0, 100000, &max_width))
-                return SL_EXIT_USAGE;
-            break;
-        case 'o':
-            if (!sl_cli_parse_output(cli, optarg, OUT_ALL, &fmt))
-                return SL_EXIT_USAGE;
-            break;
-        }
-    }
-    if (optind >= argc)
+    long long max_width = sl_cli_arg_int(args, OPT_MAX_WIDTH, SL_DBX_RENDER_MAX_WIDTH);
+    o.space_id = sl_cli_arg_str(args, OPT_SPACE, o.space_id);
+    if (o.space_id && !*o.space_id)
+        return sl_cli_usage(cli, "--space needs a space id");
+    o.conversation_id = sl_cli_arg_str(args, OPT_CONVERSATION, o.conversation_id);
+    if (o.conversation_id && !*o.conversation_id)
+        return sl_cli_usage(cli, "--conversation needs a conversation id");
+    o.timeout_ms = sl_cli_arg_ms(args, OPT_TIMEOUT, o.timeout_ms);
+    if (sl_cli_arg_has(args, OPT_TIMEOUT) && o.timeout_ms <= 0)
+        return sl_cli_usage(cli, "--timeout must be greater than 0");
+    if (args->argc < 1)
         return sl_cli_usage(cli, "missing QUESTION");
-    if (optind + 1 < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s' (quote the question)", argv[optind + 1]);
-    const char *question = argv[optind];
+    if (args->argc > 1)
+        return sl_cli_usage(cli, "unexpected argument '%s' (quote the question)", args->argv[1]);
+    const char *question = args->argv[0];
     if (!*question)
         return sl_cli_usage(cli, "empty QUESTION");
 
@@ -281,37 +251,25 @@ static int ask_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- genie conversations ---- */
 
-static int conversations_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt conversations_opts[] = {
+    SL_CLI_STR(OPT_SPACE, "space", 0, "ID", "default GENIE_SPACE_ID, else the first visible space"),
+    SL_CLI_FLAG(OPT_ALL_USERS, "all-users", 0,
+                "everyone's conversations (needs CAN MANAGE on the space)"),
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_CONN_OPT_TABLE,
+    SL_CLI_END,
+};
+
+static int conversations_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS,
-        {"space", required_argument, NULL, OPT_SPACE},
-        {"all-users", no_argument, NULL, OPT_ALL_USERS},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-    };
-    sl_cli_conn f = {0};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    const char *space = NULL;
-    bool all = false;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        if (c == OPT_SPACE) {
-            if (!*optarg)
-                return sl_cli_usage(cli, "--space needs a space id");
-            space = optarg;
-        } else if (c == OPT_ALL_USERS) {
-            all = true;
-        } else if (c == 'o' && !sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt)) {
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    sl_cli_conn f = sl_cli_conn_from_args(args);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    const char *space = sl_cli_arg_str(args, OPT_SPACE, NULL);
+    if (space && !*space)
+        return sl_cli_usage(cli, "--space needs a space id");
+    bool all = sl_cli_arg_has(args, OPT_ALL_USERS);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_dbx_client *cl = NULL;
     int rc = sl_cli_dbx_open(cli, &f, &cl);
     if (rc != SL_EXIT_OK)
@@ -339,298 +297,117 @@ static int conversations_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- genie batch ---- */
 
-/* Questions of one line: a JSON array of strings, else the line itself. Owned. */
-static json_t *line_questions(const char *line)
-{
-    if (line[0] == '[') {
-        json_t *j = json_loads(line, 0, NULL);
-        bool ok = json_is_array(j) && json_array_size(j) > 0;
-        size_t i;
-        json_t *q;
-        json_array_foreach(j, i, q)
-        {
-            ok = ok && json_is_string(q) && json_string_length(q) > 0;
-        }
-        if (ok)
-            return j;
-        json_decref(j);
-    }
-    return sl_json_check(json_pack("[s]", line));
-}
+/* Parse, then sl_genie_batch_new + sl_genie_batch_start (admission and starts in one
+ * transaction), then print. */
+static const struct sl_opt batch_opts[] = {
+    SL_CLI_STR(OPT_SPACE, "space", 0, "ID",
+               "default GENIE_SPACE_ID, else each workflow picks the first visible space"),
+    SL_CLI_STR(OPT_CONVERSATION, "conversation", 0, "new|continue",
+               "new: a conversation per question (default); continue: a line's questions "
+               "follow up"),
+    SL_CLI_DUR(OPT_TIMEOUT, "timeout", 0, "DURATION", "per question (default 10m)"),
+    SL_CLI_OUT(OUT_TJ, "table (the ids, default) or json"),
+    SL_CLI_END,
+};
 
-/* The space batch workflows use: --space, else GENIE_SPACE_ID (environment, ./.env or the
- * profile), else "" (each activity picks the first visible space). Owned. */
-static char *batch_space(const char *flag)
+static int batch_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    if (flag)
-        return sl_xstrdup(flag);
-    sl_dbx_settings s;
-    sl_err err;
-    sl_err_clear(&err);
-    char *id = NULL;
-    if (sl_dbx_config_resolve_default(NULL, &s, &err) == SL_OK) {
-        if (s.genie_space_id && *s.genie_space_id)
-            id = sl_xstrdup(s.genie_space_id);
-        sl_dbx_settings_cleanup(&s);
-    } else {
-        const char *e = getenv("GENIE_SPACE_ID");
-        if (e && *e)
-            id = sl_xstrdup(e);
-    }
-    return id ? id : sl_xstrdup("");
-}
-
-typedef struct batch_item {
-    char id[40];
-    size_t line_no;
-    json_t *input;
-    const char *state; /* "started", or the status of the run that is already there */
-    char run_id[37];
-} batch_item;
-
-static int batch_run(sl_cli *cli, int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"space", required_argument, NULL, OPT_SPACE},
-        {"conversation", required_argument, NULL, OPT_CONVERSATION},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *space_flag = NULL, *mode = "new", *timeout = NULL;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        switch (c) {
-        case OPT_SPACE:
-            if (!*optarg)
-                return sl_cli_usage(cli, "--space needs a space id");
-            space_flag = optarg;
-            break;
-        case OPT_CONVERSATION:
-            if (strcmp(optarg, "new") != 0 && strcmp(optarg, "continue") != 0)
-                return sl_cli_usage(cli, "--conversation must be new or continue, not '%s'",
-                                    optarg);
-            mode = optarg;
-            break;
-        case OPT_TIMEOUT: {
-            int64_t ms;
-            if (!sl_cli_parse_duration(cli, "--timeout", optarg, &ms))
-                return SL_EXIT_USAGE;
-            if (ms <= 0)
-                return sl_cli_usage(cli, "--timeout must be greater than 0");
-            timeout = optarg;
-            break;
-        }
-        case 'o':
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-                return SL_EXIT_USAGE;
-            break;
-        default:
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
+    sl_genie_batch_opts o;
+    sl_genie_batch_opts_init(&o);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    o.space_id = sl_cli_arg_str(args, OPT_SPACE, NULL);
+    if (o.space_id && !*o.space_id)
+        return sl_cli_usage(cli, "--space needs a space id");
+    o.conversation = sl_cli_arg_str(args, OPT_CONVERSATION, "new");
+    if (strcmp(o.conversation, "new") != 0 && strcmp(o.conversation, "continue") != 0)
+        return sl_cli_usage(cli, "--conversation must be new or continue, not '%s'",
+                            o.conversation);
+    if (sl_cli_arg_has(args, OPT_TIMEOUT) && sl_cli_arg_ms(args, OPT_TIMEOUT, 0) <= 0)
+        return sl_cli_usage(cli, "--timeout must be greater than 0");
+    o.timeout = sl_cli_arg_str(args, OPT_TIMEOUT, NULL);
+    if (args->argc < 1)
         return sl_cli_usage(cli, "missing FILE (one question per line, or - for stdin)");
-    if (optind + 1 < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind + 1]);
-    const char *path = argv[optind];
+    if (args->argc > 1)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[1]);
+    const char *path = args->argv[0];
     sl_cli_quiet_logs();
 
-    long long max_queue = MAX_QUEUE_SIZE_DEFAULT;
-    const char *mq = getenv("MAX_QUEUE_SIZE");
-    if (mq && *mq) {
-        char *end;
-        max_queue = strtoll(mq, &end, 10);
-        if (*end || max_queue < 1 || max_queue > 100000000)
-            return sl_cli_fail(cli, "bad MAX_QUEUE_SIZE '%.40s': expected an integer >= 1", mq);
-    }
-
     sl_err err;
     sl_err_clear(&err);
+    int64_t max_queue;
+    if (sl_genie_max_queue_size(&max_queue, &err) != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    o.max_queue = max_queue;
     char *text = NULL;
     size_t len = 0;
     if (sl_file_read_arg(path, &text, &len, &err) != SL_OK)
         return sl_cli_fail_err(cli, &err);
-
-    char *space = batch_space(space_flag);
-    batch_item *items = NULL;
-    size_t n_items = 0, cap_items = 0, line_no = 0;
-    int rc = SL_EXIT_OK;
-    /* strtok_r would skip empty lines and so lose the line numbering: split by hand. */
-    for (char *line = text; line && (size_t)(line - text) <= len;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        line_no++;
-        char *s = line, *e = line + strlen(line);
-        while (*s == ' ' || *s == '\t')
-            s++;
-        while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-            *--e = '\0';
-        line = nl ? nl + 1 : NULL;
-        if (!*s)
-            continue;
-        if (n_items == BATCH_MAX_LINES) {
-            rc = sl_cli_fail(cli, "%s has more than %d questions", path, BATCH_MAX_LINES);
-            goto out;
-        }
-        if (n_items == cap_items)
-            items =
-                sl_xrealloc(items, (cap_items = cap_items ? 2 * cap_items : 64) * sizeof(*items));
-        batch_item *it = &items[n_items++];
-        memset(it, 0, sizeof(*it));
-        it->line_no = line_no;
-        char num[32];
-        snprintf(num, sizeof(num), "%zu", line_no);
-        /* FNV-1a: stable across runs and machines, so a re-run finds the same ids */
-        uint64_t h = SL_FNV1A_INIT;
-        h = sl_fnv1a(h, space, strlen(space) + 1);
-        h = sl_fnv1a(h, num, strlen(num) + 1);
-        h = sl_fnv1a(h, s, strlen(s));
-        snprintf(it->id, sizeof(it->id), "genie-%016llx", (unsigned long long)h);
-        it->input = sl_json_check(
-            json_pack("{s:o,s:s}", "questions", line_questions(s), "conversation", mode));
-        if (*space)
-            json_object_set_new(it->input, "space_id", json_string(space));
-        if (timeout)
-            json_object_set_new(it->input, "timeout", json_string(timeout));
-    }
-    if (n_items == 0) {
-        rc = sl_cli_fail(cli, "%s has no questions (no non-empty line)", path);
-        goto out;
-    }
-
+    sl_genie_batch *b = NULL;
+    sl_code brc = sl_genie_batch_new(text, len, path, &o, &b, &err);
+    free(text);
+    if (brc != SL_OK)
+        return sl_cli_fail_err(cli, &err);
     sl_engine *e = sl_cli_engine_open(cli, false, false, SL_DURABILITY_NORMAL);
     if (!e) {
-        rc = SL_EXIT_FAIL;
-        goto out;
+        sl_genie_batch_free(b);
+        return SL_EXIT_FAIL;
     }
-    /* Idempotent re-runs: a line whose workflow is running or completed is not started again
-     * (a failed, canceled or terminated one is). */
-    size_t to_start = 0;
-    for (size_t i = 0; i < n_items; i++) {
-        json_t *d = NULL;
-        sl_code src = sl_engine_describe(e, items[i].id, NULL, &d, &err);
-        if (src == SL_OK) {
-            const char *status = json_string_value(json_object_get(d, "status"));
-            if (sl_str_eq(status, "running") || sl_str_eq(status, "completed")) {
-                items[i].state = sl_str_eq(status, "running") ? "running" : "completed";
-                snprintf(items[i].run_id, sizeof(items[i].run_id), "%s",
-                         json_string_value(json_object_get(d, "run_id")));
-            }
-            json_decref(d);
-        } else if (src != SL_ENOTFOUND) {
-            sl_engine_close(e);
-            rc = sl_cli_fail_err(cli, &err);
-            goto out;
-        }
-        sl_err_clear(&err);
-        if (!items[i].state)
-            to_start++;
-    }
-    sl_run_filter rf;
-    sl_run_filter_init(&rf);
-    rf.status = SL_RUN_RUNNING;
-    rf.type = "genie_query";
-    rf.latest_only = true;
-    int64_t running = 0;
-    if (sl_engine_count(e, &rf, &running, &err) != SL_OK) {
-        sl_engine_close(e);
-        rc = sl_cli_fail_err(cli, &err);
-        goto out;
-    }
-    if (running + (int64_t)to_start > max_queue) {
-        sl_engine_close(e);
-        rc = sl_cli_fail(cli,
-                         "refusing to queue %zu workflow%s: %lld genie_query workflow%s already "
-                         "running and MAX_QUEUE_SIZE is %lld (nothing was started)",
-                         to_start, to_start == 1 ? "" : "s", (long long)running,
-                         running == 1 ? " is" : "s are", max_queue);
-        goto out;
-    }
-    size_t started = 0;
-    for (size_t i = 0; i < n_items; i++) {
-        if (items[i].state)
-            continue;
-        sl_start_opts so = {.workflow_id = items[i].id, .task_queue = BATCH_QUEUE};
-        sl_start_result res;
-        if (sl_engine_start(e, "genie_query", items[i].input, &so, &res, &err) != SL_OK) {
-            sl_engine_close(e);
-            sl_err_prefix(&err, "line %zu (after starting %zu)", items[i].line_no, started);
-            rc = sl_cli_fail_err(cli, &err);
-            goto out;
-        }
-        items[i].state = res.existing ? "running" : "started";
-        memcpy(items[i].run_id, res.run_id, sizeof(items[i].run_id));
-        started += !res.existing;
-    }
+    brc = sl_genie_batch_start(e, b, &err);
     sl_engine_close(e);
+    if (brc != SL_OK) {
+        sl_genie_batch_free(b);
+        return sl_cli_fail_err(cli, &err);
+    }
     if (fmt == SL_OUT_JSON) {
-        json_t *arr = sl_json_check(json_array());
-        for (size_t i = 0; i < n_items; i++)
-            json_array_append_new(
-                arr, sl_json_check(json_pack("{s:s,s:s,s:s,s:I,s:O}", "workflow_id", items[i].id,
-                                             "run_id", items[i].run_id, "state", items[i].state,
-                                             "line", (json_int_t)items[i].line_no, "questions",
-                                             json_object_get(items[i].input, "questions"))));
+        json_t *arr = sl_genie_batch_to_json(b);
         sl_cli_print_json(arr);
         json_decref(arr);
     } else {
-        for (size_t i = 0; i < n_items; i++)
-            printf("%s\n", items[i].id);
+        for (size_t i = 0; i < b->n_items; i++)
+            printf("%s\n", b->items[i].workflow_id);
     }
     fflush(stdout);
     fprintf(stderr, "%zu workflow%s started, %zu already running or completed (task queue %s)\n",
-            started, started == 1 ? "" : "s", n_items - started, BATCH_QUEUE);
-out:
-    for (size_t i = 0; i < n_items; i++)
-        json_decref(items[i].input);
-    free(items);
-    free(space);
-    free(text);
-    return rc;
+            b->n_started, b->n_started == 1 ? "" : "s", b->n_items - b->n_started,
+            SL_GENIE_BATCH_QUEUE);
+    sl_genie_batch_free(b);
+    return SL_EXIT_OK;
 }
 
 static const struct sl_cmd cmds[] = {
     {
         .name = "spaces",
-        .run = spaces_run,
-        .usage = "genie spaces [-o table|json] " SL_CLI_CONN_USAGE,
+        .exec = spaces_exec,
+        .opts = spaces_opts,
         .help = "List the Genie spaces this user can see (space_id, title, warehouse, "
                 "description).",
     },
     {
         .name = "ask",
-        .run = ask_run,
-        .usage = "genie ask QUESTION [--space ID] [--conversation ID] [--timeout DURATION] "
-                 "[--max-width N] [-o table|json|csv] " SL_CLI_CONN_USAGE,
+        .exec = ask_exec,
+        .opts = ask_opts,
+        .args = "QUESTION",
         .help = "Ask Genie one question and wait for the answer: the text, the generated SQL\n"
                 "and its description, then the rows as a table, and last a line\n"
                 "'conversation: <id>' to follow up with --conversation <id>.\n"
-                "  --space ID         default GENIE_SPACE_ID, else the first visible space\n"
-                "  --conversation ID  ask a follow-up in that conversation\n"
-                "  --timeout DUR      give up after DUR (default 10m)\n"
-                "  --max-width N      cut table cells wider than N columns with '…' (default "
-                "40, 0 = never)\n"
-                "  -o json            one object: conversation_id, message_id, status, text, sql,\n"
-                "                     description, columns, rows (objects), row_count, truncated\n"
-                "  -o csv             the rows only, RFC 4180 (conversation line on stderr)\n"
+                "  -o json  one object: conversation_id, message_id, status, text, sql,\n"
+                "           description, columns, rows (objects), row_count, truncated\n"
+                "  -o csv   the rows only, RFC 4180 (conversation line on stderr)\n"
                 "Polling starts at GENIE_POLL_INTERVAL (1s) and backs off to\n"
                 "GENIE_POLL_MAX_INTERVAL (10s).",
     },
     {
         .name = "conversations",
-        .run = conversations_run,
-        .usage = "genie conversations [--space ID] [--all-users] [-o table|json] " SL_CLI_CONN_USAGE,
+        .exec = conversations_exec,
+        .opts = conversations_opts,
         .help = "List the conversations of a space (yours, or everyone's with --all-users,\n"
                 "which needs CAN MANAGE on the space).",
     },
     {
         .name = "batch",
-        .run = batch_run,
-        .usage = "genie batch FILE|- [--space ID] [--conversation new|continue] "
-                 "[--timeout DURATION] [-o table|json]",
+        .exec = batch_exec,
+        .opts = batch_opts,
+        .args = "FILE|-",
         .help = "Queue one genie_query workflow per non-empty line of FILE on task queue\n"
                 "'genie' and print their ids (genie-<hash of space, line number and line>).\n"
                 "A line is one question, or a JSON array of questions asked in order\n"
@@ -642,7 +419,8 @@ static const struct sl_cmd cmds[] = {
     },
     {
         .name = "export",
-        .run = sl_cli_genie_export_run,
+        .exec = sl_cli_genie_export_exec,
+        .opts = sl_cli_export_opts,
         .usage = "genie export --space-id ID [--include-all] [--max-conversations N] [--from T] "
                  "[--to T] [-o conversations.yaml]",
         .help = "Export a Genie space's conversations (messages with content, by time) to YAML\n"

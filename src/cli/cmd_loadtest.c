@@ -91,47 +91,6 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
-/* ---- MLflow client: MLFLOW_TRACKING_URI = databricks[://profile] | http(s)://... ---- */
-
-static int mlflow_client(sl_cli *cli, const sl_cli_conn *f, sl_dbx_client *workspace,
-                         sl_dbx_client **out, bool *owned)
-{
-    const char *uri = env("MLFLOW_TRACKING_URI");
-    *owned = false;
-    if (!uri || strcmp(uri, "databricks") == 0) {
-        *out = workspace;
-        return SL_EXIT_OK;
-    }
-    sl_err err;
-    sl_err_clear(&err);
-    if (strncmp(uri, "databricks://", 13) == 0) {
-        sl_cli_conn g = *f;
-        g.profile = uri + 13;
-        *owned = true;
-        return sl_cli_dbx_open(cli, &g, out);
-    }
-    if (strncmp(uri, "http://", 7) != 0 && strncmp(uri, "https://", 8) != 0)
-        return sl_cli_fail(cli,
-                           "MLFLOW_TRACKING_URI '%s' is not supported (use databricks, "
-                           "databricks://PROFILE or an http(s) URL)",
-                           uri);
-    sl_dbx_settings s;
-    sl_dbx_settings_init(&s);
-    if (sl_dbx_host_normalize(uri, &s.host, &err) != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    const char *tok = env("MLFLOW_TRACKING_TOKEN");
-    const sl_dbx_settings *ws = sl_dbx_client_settings(workspace);
-    s.auth = SL_DBX_AUTH_PAT;
-    s.token = sl_xstrdup(tok ? tok : ws->token ? ws->token : "unused");
-    s.retry = ws->retry;
-    sl_code rc = sl_dbx_client_new(&s, out, &err);
-    sl_dbx_settings_cleanup(&s);
-    if (rc != SL_OK)
-        return sl_cli_fail_err(cli, &err);
-    *owned = true;
-    return SL_EXIT_OK;
-}
-
 /* ---- loadtest genie ---- */
 
 static void list_scenarios(void)
@@ -149,336 +108,196 @@ static void list_scenarios(void)
     }
 }
 
-typedef struct genie_args {
-    sl_cli_conn conn;
-    const char *scenario, *qfile, *convs, *space, *cache_db, *out, *experiment;
-    long long questions, workers, users, sample_size, sample_seed, seed, max_retries, children;
-    bool has_questions, has_workers, has_duration, has_users, has_spawn, has_runtime,
-        has_sample_seed;
-    int64_t duration_ms, run_time_ms, timeout_ms, poll_i, poll_m, stop_to;
-    double spawn, min_wait, max_wait, scale;
-    bool has_min, has_max;
-    sl_lt_cache_mode cache;
-    sl_lt_sim sim;
-} genie_args;
+static const struct sl_opt genie_opts[] = {
+    SL_CLI_STR(OPT_SCENARIO, "scenario", 0, "NAME",
+               "built-in scenario (flags override its numbers)"),
+    SL_CLI_INT(OPT_QUESTIONS, "questions", 0, "N", 1, 10000000, "custom scenario: N questions"),
+    SL_CLI_DUR(OPT_DURATION, "duration", 0, "D", "spread over D (0 = all at once)"),
+    SL_CLI_INT(OPT_WORKERS, "workers", 0, "W", 1, 100000, "at most W questions in flight"),
+    SL_CLI_STR(OPT_QFILE, "questions-file", 0, "FILE", "one question per line (default: the ten)"),
+    SL_CLI_STR(OPT_CONVS, "conversations", 'c', "FILE",
+               "conversations.yaml (replay, or questions)"),
+    SL_CLI_INT(OPT_USERS, "users", 'u', "U", 1, 100000, "replay: simulated users (1)"),
+    SL_CLI_STR(OPT_SPAWN, "spawn-rate", 'r', "R", "replay: users started per second (1)"),
+    SL_CLI_DUR(OPT_RUNTIME, "run-time", 't', "D", "replay: run time (10m)"),
+    SL_CLI_STR(OPT_MINWAIT, "min-wait", 0, "S", "think time minimum, seconds (GENIE_MIN_WAIT, 8)"),
+    SL_CLI_STR(OPT_MAXWAIT, "max-wait", 0, "S", "think time maximum, seconds (GENIE_MAX_WAIT, 30)"),
+    SL_CLI_INT(OPT_SSIZE, "sample-size", 0, "N", 1, 100000000,
+               "replay a subset of N conversations"),
+    SL_CLI_INT(OPT_SSEED, "sample-seed", 0, "N", 0, INT64_MAX, "seed of that subset"),
+    SL_CLI_FLAG(OPT_HEADLESS, "headless", 0, "accepted for compatibility (always headless)"),
+    SL_CLI_STR(OPT_SPACE, "space-id", 0, "ID", "default: the file's space, GENIE_SPACE_ID, first"),
+    SL_CLI_STR(OPT_CACHE, "cache", 0, "none|lru|semantic", "answer cache (GENIE_* settings)"),
+    SL_CLI_STR(OPT_SIM, "similarity", 0, "l2|cosine", "semantic similarity (default l2)"),
+    SL_CLI_STR(OPT_CACHEDB, "cache-db", 0, "PATH", "cache database (default --db / SLUICE_DB)"),
+    SL_CLI_STR(OPT_SCALE, "time-scale", 0, "F", "multiply every schedule time by F"),
+    SL_CLI_STR(OPT_OUT, "out", 0, "DIR", "write DIR/detailed_metrics.csv and DIR/summary.json"),
+    SL_CLI_STR(OPT_EXPERIMENT, "experiment", 0, "PATH", "log to MLflow (MLFLOW_TRACKING_URI)"),
+    SL_CLI_INT(OPT_CHILDREN, "mlflow-children", 0, "N", 0, 100000, "per-question child runs (100)"),
+    SL_CLI_DUR(OPT_TIMEOUT, "timeout", 0, "D", "per question (5m)"),
+    SL_CLI_DUR(OPT_POLLI, "poll-initial", 0, "D", "first message poll (200ms)"),
+    SL_CLI_DUR(OPT_POLLM, "poll-max", 0, "D", "poll backoff cap (1.5s)"),
+    SL_CLI_INT(OPT_RETRIES, "max-retries", 0, "N", 0, 100, "429/503 retries per HTTP step"),
+    SL_CLI_DUR(OPT_STOPTO, "stop-timeout", 0, "D",
+               "grace for questions in flight at the end (30s)"),
+    SL_CLI_INT(OPT_SEED, "seed", 0, "N", 0, INT64_MAX, "replay choices (default random)"),
+    SL_CLI_FLAG(OPT_LIST, "list-scenarios", 0, "print the built-in scenarios and exit"),
+    SL_CLI_CONN_OPT_TABLE,
+    SL_CLI_END,
+};
 
-static int genie_parse(sl_cli *cli, int argc, char **argv, genie_args *a)
+/* A number flag >= min (seconds, rates, factors); false after a usage line. */
+static bool arg_double(sl_cli *cli, const sl_cli_args *args, int id, const char *flag, double min,
+                       double *out)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS,
-        {"scenario", required_argument, NULL, OPT_SCENARIO},
-        {"questions", required_argument, NULL, OPT_QUESTIONS},
-        {"duration", required_argument, NULL, OPT_DURATION},
-        {"workers", required_argument, NULL, OPT_WORKERS},
-        {"questions-file", required_argument, NULL, OPT_QFILE},
-        {"conversations", required_argument, NULL, OPT_CONVS},
-        {"users", required_argument, NULL, OPT_USERS},
-        {"spawn-rate", required_argument, NULL, OPT_SPAWN},
-        {"run-time", required_argument, NULL, OPT_RUNTIME},
-        {"min-wait", required_argument, NULL, OPT_MINWAIT},
-        {"max-wait", required_argument, NULL, OPT_MAXWAIT},
-        {"sample-size", required_argument, NULL, OPT_SSIZE},
-        {"sample-seed", required_argument, NULL, OPT_SSEED},
-        {"headless", no_argument, NULL, OPT_HEADLESS},
-        {"space-id", required_argument, NULL, OPT_SPACE},
-        {"cache", required_argument, NULL, OPT_CACHE},
-        {"similarity", required_argument, NULL, OPT_SIM},
-        {"cache-db", required_argument, NULL, OPT_CACHEDB},
-        {"time-scale", required_argument, NULL, OPT_SCALE},
-        {"out", required_argument, NULL, OPT_OUT},
-        {"experiment", required_argument, NULL, OPT_EXPERIMENT},
-        {"mlflow-children", required_argument, NULL, OPT_CHILDREN},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"poll-initial", required_argument, NULL, OPT_POLLI},
-        {"poll-max", required_argument, NULL, OPT_POLLM},
-        {"max-retries", required_argument, NULL, OPT_RETRIES},
-        {"stop-timeout", required_argument, NULL, OPT_STOPTO},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"list-scenarios", no_argument, NULL, OPT_LIST},
-        {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "c:u:r:t:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&a->conn, c))
-            continue;
-        bool ok = true;
-        switch (c) {
-        case OPT_SCENARIO:
-            a->scenario = optarg;
-            break;
-        case OPT_QUESTIONS:
-            ok = sl_cli_parse_int(cli, "--questions", optarg, 1, 10000000, &a->questions);
-            a->has_questions = true;
-            break;
-        case OPT_DURATION:
-            ok = sl_cli_parse_duration(cli, "--duration", optarg, &a->duration_ms);
-            a->has_duration = true;
-            break;
-        case OPT_WORKERS:
-            ok = sl_cli_parse_int(cli, "--workers", optarg, 1, 100000, &a->workers);
-            a->has_workers = true;
-            break;
-        case OPT_QFILE:
-            a->qfile = optarg;
-            break;
-        case 'c':
-        case OPT_CONVS:
-            a->convs = optarg;
-            break;
-        case 'u':
-        case OPT_USERS:
-            ok = sl_cli_parse_int(cli, "--users", optarg, 1, 100000, &a->users);
-            a->has_users = true;
-            break;
-        case 'r':
-        case OPT_SPAWN:
-            ok = parse_double(cli, "--spawn-rate", optarg, 1e-9, &a->spawn);
-            a->has_spawn = true;
-            break;
-        case 't':
-        case OPT_RUNTIME:
-            ok = sl_cli_parse_duration(cli, "--run-time", optarg, &a->run_time_ms);
-            a->has_runtime = true;
-            break;
-        case OPT_MINWAIT:
-            ok = parse_double(cli, "--min-wait", optarg, 0, &a->min_wait);
-            a->has_min = true;
-            break;
-        case OPT_MAXWAIT:
-            ok = parse_double(cli, "--max-wait", optarg, 0, &a->max_wait);
-            a->has_max = true;
-            break;
-        case OPT_SSIZE:
-            ok = sl_cli_parse_int(cli, "--sample-size", optarg, 1, 100000000, &a->sample_size);
-            break;
-        case OPT_SSEED:
-            ok = sl_cli_parse_int(cli, "--sample-seed", optarg, 0, INT64_MAX, &a->sample_seed);
-            a->has_sample_seed = true;
-            break;
-        case OPT_HEADLESS:
-            break; /* always headless: there is no web UI */
-        case OPT_SPACE:
-            a->space = optarg;
-            break;
-        case OPT_CACHE:
-            if (!sl_lt_cache_mode_parse(optarg, &a->cache))
-                return sl_cli_usage(cli, "--cache must be none, lru or semantic, not '%s'", optarg);
-            break;
-        case OPT_SIM:
-            if (!sl_lt_sim_parse(optarg, &a->sim))
-                return sl_cli_usage(cli, "--similarity must be l2 or cosine, not '%s'", optarg);
-            break;
-        case OPT_CACHEDB:
-            a->cache_db = optarg;
-            break;
-        case OPT_SCALE:
-            ok = parse_double(cli, "--time-scale", optarg, 1e-6, &a->scale);
-            break;
-        case OPT_OUT:
-            a->out = optarg;
-            break;
-        case OPT_EXPERIMENT:
-            a->experiment = optarg;
-            break;
-        case OPT_CHILDREN:
-            ok = sl_cli_parse_int(cli, "--mlflow-children", optarg, 0, 100000, &a->children);
-            break;
-        case OPT_TIMEOUT:
-            ok = sl_cli_parse_duration(cli, "--timeout", optarg, &a->timeout_ms);
-            break;
-        case OPT_POLLI:
-            ok = sl_cli_parse_duration(cli, "--poll-initial", optarg, &a->poll_i);
-            break;
-        case OPT_POLLM:
-            ok = sl_cli_parse_duration(cli, "--poll-max", optarg, &a->poll_m);
-            break;
-        case OPT_RETRIES:
-            ok = sl_cli_parse_int(cli, "--max-retries", optarg, 0, 100, &a->max_retries);
-            break;
-        case OPT_STOPTO:
-            ok = sl_cli_parse_duration(cli, "--stop-timeout", optarg, &a->stop_to);
-            break;
-        case OPT_SEED:
-            ok = sl_cli_parse_int(cli, "--seed", optarg, 0, INT64_MAX, &a->seed);
-            break;
-        case OPT_LIST:
-            list_scenarios();
-            return -1;
-        default:
-            return sl_cli_usage(cli, "unexpected option");
-        }
-        if (!ok)
-            return SL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
-    return SL_EXIT_OK;
+    const char *v = sl_cli_arg_str(args, id, NULL);
+    return !v || parse_double(cli, flag, v, min, out);
 }
 
-static int genie_run(sl_cli *cli, int argc, char **argv)
+static int genie_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    genie_args a;
-    memset(&a, 0, sizeof(a));
-    a.max_retries = -1;
-    a.children = 100;
-    a.scale = 1.0;
-    a.cache = SL_LT_CACHE_NONE;
-    a.sim = SL_LT_SIM_L2;
-    int prc = genie_parse(cli, argc, argv, &a);
-    if (prc < 0)
+    if (sl_cli_arg_has(args, OPT_LIST)) {
+        list_scenarios();
         return SL_EXIT_OK;
-    if (prc != SL_EXIT_OK)
-        return prc;
+    }
+    sl_cli_conn conn = sl_cli_conn_from_args(args);
+    const char *scenario = sl_cli_arg_str(args, OPT_SCENARIO, NULL);
+    const char *qfile = sl_cli_arg_str(args, OPT_QFILE, NULL);
+    const char *convs = sl_cli_arg_str(args, OPT_CONVS, NULL);
+    const char *space_arg = sl_cli_arg_str(args, OPT_SPACE, NULL);
+    const char *out_dir = sl_cli_arg_str(args, OPT_OUT, NULL);
+    bool has_questions = sl_cli_arg_has(args, OPT_QUESTIONS);
+    bool has_users = sl_cli_arg_has(args, OPT_USERS), has_spawn = sl_cli_arg_has(args, OPT_SPAWN);
+    bool has_runtime = sl_cli_arg_has(args, OPT_RUNTIME);
+    double spawn = 1.0, min_wait = 0, max_wait = 0, scale = 1.0;
+    if (!arg_double(cli, args, OPT_SPAWN, "--spawn-rate", 1e-9, &spawn) ||
+        !arg_double(cli, args, OPT_MINWAIT, "--min-wait", 0, &min_wait) ||
+        !arg_double(cli, args, OPT_MAXWAIT, "--max-wait", 0, &max_wait) ||
+        !arg_double(cli, args, OPT_SCALE, "--time-scale", 1e-6, &scale))
+        return SL_EXIT_USAGE;
+    sl_lt_cache_mode cache = SL_LT_CACHE_NONE;
+    sl_lt_sim sim = SL_LT_SIM_L2;
+    const char *v;
+    if ((v = sl_cli_arg_str(args, OPT_CACHE, NULL)) && !sl_lt_cache_mode_parse(v, &cache))
+        return sl_cli_usage(cli, "--cache must be none, lru or semantic, not '%s'", v);
+    if ((v = sl_cli_arg_str(args, OPT_SIM, NULL)) && !sl_lt_sim_parse(v, &sim))
+        return sl_cli_usage(cli, "--similarity must be l2 or cosine, not '%s'", v);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_cli_quiet_logs();
 
     sl_lt_opts o;
     sl_lt_opts_init(&o);
-    bool scenario_mode = a.scenario || a.has_questions || a.qfile || !a.convs;
-    if (!a.scenario && !a.has_questions && !a.qfile && !a.convs)
+    sl_lt_plan_opts po = {
+        .scenario = scenario,
+        .has_questions = has_questions,
+        .has_duration = sl_cli_arg_has(args, OPT_DURATION),
+        .has_workers = sl_cli_arg_has(args, OPT_WORKERS),
+        .questions = sl_cli_arg_int(args, OPT_QUESTIONS, 0),
+        .duration_ms = sl_cli_arg_ms(args, OPT_DURATION, 0),
+        .workers = (int)sl_cli_arg_int(args, OPT_WORKERS, 0),
+        .questions_file = qfile,
+        .conversations_file = convs,
+    };
+    bool scenario_mode = sl_lt_plan_is_scenario(&po);
+    if (!scenario && !has_questions && !qfile && !convs)
         return sl_cli_usage(cli, "choose --scenario NAME, --questions N, --questions-file FILE "
                                  "or --conversations FILE");
-    if (scenario_mode && (a.has_users || a.has_spawn || a.has_runtime))
+    if (scenario_mode && (has_users || has_spawn || has_runtime))
         return sl_cli_usage(cli, "--users/--spawn-rate/--run-time replay conversations; they "
                                  "do not combine with --scenario/--questions");
-    if (!scenario_mode && (a.has_workers || a.has_duration))
+    if (!scenario_mode && (po.has_workers || po.has_duration))
         return sl_cli_usage(cli, "--workers/--duration belong to scenarios (--scenario or "
                                  "--questions)");
-
-    /* environment defaults of the Locust tool */
-    sl_err err;
-    sl_err_clear(&err);
-    const char *mw = env("GENIE_MIN_WAIT"), *xw = env("GENIE_MAX_WAIT");
-    if (!a.has_min && mw && !parse_double(cli, "GENIE_MIN_WAIT", mw, 0, &a.min_wait))
-        return SL_EXIT_USAGE;
-    if (!a.has_max && xw && !parse_double(cli, "GENIE_MAX_WAIT", xw, 0, &a.max_wait))
-        return SL_EXIT_USAGE;
-    o.min_wait_s = a.has_min || mw ? a.min_wait : 8;
-    o.max_wait_s = a.has_max || xw ? a.max_wait : 30;
-    if (!a.sample_size && env("GENIE_SAMPLE_SIZE"))
-        a.sample_size = strtoll(env("GENIE_SAMPLE_SIZE"), NULL, 10);
-    if (!a.has_sample_seed && env("GENIE_SAMPLE_SEED")) {
-        a.sample_seed = strtoll(env("GENIE_SAMPLE_SEED"), NULL, 10);
-        a.has_sample_seed = true;
+    if (scenario && !sl_lt_scenario_find(scenario)) {
+        size_t n;
+        const sl_lt_scenario *all = sl_lt_scenario_list(&n);
+        sl_buf names = SL_BUF_INIT;
+        for (size_t i = 0; i < n; i++)
+            sl_buf_printf(&names, "%s%s", i ? ", " : "", all[i].name);
+        int urc =
+            sl_cli_usage(cli, "unknown scenario '%s' (one of: %s)", scenario, sl_buf_str(&names));
+        sl_buf_free(&names);
+        return urc;
     }
 
-    /* questions */
-    char **pool = NULL;
-    size_t n_pool = 0;
-    sl_lt_convset *cs = NULL;
+    /* environment defaults of the Locust tool (the library's), then the flags */
+    sl_err err;
+    sl_err_clear(&err);
+    if (sl_lt_opts_from_env(&o, &po.sample, &err) != SL_OK)
+        return sl_cli_fail_err(cli, &err);
+    if (sl_cli_arg_has(args, OPT_MINWAIT))
+        o.min_wait_s = min_wait;
+    if (sl_cli_arg_has(args, OPT_MAXWAIT))
+        o.max_wait_s = max_wait;
+    po.sample.size = sl_cli_arg_int(args, OPT_SSIZE, po.sample.size);
+    if (sl_cli_arg_has(args, OPT_SSEED)) {
+        po.sample.has_seed = true;
+        po.sample.seed = (uint64_t)sl_cli_arg_int(args, OPT_SSEED, 0);
+    }
+    if (!scenario_mode && o.max_wait_s < o.min_wait_s)
+        return sl_cli_usage(cli, "--max-wait (%g) is below --min-wait (%g)", o.max_wait_s,
+                            o.min_wait_s);
+
+    sl_lt_plan *plan = NULL;
     sl_dbx_client *cl = NULL, *ml = NULL;
     bool ml_owned = false;
     sl_lt_result *res = NULL;
     int rc = SL_EXIT_OK;
     char *space = NULL;
-    const char **flat = NULL;
-    if (a.qfile && sl_lt_questions_load(a.qfile, &pool, &n_pool, &err) != SL_OK) {
+    if (sl_lt_plan_new(&po, &o, &plan, &err) != SL_OK) {
         rc = sl_cli_fail_err(cli, &err);
         goto out;
     }
-    if (a.convs) {
-        if (sl_lt_convset_load(a.convs, &cs, &err) != SL_OK) {
-            rc = sl_cli_fail_err(cli, &err);
-            goto out;
-        }
-        if (cs->n_convs == 0) {
-            rc = sl_cli_fail(cli, "%s holds no conversation with messages", a.convs);
-            goto out;
-        }
-        if (a.sample_size > 0) {
-            size_t before = cs->n_convs;
-            sl_lt_convset_sample(cs, (size_t)a.sample_size,
-                                 a.has_sample_seed ? (uint64_t)a.sample_seed : sl_rand_u64());
-            if (cs->n_convs < before)
-                sl_info("Sampled %zu of %zu conversations for reuse during the simulation",
-                        cs->n_convs, before);
-        }
+    const sl_lt_convset *cs = sl_lt_plan_convs(plan);
+    if (!scenario_mode) {
+        o.users = (int)sl_cli_arg_int(args, OPT_USERS, 1);
+        o.spawn_rate = spawn;
+        o.run_time_ms = sl_cli_arg_ms(args, OPT_RUNTIME, 600000);
+        o.seed = (uint64_t)sl_cli_arg_int(args, OPT_SEED, 0);
     }
-    if (scenario_mode) {
-        o.mode = SL_LT_MODE_SCENARIO;
-        const sl_lt_scenario *sc = NULL;
-        if (a.scenario && !(sc = sl_lt_scenario_find(a.scenario))) {
-            size_t n;
-            const sl_lt_scenario *all = sl_lt_scenario_list(&n);
-            char names[256] = "";
-            for (size_t i = 0; i < n; i++) {
-                strcat(names, i ? ", " : "");
-                strcat(names, all[i].name);
-            }
-            rc = sl_cli_usage(cli, "unknown scenario '%s' (one of: %s)", a.scenario, names);
-            goto out;
-        }
-        o.scenario = sc ? sc->name : "custom";
-        o.questions = sc ? sc->questions : 0;
-        o.duration_ms = sc ? sc->duration_ms : 0;
-        o.workers = sc ? sc->workers : 10;
-        if (a.has_questions)
-            o.questions = a.questions;
-        if (a.has_duration)
-            o.duration_ms = a.duration_ms;
-        if (a.has_workers)
-            o.workers = (int)a.workers;
-        if (!sc && !a.has_questions)
-            o.questions = pool ? (int64_t)n_pool : (int64_t)(cs ? sl_lt_convset_messages(cs) : 0);
-        if (pool) {
-            o.pool = (const char *const *)pool;
-            o.n_pool = n_pool;
-        } else if (cs) { /* the conversations' messages, in file order */
-            size_t n = sl_lt_convset_messages(cs), k = 0;
-            flat = sl_xcalloc(n + 1, sizeof(*flat));
-            for (size_t i = 0; i < cs->n_convs; i++)
-                for (size_t j = 0; j < cs->convs[i].n_msgs; j++)
-                    flat[k++] = cs->convs[i].msgs[j].content;
-            o.pool = flat;
-            o.n_pool = n;
-        }
-    } else {
-        o.mode = SL_LT_MODE_REPLAY;
-        o.scenario = "replay";
-        o.convs = cs;
-        o.users = a.has_users ? (int)a.users : 1;
-        o.spawn_rate = a.has_spawn ? a.spawn : 1.0;
-        o.run_time_ms = a.has_runtime ? a.run_time_ms : 600000;
-        o.seed = (uint64_t)a.seed;
-        if (o.max_wait_s < o.min_wait_s) {
-            rc = sl_cli_usage(cli, "--max-wait (%g) is below --min-wait (%g)", o.max_wait_s,
-                              o.min_wait_s);
-            goto out;
-        }
-    }
-    o.time_scale = a.scale;
-    if (a.timeout_ms)
-        o.question_timeout_ms = a.timeout_ms;
-    if (a.poll_i)
-        o.poll_initial_ms = a.poll_i;
-    if (a.poll_m)
-        o.poll_max_ms = a.poll_m;
+    o.time_scale = scale;
+    /* 0 keeps the default, as before */
+    const struct {
+        int id;
+        int64_t *field;
+    } durs[] = {{OPT_TIMEOUT, &o.question_timeout_ms},
+                {OPT_POLLI, &o.poll_initial_ms},
+                {OPT_POLLM, &o.poll_max_ms},
+                {OPT_STOPTO, &o.stop_timeout_ms}};
+    for (size_t i = 0; i < sizeof(durs) / sizeof(durs[0]); i++)
+        if (sl_cli_arg_ms(args, durs[i].id, 0))
+            *durs[i].field = sl_cli_arg_ms(args, durs[i].id, 0);
     if (o.poll_max_ms < o.poll_initial_ms)
         o.poll_max_ms = o.poll_initial_ms;
-    if (a.stop_to)
-        o.stop_timeout_ms = a.stop_to;
-    o.max_retries = (int)a.max_retries;
+    o.max_retries = (int)sl_cli_arg_int(args, OPT_RETRIES, -1);
     if (sl_lt_cache_opts_from_env(&o.cache, &err) != SL_OK) {
         rc = sl_cli_fail_err(cli, &err);
         goto out;
     }
-    o.cache.mode = a.cache;
-    o.cache.similarity = a.sim;
-    o.cache.db_path = a.cache_db ? a.cache_db : cli->db_path;
+    o.cache.mode = cache;
+    o.cache.similarity = sim;
+    o.cache.db_path = sl_cli_arg_str(args, OPT_CACHEDB, cli->db_path);
     o.progress = isatty(STDOUT_FILENO) ? stdout : NULL;
     o.stop = &interrupted;
 
-    if ((rc = sl_cli_dbx_open(cli, &a.conn, &cl)) != SL_EXIT_OK)
+    if ((rc = sl_cli_dbx_open(cli, &conn, &cl)) != SL_EXIT_OK)
         goto out;
-    const char *sp = a.space ? a.space : (!scenario_mode && cs) ? cs->space_id : NULL;
+    const char *sp = space_arg ? space_arg : (!scenario_mode && cs) ? cs->space_id : NULL;
     if (sl_dbx_genie_space_resolve(cl, sp, NULL, &space, &err) != SL_OK) {
         rc = sl_cli_fail_err(cli, &err);
         goto out;
     }
     o.space_id = space;
-    const char *experiment = a.experiment ? a.experiment : env("MLFLOW_EXPERIMENT_NAME");
-    if (experiment && (rc = mlflow_client(cli, &a.conn, cl, &ml, &ml_owned)) != SL_EXIT_OK)
+    const char *experiment = sl_cli_arg_str(args, OPT_EXPERIMENT, env("MLFLOW_EXPERIMENT_NAME"));
+    sl_dbx_config mcfg;
+    sl_dbx_config_init(&mcfg);
+    mcfg.host = conn.host;
+    mcfg.token = conn.token;
+    if (experiment && sl_lt_mlflow_client(cl, &mcfg, &ml, &ml_owned, &err) != SL_OK) {
+        rc = sl_cli_fail_err(cli, &err);
         goto out;
+    }
 
     struct sigaction sa, old;
     memset(&sa, 0, sizeof(sa));
@@ -493,7 +312,7 @@ static int genie_run(sl_cli *cli, int argc, char **argv)
             printf("Genie space %s, scenario %s\n", space, o.scenario);
         else
             printf("Genie space %s, replaying %zu conversations (%zu messages) from %s\n", space,
-                   cs->n_convs, sl_lt_convset_messages(cs), a.convs);
+                   cs->n_convs, sl_lt_convset_messages(cs), convs);
         char *line = sl_lt_schedule_describe(&o);
         printf("%s\n", line);
         free(line);
@@ -508,15 +327,16 @@ static int genie_run(sl_cli *cli, int argc, char **argv)
     res = tmp;
     sl_lt_result_print(res, stdout);
     fflush(stdout);
-    if (a.out) {
-        if (sl_lt_result_write(res, a.out, &err) != SL_OK) {
+    if (out_dir) {
+        if (sl_lt_result_write(res, out_dir, &err) != SL_OK) {
             rc = sl_cli_fail_err(cli, &err);
             goto out;
         }
-        printf("results: %s/detailed_metrics.csv, %s/summary.json\n", a.out, a.out);
+        printf("results: %s/detailed_metrics.csv, %s/summary.json\n", out_dir, out_dir);
     }
     if (experiment) {
-        sl_lt_mlflow_opts mo = {.experiment = experiment, .max_children = (int)a.children};
+        sl_lt_mlflow_opts mo = {.experiment = experiment,
+                                .max_children = (int)sl_cli_arg_int(args, OPT_CHILDREN, 100)};
         char *run_id = NULL;
         if (sl_lt_mlflow_log(ml, &mo, res, &run_id, &err) != SL_OK) {
             rc = sl_cli_fail(cli, "MLflow: %s", err.msg);
@@ -530,9 +350,7 @@ static int genie_run(sl_cli *cli, int argc, char **argv)
 out:
     fflush(stdout);
     sl_lt_result_free(res);
-    sl_lt_strv_free(pool);
-    free(flat);
-    sl_lt_convset_free(cs);
+    sl_lt_plan_free(plan);
     free(space);
     if (ml_owned)
         sl_dbx_client_free(ml);
@@ -543,56 +361,30 @@ out:
 
 /* ---- loadtest export ---- */
 
-int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv)
+const struct sl_opt sl_cli_export_opts[] = {
+    SL_CLI_STR_REQ(OPT_SPACE, "space-id", 0, "ID", "the Genie space"),
+    SL_CLI_FLAG(OPT_INCLUDE_ALL, "include-all", 0, "every user's conversations, not only yours"),
+    SL_CLI_INT(OPT_MAXCONV, "max-conversations", 0, "N", 1, 100000000, "at most N conversations"),
+    SL_CLI_STR(OPT_FROM, "from", 0, "T", "created at or after T (7d, 24h, ISO 8601, YYYY-MM-DD)"),
+    SL_CLI_STR(OPT_TO, "to", 0, "T", "created at or before T"),
+    SL_CLI_STR('o', "output", 'o', "FILE", "where to write (default conversations.yaml)"),
+    SL_CLI_CONN_OPT_TABLE,
+    SL_CLI_END,
+};
+
+int sl_cli_genie_export_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {
-        SL_CLI_CONN_OPTS,
-        {"space-id", required_argument, NULL, OPT_SPACE},
-        {"include-all", no_argument, NULL, OPT_INCLUDE_ALL},
-        {"max-conversations", required_argument, NULL, OPT_MAXCONV},
-        {"from", required_argument, NULL, OPT_FROM},
-        {"to", required_argument, NULL, OPT_TO},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0}};
-    sl_cli_conn f = {0};
+    sl_cli_conn f = sl_cli_conn_from_args(args);
     sl_lt_export_opts o;
     sl_lt_export_opts_init(&o);
-    o.output_path = "conversations.yaml";
-    const char *from = NULL, *to = NULL;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", longopts)) != -1) {
-        if (c == '?')
-            return SL_EXIT_USAGE;
-        if (sl_cli_conn_opt(&f, c))
-            continue;
-        long long v;
-        switch (c) {
-        case OPT_SPACE:
-            o.space_id = optarg;
-            break;
-        case OPT_INCLUDE_ALL:
-            o.include_all = true;
-            break;
-        case OPT_MAXCONV:
-            if (!sl_cli_parse_int(cli, "--max-conversations", optarg, 1, 100000000, &v))
-                return SL_EXIT_USAGE;
-            o.max_conversations = (size_t)v;
-            break;
-        case OPT_FROM:
-            from = optarg;
-            break;
-        case OPT_TO:
-            to = optarg;
-            break;
-        case 'o':
-            o.output_path = optarg;
-            break;
-        default:
-            return sl_cli_usage(cli, "unexpected option");
-        }
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    o.output_path = sl_cli_arg_str(args, 'o', "conversations.yaml");
+    o.space_id = sl_cli_arg_str(args, OPT_SPACE, NULL);
+    o.include_all = sl_cli_arg_has(args, OPT_INCLUDE_ALL);
+    o.max_conversations = (size_t)sl_cli_arg_int(args, OPT_MAXCONV, (long long)o.max_conversations);
+    const char *from = sl_cli_arg_str(args, OPT_FROM, NULL),
+               *to = sl_cli_arg_str(args, OPT_TO, NULL);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     if (!o.space_id)
         return sl_cli_usage(cli, "--space-id is required");
     sl_err err;
@@ -628,77 +420,39 @@ int sl_cli_genie_export_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- loadtest http ---- */
 
-static int http_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt http_opts[] = {
+    SL_CLI_STR(OPT_URL, "url", 0, "URL", "the endpoint (or the first argument)"),
+    SL_CLI_INT(OPT_CONC, "concurrency", 'c', "N", 1, 100000, "keep-alive connections"),
+    SL_CLI_DUR(OPT_DURATION, "duration", 'd', "D", "how long to run"),
+    SL_CLI_STR_MULTI('H', "header", 'H', "'Name: value'", "extra request header (repeatable)"),
+    SL_CLI_DUR(OPT_TIMEOUT, "timeout", 0, "D", "per request (10s)"),
+    SL_CLI_FLAG(OPT_JSON, "json", 0, "print the result as one JSON object"),
+    SL_CLI_END,
+};
+
+static int http_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option longopts[] = {{"url", required_argument, NULL, OPT_URL},
-                                             {"concurrency", required_argument, NULL, OPT_CONC},
-                                             {"duration", required_argument, NULL, OPT_DURATION},
-                                             {"header", required_argument, NULL, 'H'},
-                                             {"timeout", required_argument, NULL, OPT_TIMEOUT},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {NULL, 0, NULL, 0}};
     sl_lt_http_opts o;
     sl_lt_http_opts_init(&o);
-    const char **hdrs = sl_xcalloc((size_t)argc + 1, sizeof(*hdrs));
-    size_t n_hdrs = 0;
-    bool json = false;
-    int c;
-    long long v;
-    int rc = SL_EXIT_OK;
-    while ((c = sl_cli_getopt(cli, argc, argv, "H:c:d:", longopts)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case '?':
-            ok = false;
-            break;
-        case OPT_URL:
-            o.url = optarg;
-            break;
-        case 'c':
-        case OPT_CONC:
-            ok = sl_cli_parse_int(cli, "--concurrency", optarg, 1, 100000, &v);
-            o.concurrency = (int)v;
-            break;
-        case 'd':
-        case OPT_DURATION:
-            ok = sl_cli_parse_duration(cli, "--duration", optarg, &o.duration_ms);
-            break;
-        case 'H':
-            if (!strchr(optarg, ':')) {
-                sl_cli_usage(cli, "-H needs 'Name: value', not '%s'", optarg);
-                ok = false;
-            }
-            hdrs[n_hdrs++] = optarg;
-            break;
-        case OPT_TIMEOUT:
-            ok = sl_cli_parse_duration(cli, "--timeout", optarg, &o.timeout_ms);
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        default:
-            ok = false;
-            sl_cli_usage(cli, "unexpected option");
-        }
-        if (!ok) {
-            free(hdrs);
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc && !o.url)
-        o.url = argv[optind++];
-    if (optind < argc) {
-        free(hdrs);
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
-    }
-    if (!o.url) {
-        free(hdrs);
+    o.url = sl_cli_arg_str(args, OPT_URL, NULL);
+    o.concurrency = (int)sl_cli_arg_int(args, OPT_CONC, o.concurrency);
+    o.duration_ms = sl_cli_arg_ms(args, OPT_DURATION, o.duration_ms);
+    o.timeout_ms = sl_cli_arg_ms(args, OPT_TIMEOUT, o.timeout_ms);
+    bool json = sl_cli_arg_has(args, OPT_JSON);
+    size_t n_hdrs;
+    const char *const *hdrs = sl_cli_arg_list(args, 'H', &n_hdrs);
+    for (size_t i = 0; i < n_hdrs; i++)
+        if (!strchr(hdrs[i], ':'))
+            return sl_cli_usage(cli, "-H needs 'Name: value', not '%s'", hdrs[i]);
+    int pos = 0, rc = SL_EXIT_OK;
+    if (pos < args->argc && !o.url)
+        o.url = args->argv[pos++];
+    if (pos < args->argc)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[pos]);
+    if (!o.url)
         return sl_cli_usage(cli, "--url is required");
-    }
-    if (o.duration_ms <= 0) {
-        free(hdrs);
+    if (o.duration_ms <= 0)
         return sl_cli_usage(cli, "--duration must be > 0");
-    }
     sl_cli_quiet_logs();
     o.headers = hdrs;
     o.n_headers = n_hdrs;
@@ -713,7 +467,6 @@ static int http_run(sl_cli *cli, int argc, char **argv)
     sl_err_clear(&err);
     sl_code src = sl_lt_http_run(&o, &r, &err);
     sigaction(SIGINT, &old, NULL);
-    free(hdrs);
     if (src != SL_OK)
         return sl_cli_fail_err(cli, &err);
     if (json) {
@@ -758,26 +511,21 @@ static sl_code cache_count_fn(sl_store *st, void *arg, sl_err *err)
     return sl_appstore_genie_cache_count(st, c->space, &c->n_lru, &c->n_semantic, err);
 }
 
-static int cache_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt cache_opts[] = {
+    SL_CLI_STR('d', "cache-db", 0, "PATH", "the cache database (default --db / SLUICE_DB)"),
+    SL_CLI_STR('s', "space-id", 0, "ID", "one space (default all)"),
+    SL_CLI_OUT((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int cache_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"cache-db", required_argument, NULL, 'd'},
-                                         {"space-id", required_argument, NULL, 's'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    struct cache_count cc = {0};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", opts)) != -1) {
-        if (c == 'd')
-            cli->db_path = optarg; /* the cache database is a Sluice database */
-        else if (c == 's')
-            cc.space = optarg;
-        else if (c != 'o' || !sl_cli_parse_output(cli, optarg,
-                                                  (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), &fmt))
-            return SL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    struct cache_count cc = {.space = sl_cli_arg_str(args, 's', NULL)};
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    /* the cache database is a Sluice database */
+    cli->db_path = sl_cli_arg_str(args, 'd', cli->db_path);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
@@ -801,7 +549,8 @@ static int cache_run(sl_cli *cli, int argc, char **argv)
 
 static const struct sl_cmd cmds[] = {
     {.name = "genie",
-     .run = genie_run,
+     .exec = genie_exec,
+     .opts = genie_opts,
      .usage = "loadtest genie (--scenario NAME | --questions N [--duration D] [--workers W] | "
               "--conversations FILE [--users U --spawn-rate R --run-time D]) [options]",
      .help =
@@ -810,40 +559,26 @@ static const struct sl_cmd cmds[] = {
          "stress_test, burst_test, sustained_load (--list-scenarios). Replay: U users replay\n"
          "random conversations from FILE, waiting U(min/2, max/2) between messages and\n"
          "U(min, max) between conversations (GENIE_MIN_WAIT/GENIE_MAX_WAIT, 8/30 s).\n"
-         "\n"
-         "  --scenario NAME            built-in scenario (flags below override its numbers)\n"
-         "  --questions N --duration D --workers W   custom scenario (D 0 = all at once)\n"
-         "  --questions-file FILE      one question per line (default: the notebook's ten)\n"
-         "  -c, --conversations FILE   conversations.yaml (replay, or questions for scenarios)\n"
-         "  -u, --users U  -r, --spawn-rate R  -t, --run-time D   replay shape (1, 1/s, 10m)\n"
-         "  --min-wait S --max-wait S  think times in seconds\n"
-         "  --sample-size N --sample-seed N   replay a deterministic subset of conversations\n"
-         "  --space-id ID              default: the file's space, GENIE_SPACE_ID, first space\n"
-         "  --cache none|lru|semantic  answer cache (GENIE_* settings, docs/loadtest.md)\n"
-         "  --similarity l2|cosine     semantic similarity (default l2: 1/(1+distance))\n"
-         "  --cache-db PATH            cache database (default --db / SLUICE_DB)\n"
-         "  --time-scale F             multiply every schedule time by F (0.1 = 10x faster)\n"
-         "  --out DIR                  write DIR/detailed_metrics.csv and DIR/summary.json\n"
-         "  --experiment PATH          log to MLflow (MLFLOW_TRACKING_URI databricks|http URL)\n"
-         "  --mlflow-children N        per-question child runs (default 100)\n"
-         "  --timeout D --poll-initial D --poll-max D --max-retries N --stop-timeout D\n"
-         "  --seed N                   replay choices (default random)\n"
-         "  --headless                 accepted for compatibility (always headless)"},
+         "Custom scenario: --questions N --duration D --workers W. --time-scale 0.1 runs the\n"
+         "schedule 10x faster; --cache and the GENIE_* settings: docs/loadtest.md."},
     {.name = "export",
-     .run = sl_cli_genie_export_run,
+     .exec = sl_cli_genie_export_exec,
+     .opts = sl_cli_export_opts,
      .usage = "loadtest export --space-id ID [--include-all] [--max-conversations N] "
               "[--from T] [--to T] [-o conversations.yaml]",
      .help = "Export a Genie space's conversations (messages with content, by time) to YAML in\n"
              "the format of the genie-simulation tool. --from/--to: 7d, 24h, 30m, 1w, ISO 8601\n"
              "or YYYY-MM-DD (inclusive, on the conversation's creation time)."},
     {.name = "http",
-     .run = http_run,
+     .exec = http_exec,
+     .opts = http_opts,
      .usage = "loadtest http --url URL [--concurrency N] [--duration D] [-H 'Name: value']... "
               "[--timeout D] [--json]",
      .help = "Zero-latency benchmark: N keep-alive connections GET URL back to back for D;\n"
              "reports requests/s, latency percentiles and generator CPU per request."},
     {.name = "cache",
-     .run = cache_run,
+     .exec = cache_exec,
+     .opts = cache_opts,
      .usage = "loadtest cache [--cache-db PATH] [--space-id ID] [-o table|json]",
      .help = "How many answers the cache holds in its exact (LRU) and semantic layers, for one\n"
              "space or all; read-only. --cache-db as for 'loadtest genie' (default --db /\n"

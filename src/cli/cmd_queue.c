@@ -29,44 +29,30 @@ static bool parse_rate(const char *s, int64_t *n, int64_t *period_ms)
     return true;
 }
 
-static int limit_run(sl_cli *cli, int argc, char **argv)
+#define OUT_TJ ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON))
+
+static const struct sl_opt limit_opts[] = {
+    SL_CLI_STR('r', "rate", 'r', "N/PERIOD",
+               "at most N starts in any PERIOD (5/min, 10/s, 300/h, 5/2s)"),
+    SL_CLI_INT('b', "burst", 'b', "N", 1, 1000000, "at most N at once after a quiet spell"),
+    SL_CLI_INT('c', "concurrency", 'c', "N", 1, 1000000, "at most N running at once"),
+    SL_CLI_FLAG('x', "clear", 'x', "remove the queue's limits"),
+    SL_CLI_END,
+};
+
+static int limit_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"rate", required_argument, NULL, 'r'},
-                                         {"burst", required_argument, NULL, 'b'},
-                                         {"concurrency", required_argument, NULL, 'c'},
-                                         {"clear", no_argument, NULL, 'x'},
-                                         {NULL, 0, NULL, 0}};
     sl_queue_limit lim = {0};
-    bool clear = false;
-    long long v;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "r:b:c:x", opts)) != -1) {
-        switch (c) {
-        case 'r':
-            if (!parse_rate(optarg, &lim.rate_n, &lim.rate_period_ms))
-                return sl_cli_usage(cli, "--rate must look like 5/min, 10/s, 300/h or 5/2s, not '%s'",
-                                    optarg);
-            break;
-        case 'b':
-            if (!sl_cli_parse_int(cli, "--burst", optarg, 1, 1000000, &v))
-                return SL_EXIT_USAGE;
-            lim.burst = v;
-            break;
-        case 'c':
-            if (!sl_cli_parse_int(cli, "--concurrency", optarg, 1, 1000000, &v))
-                return SL_EXIT_USAGE;
-            lim.concurrency = v;
-            break;
-        case 'x':
-            clear = true;
-            break;
-        default:
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1)
-        return sl_cli_usage(cli, optind >= argc ? "missing queue name" : "too many arguments");
-    const char *queue = argv[optind];
+    const char *rate = sl_cli_arg_str(args, 'r', NULL);
+    if (rate && !parse_rate(rate, &lim.rate_n, &lim.rate_period_ms))
+        return sl_cli_usage(cli, "--rate must look like 5/min, 10/s, 300/h or 5/2s, not '%s'",
+                            rate);
+    lim.burst = sl_cli_arg_int(args, 'b', 0);
+    lim.concurrency = sl_cli_arg_int(args, 'c', 0);
+    bool clear = sl_cli_arg_has(args, 'x');
+    if (args->argc != 1)
+        return sl_cli_usage(cli, args->argc < 1 ? "missing queue name" : "too many arguments");
+    const char *queue = args->argv[0];
     if (clear && (lim.rate_n || lim.burst || lim.concurrency))
         return sl_cli_usage(cli, "--clear takes no limits");
     if (!clear && !lim.rate_n && !lim.concurrency)
@@ -89,19 +75,16 @@ static int limit_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int list_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt list_opts[] = {
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int list_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", opts)) != -1) {
-        if (c != 'o' ||
-            !sl_cli_parse_output(cli, optarg, (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), &fmt))
-            return SL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_engine *e = sl_cli_engine_open(cli, false, false, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
@@ -151,16 +134,15 @@ static int list_run(sl_cli *cli, int argc, char **argv)
 
 static const struct sl_cmd cmds[] = {
     {.name = "limit",
-     .run = limit_run,
+     .exec = limit_exec,
+     .opts = limit_opts,
      .usage = "queue limit QUEUE (--rate N/PERIOD [--burst N] [--concurrency N] | --concurrency N "
               "| --clear)",
-     .help = "Limit how fast a task queue's activities start, across all workers:\n"
-             "--rate 5/min: at most 5 starts in any minute (also 10/s, 300/h, 5/2s);\n"
-             "--burst N: at most N at once after a quiet spell (default: the rate's N);\n"
-             "--concurrency N: at most N running at once. Retried attempts count as starts."},
+     .help = "Limit how fast a task queue's activities start, across all workers.\n"
+             "--burst defaults to the rate's N. Retried attempts count as starts."},
     {.name = "list",
-     .run = list_run,
-     .usage = "queue list [-o table|json]",
+     .exec = list_exec,
+     .opts = list_opts,
      .help = "Each queue's depth (runnable tasks), tasks in backoff, in-flight activities,\n"
              "the oldest runnable task's wait and its limits."},
 };

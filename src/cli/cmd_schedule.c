@@ -12,69 +12,43 @@ static sl_engine *open_rw(sl_cli *cli)
     return sl_cli_engine_open(cli, false, false, SL_DURABILITY_NORMAL);
 }
 
-static int create_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt create_opts[] = {
+    SL_CLI_STR_REQ('i', "id", 'i', "S", "schedule id; each fire's workflow id is S-<time>"),
+    SL_CLI_STR_REQ('t', "type", 't', "T", "workflow type to start"),
+    SL_CLI_STR('I', "input", 'I', "JSON", "workflow input (JSON, @FILE or -)"),
+    SL_CLI_STR('q', "task-queue", 'q', "Q", "task queue of the started workflows"),
+    SL_CLI_STR('c', "cron", 'c', "\"m h dom mon dow\"", "cron fields"),
+    SL_CLI_DUR('e', "every", 'e', "DURATION", "or a fixed interval (at least 1s)"),
+    SL_CLI_STR('O', "overlap", 'O', "POLICY",
+               "skip (default), buffer_one, allow_all, cancel_other"),
+    SL_CLI_DUR('w', "catchup-window", 'w', "DURATION", "catch up missed fires within it (1d)"),
+    SL_CLI_DUR('j', "jitter", 'j', "DURATION", "delay each fire by up to this"),
+    SL_CLI_STR('z', "timezone", 'z', "ZONE", "IANA zone the cron fields are read in (UTC)"),
+    SL_CLI_FLAG('p', "paused", 'p', "create it paused"),
+    SL_CLI_STR('n', "note", 'n', "TEXT", "free text shown by describe"),
+    SL_CLI_END,
+};
+
+static int create_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'},        {"type", required_argument, NULL, 't'},
-        {"input", required_argument, NULL, 'I'},     {"task-queue", required_argument, NULL, 'q'},
-        {"cron", required_argument, NULL, 'c'},      {"every", required_argument, NULL, 'e'},
-        {"overlap", required_argument, NULL, 'O'},   {"catchup-window", required_argument, NULL, 'w'},
-        {"jitter", required_argument, NULL, 'j'},    {"timezone", required_argument, NULL, 'z'},
-        {"paused", no_argument, NULL, 'p'},          {"note", required_argument, NULL, 'n'},
-        {NULL, 0, NULL, 0}};
     sl_schedule_opts o;
     sl_schedule_opts_init(&o);
-    const char *input_arg = NULL;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "i:t:I:q:c:e:O:w:j:z:pn:", opts)) != -1) {
-        switch (c) {
-        case 'i':
-            o.id = optarg;
-            break;
-        case 't':
-            o.workflow_type = optarg;
-            break;
-        case 'I':
-            input_arg = optarg;
-            break;
-        case 'q':
-            o.task_queue = optarg;
-            break;
-        case 'c':
-            o.cron = optarg;
-            break;
-        case 'e':
-            if (!sl_cli_parse_duration(cli, "--every", optarg, &o.every_ms))
-                return SL_EXIT_USAGE;
-            if (o.every_ms < 1000)
-                return sl_cli_usage(cli, "--every must be at least 1s");
-            break;
-        case 'O':
-            o.overlap = optarg;
-            break;
-        case 'w':
-            if (!sl_cli_parse_duration(cli, "--catchup-window", optarg, &o.catchup_ms))
-                return SL_EXIT_USAGE;
-            break;
-        case 'j':
-            if (!sl_cli_parse_duration(cli, "--jitter", optarg, &o.jitter_ms))
-                return SL_EXIT_USAGE;
-            break;
-        case 'z':
-            o.timezone = optarg;
-            break;
-        case 'p':
-            o.paused = true;
-            break;
-        case 'n':
-            o.note = optarg;
-            break;
-        default:
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    o.id = sl_cli_arg_str(args, 'i', NULL);
+    o.workflow_type = sl_cli_arg_str(args, 't', NULL);
+    const char *input_arg = sl_cli_arg_str(args, 'I', NULL);
+    o.task_queue = sl_cli_arg_str(args, 'q', o.task_queue);
+    o.cron = sl_cli_arg_str(args, 'c', o.cron);
+    o.every_ms = sl_cli_arg_ms(args, 'e', o.every_ms);
+    if (sl_cli_arg_has(args, 'e') && o.every_ms < 1000)
+        return sl_cli_usage(cli, "--every must be at least 1s");
+    o.overlap = sl_cli_arg_str(args, 'O', o.overlap);
+    o.catchup_ms = sl_cli_arg_ms(args, 'w', o.catchup_ms);
+    o.jitter_ms = sl_cli_arg_ms(args, 'j', o.jitter_ms);
+    o.timezone = sl_cli_arg_str(args, 'z', o.timezone);
+    o.paused = o.paused || sl_cli_arg_has(args, 'p');
+    o.note = sl_cli_arg_str(args, 'n', o.note);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     if (!o.id)
         return sl_cli_usage(cli, "missing --id");
     if (!o.workflow_type)
@@ -109,22 +83,15 @@ static int create_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int one_id(sl_cli *cli, int argc, char **argv, const char **id)
+static int one_id(sl_cli *cli, const sl_cli_args *args, const char **id)
 {
-    if (optind != argc - 1)
-        return sl_cli_usage(cli, optind >= argc ? "missing schedule id" : "too many arguments");
-    *id = argv[optind];
+    if (args->argc != 1)
+        return sl_cli_usage(cli, args->argc < 1 ? "missing schedule id" : "too many arguments");
+    *id = args->argv[0];
     return SL_EXIT_OK;
 }
 
-/* A command that takes the schedule id and no options. */
-static int only_id(sl_cli *cli, int argc, char **argv, const char **id)
-{
-    static const struct option opts[] = {{NULL, 0, NULL, 0}};
-    if (sl_cli_getopt(cli, argc, argv, "", opts) != -1)
-        return SL_EXIT_USAGE;
-    return one_id(cli, argc, argv, id);
-}
+static const struct sl_opt no_opts[] = {SL_CLI_END};
 
 static void print_schedule_table(const json_t *d)
 {
@@ -163,26 +130,18 @@ static void print_schedule_table(const json_t *d)
     }
 }
 
-static int describe_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt describe_opts[] = {
+    SL_CLI_INT('n', "next", 'n', "N", 0, 1000, "how many next fire times (default 5)"),
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int describe_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"next", required_argument, NULL, 'n'},
-                                         {NULL, 0, NULL, 0}};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    long long n_next = 5;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:n:", opts)) != -1) {
-        if (c == 'o') {
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-                return SL_EXIT_USAGE;
-        } else if (c == 'n') {
-            if (!sl_cli_parse_int(cli, "--next", optarg, 0, 1000, &n_next))
-                return SL_EXIT_USAGE;
-        } else
-            return SL_EXIT_USAGE;
-    }
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    long long n_next = sl_cli_arg_int(args, 'n', 5);
     const char *id = NULL;
-    int rc0 = one_id(cli, argc, argv, &id);
+    int rc0 = one_id(cli, args, &id);
     if (rc0)
         return rc0;
     sl_engine *e = open_rw(cli);
@@ -203,18 +162,16 @@ static int describe_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int list_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt list_opts[] = {
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int list_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "o:", opts)) != -1) {
-        if (c != 'o' || !sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-            return SL_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_engine *e = open_rw(cli);
     if (!e)
         return SL_EXIT_FAIL;
@@ -252,19 +209,16 @@ static int list_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int pause_common(sl_cli *cli, int argc, char **argv, bool pause)
+static const struct sl_opt pause_opts[] = {
+    SL_CLI_STR('n', "note", 'n', "TEXT", "why (shown by describe)"),
+    SL_CLI_END,
+};
+
+static int pause_common(sl_cli *cli, const sl_cli_args *args, bool pause)
 {
-    static const struct option opts[] = {{"note", required_argument, NULL, 'n'},
-                                         {NULL, 0, NULL, 0}};
-    const char *note = NULL;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "n:", opts)) != -1) {
-        if (c != 'n')
-            return SL_EXIT_USAGE;
-        note = optarg;
-    }
+    const char *note = sl_cli_arg_str(args, 'n', NULL);
     const char *id = NULL;
-    int rc0 = one_id(cli, argc, argv, &id);
+    int rc0 = one_id(cli, args, &id);
     if (rc0)
         return rc0;
     sl_engine *e = open_rw(cli);
@@ -280,20 +234,20 @@ static int pause_common(sl_cli *cli, int argc, char **argv, bool pause)
     return SL_EXIT_OK;
 }
 
-static int pause_run(sl_cli *cli, int argc, char **argv)
+static int pause_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    return pause_common(cli, argc, argv, true);
+    return pause_common(cli, args, true);
 }
 
-static int unpause_run(sl_cli *cli, int argc, char **argv)
+static int unpause_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    return pause_common(cli, argc, argv, false);
+    return pause_common(cli, args, false);
 }
 
-static int trigger_run(sl_cli *cli, int argc, char **argv)
+static int trigger_exec(sl_cli *cli, const sl_cli_args *args)
 {
     const char *id = NULL;
-    int rc0 = only_id(cli, argc, argv, &id);
+    int rc0 = one_id(cli, args, &id);
     if (rc0)
         return rc0;
     sl_engine *e = open_rw(cli);
@@ -310,26 +264,20 @@ static int trigger_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int backfill_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt backfill_opts[] = {
+    SL_CLI_STR_REQ('f', "from", 'f', "TIME",
+                   "first scheduled time (ISO 8601, YYYY-MM-DD, 7d, ...)"),
+    SL_CLI_STR_REQ('t', "to", 't', "TIME", "end of the range (exclusive)"),
+    SL_CLI_STR('O', "overlap", 'O', "POLICY", "overlap policy for these fires (allow_all)"),
+    SL_CLI_END,
+};
+
+static int backfill_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
-                                         {"to", required_argument, NULL, 't'},
-                                         {"overlap", required_argument, NULL, 'O'},
-                                         {NULL, 0, NULL, 0}};
-    const char *from = NULL, *to = NULL, *overlap = NULL;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "f:t:O:", opts)) != -1) {
-        if (c == 'f')
-            from = optarg;
-        else if (c == 't')
-            to = optarg;
-        else if (c == 'O')
-            overlap = optarg;
-        else
-            return SL_EXIT_USAGE;
-    }
+    const char *from = sl_cli_arg_str(args, 'f', NULL), *to = sl_cli_arg_str(args, 't', NULL);
+    const char *overlap = sl_cli_arg_str(args, 'O', NULL);
     const char *id = NULL;
-    int rc0 = one_id(cli, argc, argv, &id);
+    int rc0 = one_id(cli, args, &id);
     if (rc0)
         return rc0;
     if (!from || !to)
@@ -360,10 +308,10 @@ static int backfill_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int delete_run(sl_cli *cli, int argc, char **argv)
+static int delete_exec(sl_cli *cli, const sl_cli_args *args)
 {
     const char *id = NULL;
-    int rc0 = only_id(cli, argc, argv, &id);
+    int rc0 = one_id(cli, args, &id);
     if (rc0)
         return rc0;
     sl_engine *e = open_rw(cli);
@@ -381,7 +329,8 @@ static int delete_run(sl_cli *cli, int argc, char **argv)
 
 static const struct sl_cmd cmds[] = {
     {.name = "create",
-     .run = create_run,
+     .exec = create_exec,
+     .opts = create_opts,
      .usage = "schedule create --id S --type T [--input JSON] (--cron \"m h dom mon dow\" | "
               "--every DURATION) [--overlap skip|buffer_one|allow_all|cancel_other] "
               "[--catchup-window DURATION] [--jitter DURATION] [--timezone ZONE] [--task-queue Q] "
@@ -393,26 +342,30 @@ static const struct sl_cmd cmds[] = {
              "fields as wall-clock time there. At daylight-saving changes a cron with specific\n"
              "hours fires once per wall-clock time (a time skipped by the change runs just\n"
              "after it); a cron over all hours follows real time."},
-    {.name = "list", .run = list_run, .usage = "schedule list [-o table|json]", .help = ""},
+    {.name = "list", .exec = list_exec, .opts = list_opts, .help = ""},
     {.name = "describe",
-     .run = describe_run,
-     .usage = "schedule describe S [--next N] [-o table|json]",
+     .exec = describe_exec,
+     .opts = describe_opts,
+     .args = "S",
      .help = "The spec, the next fire times, running workflows and recent actions."},
-    {.name = "pause", .run = pause_run, .usage = "schedule pause S [--note TEXT]", .help = ""},
+    {.name = "pause", .exec = pause_exec, .opts = pause_opts, .args = "S", .help = ""},
     {.name = "unpause",
-     .run = unpause_run,
-     .usage = "schedule unpause S [--note TEXT]",
+     .exec = unpause_exec,
+     .opts = pause_opts,
+     .args = "S",
      .help = "Resume from the next fire after now."},
     {.name = "trigger",
-     .run = trigger_run,
-     .usage = "schedule trigger S",
+     .exec = trigger_exec,
+     .opts = no_opts,
+     .args = "S",
      .help = "Start a run now, whatever the overlap policy."},
     {.name = "backfill",
-     .run = backfill_run,
-     .usage = "schedule backfill S --from TIME --to TIME [--overlap POLICY]",
+     .exec = backfill_exec,
+     .opts = backfill_opts,
+     .args = "S",
      .help = "Start every fire scheduled in [from, to) (default overlap allow_all); fires\n"
              "already started are skipped."},
-    {.name = "delete", .run = delete_run, .usage = "schedule delete S", .help = ""},
+    {.name = "delete", .exec = delete_exec, .opts = no_opts, .args = "S", .help = ""},
 };
 
 const struct sl_cmd_group sl_cli_schedule = {"schedule", "run workflows on a cron or interval",

@@ -6,53 +6,33 @@
 
 #include "cli.h"
 #include "sluice/engine.h"
-#include "sluice/store.h"
 
 #define OUT_TJ ((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON))
 
 /* ---- start ------------------------------------------------------------------------------ */
 
-static int start_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt start_opts[] = {
+    SL_CLI_STR_REQ('t', "type", 't', "T", "workflow type (or the first argument)"),
+    SL_CLI_STR('i', "id", 'i', "ID", "workflow id (default <type>-<uuid>)"),
+    SL_CLI_STR('I', "input", 'I', "JSON|@FILE|-", "the workflow's input"),
+    SL_CLI_STR('q', "task-queue", 'q', "Q", "task queue (default \"default\")"),
+    SL_CLI_STR('r', "retry-policy", 'r', "JSON", "workflow-level retry policy"),
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int start_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"type", required_argument, NULL, 't'},
-                                         {"id", required_argument, NULL, 'i'},
-                                         {"input", required_argument, NULL, 'I'},
-                                         {"task-queue", required_argument, NULL, 'q'},
-                                         {"retry-policy", required_argument, NULL, 'r'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    const char *type = NULL, *id = NULL, *input_arg = NULL, *queue = NULL, *retry_arg = NULL;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "t:i:I:q:r:o:", opts)) != -1) {
-        switch (c) {
-        case 't':
-            type = optarg;
-            break;
-        case 'i':
-            id = optarg;
-            break;
-        case 'I':
-            input_arg = optarg;
-            break;
-        case 'q':
-            queue = optarg;
-            break;
-        case 'r':
-            retry_arg = optarg;
-            break;
-        case 'o':
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-                return SL_EXIT_USAGE;
-            break;
-        default:
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc && !type)
-        type = argv[optind++];
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    const char *type = sl_cli_arg_str(args, 't', NULL), *id = sl_cli_arg_str(args, 'i', NULL);
+    const char *input_arg = sl_cli_arg_str(args, 'I', NULL);
+    const char *queue = sl_cli_arg_str(args, 'q', NULL);
+    const char *retry_arg = sl_cli_arg_str(args, 'r', NULL);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    int pos = 0;
+    if (pos < args->argc && !type)
+        type = args->argv[pos++];
+    if (pos < args->argc)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[pos]);
     if (!type)
         return sl_cli_usage(cli, "missing --type");
     if (!sl_registry_workflow(sl_cli_registry(), type))
@@ -163,26 +143,29 @@ static void print_describe(const json_t *d)
     }
 }
 
-static int describe_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt describe_opts[] = {
+    SL_CLI_STR('r', "run", 'r', "RUN", "this run of the id (default the latest)"),
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
+};
+
+/* The one positional argument: a workflow id. */
+static int one_id(sl_cli *cli, const sl_cli_args *args, const char **id)
 {
-    static const struct option opts[] = {{"run", required_argument, NULL, 'r'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    const char *run = NULL;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "r:o:", opts)) != -1) {
-        if (c == 'r')
-            run = optarg;
-        else if (c == 'o') {
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-                return SL_EXIT_USAGE;
-        } else
-            return SL_EXIT_USAGE;
-    }
-    if (optind != argc - 1)
-        return sl_cli_usage(cli, optind >= argc ? "missing workflow id" : "too many arguments");
-    const char *id = argv[optind];
+    if (args->argc != 1)
+        return sl_cli_usage(cli, args->argc < 1 ? "missing workflow id" : "too many arguments");
+    *id = args->argv[0];
+    return SL_EXIT_OK;
+}
+
+static int describe_exec(sl_cli *cli, const sl_cli_args *args)
+{
+    const char *run = sl_cli_arg_str(args, 'r', NULL);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    const char *id = NULL;
+    int urc = one_id(cli, args, &id);
+    if (urc != SL_EXIT_OK)
+        return urc;
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
@@ -275,30 +258,22 @@ static void print_events(const json_t *events)
     }
 }
 
-static int show_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt show_opts[] = {
+    SL_CLI_STR('r', "run", 'r', "RUN", "this run of the id (default the latest)"),
+    SL_CLI_FLAG('f', "follow", 'f', "keep printing new events until the run closes"),
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int show_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"run", required_argument, NULL, 'r'},
-                                         {"follow", no_argument, NULL, 'f'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    const char *run = NULL;
-    bool follow = false;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "r:fo:", opts)) != -1) {
-        if (c == 'r')
-            run = optarg;
-        else if (c == 'f')
-            follow = true;
-        else if (c == 'o') {
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-                return SL_EXIT_USAGE;
-        } else
-            return SL_EXIT_USAGE;
-    }
-    if (optind != argc - 1)
-        return sl_cli_usage(cli, optind >= argc ? "missing workflow id" : "too many arguments");
-    const char *id = argv[optind];
+    const char *run = sl_cli_arg_str(args, 'r', NULL);
+    bool follow = sl_cli_arg_has(args, 'f');
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    const char *id = NULL;
+    int urc = one_id(cli, args, &id);
+    if (urc != SL_EXIT_OK)
+        return urc;
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
@@ -349,84 +324,55 @@ static int show_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- list / count ------------------------------------------------------------------------- */
 
-/* list (with_output: -o and --history, which sets *history) or count (neither). */
-static bool parse_filter(sl_cli *cli, int argc, char **argv, sl_run_filter *f, sl_out_fmt *fmt,
-                         bool with_output, bool *history)
+#define FILTER_OPTS                                                                                \
+    SL_CLI_STR('s', "status", 's', "S",                                                            \
+               "running, completed, failed, canceled, terminated, timed_out, continued_as_new"),   \
+        SL_CLI_STR('t', "type", 't', "T", "workflow type"),                                        \
+        SL_CLI_STR('p', "prefix", 'p', "ID", "workflow ids starting with ID"),                     \
+        SL_CLI_STR('S', "since", 'S', "TIME", "started at or after (ISO 8601, YYYY-MM-DD, 7d)"),   \
+        SL_CLI_STR('U', "until", 'U', "TIME", "started before"),                                   \
+        SL_CLI_INT('n', "limit", 'n', "N", 1, 1000000, "at most N runs")
+
+static const struct sl_opt list_opts[] = {
+    FILTER_OPTS,
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_FLAG('H', "history", 0, "with -o json: each run's events as \"history\""),
+    SL_CLI_END,
+};
+
+static const struct sl_opt count_opts[] = {FILTER_OPTS, SL_CLI_END};
+
+/* The run filter of list and count (limit: their default). */
+static bool filter_from_args(sl_cli *cli, const sl_cli_args *args, int limit, sl_run_filter *f)
 {
-    static const struct option opts[] = {{"status", required_argument, NULL, 's'},
-                                         {"type", required_argument, NULL, 't'},
-                                         {"prefix", required_argument, NULL, 'p'},
-                                         {"since", required_argument, NULL, 'S'},
-                                         {"until", required_argument, NULL, 'U'},
-                                         {"limit", required_argument, NULL, 'n'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"history", no_argument, NULL, 'H'},
-                                         {NULL, 0, NULL, 0}};
     sl_run_filter_init(f);
-    f->limit = with_output ? 100 : 0;
-    sl_err err;
-    int c;
-    long long v;
-    while ((c = sl_cli_getopt(cli, argc, argv, "s:t:p:S:U:n:o:", opts)) != -1) {
-        switch (c) {
-        case 's':
-            if (!sl_run_status_parse(optarg, &f->status)) {
-                sl_cli_usage(cli,
-                             "unknown status '%s' (running, completed, failed, canceled, "
-                             "terminated, timed_out, continued_as_new)",
-                             optarg);
-                return false;
-            }
-            break;
-        case 't':
-            f->type = optarg;
-            break;
-        case 'p':
-            f->id_prefix = optarg;
-            break;
-        case 'S':
-        case 'U': {
-            int64_t ms;
-            if (sl_time_parse(optarg, &ms, &err) != SL_OK) {
-                sl_cli_usage(cli, "%s: %s", c == 'S' ? "--since" : "--until", err.msg);
-                return false;
-            }
-            if (c == 'S')
-                f->started_after_ms = ms;
-            else
-                f->started_before_ms = ms;
-            break;
-        }
-        case 'n':
-            if (!sl_cli_parse_int(cli, "--limit", optarg, 1, 1000000, &v))
-                return false;
-            f->limit = (int)v;
-            break;
-        case 'o':
-            if (!with_output) {
-                sl_cli_usage(cli, "unknown option '-o'");
-                return false;
-            }
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, fmt))
-                return false;
-            break;
-        case 'H':
-            if (!with_output) {
-                sl_cli_usage(cli, "unknown option '--history'");
-                return false;
-            }
-            *history = true;
-            break;
-        default:
+    f->limit = (int)sl_cli_arg_int(args, 'n', limit);
+    const char *status = sl_cli_arg_str(args, 's', NULL);
+    if (status && !sl_run_status_parse(status, &f->status)) {
+        sl_cli_usage(cli,
+                     "unknown status '%s' (running, completed, failed, canceled, "
+                     "terminated, timed_out, continued_as_new)",
+                     status);
+        return false;
+    }
+    f->type = sl_cli_arg_str(args, 't', NULL);
+    f->id_prefix = sl_cli_arg_str(args, 'p', NULL);
+    const struct {
+        int id;
+        const char *flag;
+        int64_t *field;
+    } times[] = {{'S', "--since", &f->started_after_ms}, {'U', "--until", &f->started_before_ms}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = sl_cli_arg_str(args, times[i].id, NULL);
+        sl_err err;
+        sl_err_clear(&err);
+        if (v && sl_time_parse(v, times[i].field, &err) != SL_OK) {
+            sl_cli_usage(cli, "%s: %s", times[i].flag, err.msg);
             return false;
         }
     }
-    if (optind < argc) {
-        sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
-        return false;
-    }
-    if (with_output && *history && *fmt != SL_OUT_JSON) {
-        sl_cli_usage(cli, "--history needs -o json");
+    if (args->argc > 0) {
+        sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
         return false;
     }
     return true;
@@ -450,13 +396,15 @@ static sl_code add_histories(sl_engine *e, json_t *runs, sl_err *err)
     return SL_OK;
 }
 
-static int list_run(sl_cli *cli, int argc, char **argv)
+static int list_exec(sl_cli *cli, const sl_cli_args *args)
 {
     sl_run_filter f;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    bool history = false;
-    if (!parse_filter(cli, argc, argv, &f, &fmt, true, &history))
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    bool history = sl_cli_arg_has(args, 'H');
+    if (!filter_from_args(cli, args, 100, &f))
         return SL_EXIT_USAGE;
+    if (history && fmt != SL_OUT_JSON)
+        return sl_cli_usage(cli, "--history needs -o json");
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
@@ -489,11 +437,10 @@ static int list_run(sl_cli *cli, int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-static int count_run(sl_cli *cli, int argc, char **argv)
+static int count_exec(sl_cli *cli, const sl_cli_args *args)
 {
     sl_run_filter f;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    if (!parse_filter(cli, argc, argv, &f, &fmt, false, NULL))
+    if (!filter_from_args(cli, args, 0, &f))
         return SL_EXIT_USAGE;
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
@@ -511,85 +458,28 @@ static int count_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- timers -------------------------------------------------------------------------------- */
 
-/* The store lists due timers at most this many at a time. */
-#define TIMERS_MAX 256
-
-struct timers_call {
-    int n, limit;
-    struct {
-        int64_t run_pk, fire_at_ms;
-        int32_t seq;
-    } t[TIMERS_MAX];
-    json_t *out;
+static const struct sl_opt timers_opts[] = {
+    SL_CLI_INT('n', "limit", 'n', "N", 1, SL_ENGINE_TIMERS_MAX, "at most N timers (default 100)"),
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
 };
 
-static void timer_cb(int64_t run_pk, int32_t seq, int64_t fire_at_ms, void *arg)
+static int timers_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    struct timers_call *c = arg;
-    if (c->n < c->limit) {
-        c->t[c->n].run_pk = run_pk;
-        c->t[c->n].seq = seq;
-        c->t[c->n].fire_at_ms = fire_at_ms;
-        c->n++;
-    }
-}
-
-/* Every timer is "due" by the end of time: the soonest `limit`, then the runs they belong to. */
-static sl_code timers_fn(sl_store *st, void *arg, sl_err *err)
-{
-    struct timers_call *c = arg;
-    sl_code rc = sl_store_timers_due(st, INT64_MAX, c->limit, timer_cb, c, err);
-    for (int i = 0; rc == SL_OK && i < c->n; i++) {
-        sl_run_row r;
-        if ((rc = sl_store_run_get(st, c->t[i].run_pk, &r, err)) != SL_OK)
-            break;
-        char at[40];
-        json_array_append_new(
-            c->out, json_pack("{s:s,s:s,s:s,s:i,s:s}", "workflow_id", r.workflow_id, "run_id",
-                              r.run_id, "type", r.type, "seq", (int)c->t[i].seq, "fire_at",
-                              sl_time_format(c->t[i].fire_at_ms, at, sizeof(at))));
-        sl_run_row_cleanup(&r);
-    }
-    return rc;
-}
-
-static int timers_run(sl_cli *cli, int argc, char **argv)
-{
-    static const struct option opts[] = {{"limit", required_argument, NULL, 'n'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    long long limit = 100;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "n:o:", opts)) != -1) {
-        if (c == 'n') {
-            if (!sl_cli_parse_int(cli, "--limit", optarg, 1, TIMERS_MAX, &limit))
-                return SL_EXIT_USAGE;
-        } else if (c == 'o') {
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-                return SL_EXIT_USAGE;
-        } else {
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    int limit = (int)sl_cli_arg_int(args, 'n', 100);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     sl_engine *e = sl_cli_engine_open(cli, false, true, SL_DURABILITY_NORMAL);
     if (!e)
         return SL_EXIT_FAIL;
-    struct timers_call *tc = sl_xcalloc(1, sizeof(*tc));
-    tc->limit = (int)limit;
-    tc->out = json_array();
     sl_err err;
     sl_err_clear(&err);
-    sl_code rc = sl_engine_read(e, timers_fn, tc, &err);
+    json_t *arr = NULL;
+    sl_code rc = sl_engine_timers_list(e, limit, &arr, &err);
     sl_engine_close(e);
-    json_t *arr = tc->out;
-    free(tc);
-    if (rc != SL_OK) {
-        json_decref(arr);
+    if (rc != SL_OK)
         return sl_cli_fail_err(cli, &err);
-    }
     if (fmt == SL_OUT_JSON) {
         sl_cli_print_json(arr);
     } else {
@@ -608,23 +498,20 @@ static int timers_run(sl_cli *cli, int argc, char **argv)
 
 /* ---- signal ---------------------------------------------------------------------------------- */
 
-static int signal_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt signal_opts[] = {
+    SL_CLI_STR_REQ('n', "name", 'n', "N", "the signal's name"),
+    SL_CLI_STR('I', "input", 'I', "JSON|@FILE", "its payload"),
+    SL_CLI_END,
+};
+
+static int signal_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
-                                         {"input", required_argument, NULL, 'I'},
-                                         {NULL, 0, NULL, 0}};
-    const char *name = NULL, *input_arg = NULL;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "n:I:", opts)) != -1) {
-        if (c == 'n')
-            name = optarg;
-        else if (c == 'I')
-            input_arg = optarg;
-        else
-            return SL_EXIT_USAGE;
-    }
-    if (optind != argc - 1)
-        return sl_cli_usage(cli, optind >= argc ? "missing workflow id" : "too many arguments");
+    const char *name = sl_cli_arg_str(args, 'n', NULL);
+    const char *input_arg = sl_cli_arg_str(args, 'I', NULL);
+    const char *id = NULL;
+    int urc = one_id(cli, args, &id);
+    if (urc != SL_EXIT_OK)
+        return urc;
     if (!name || !*name)
         return sl_cli_usage(cli, "missing --name");
     sl_err err;
@@ -637,12 +524,12 @@ static int signal_run(sl_cli *cli, int argc, char **argv)
         json_decref(input);
         return SL_EXIT_FAIL;
     }
-    sl_code rc = sl_engine_signal(e, argv[optind], name, input, &err);
+    sl_code rc = sl_engine_signal(e, id, name, input, &err);
     sl_engine_close(e);
     json_decref(input);
     if (rc != SL_OK)
         return sl_cli_fail_err(cli, &err);
-    printf("signaled %s: %s\n", argv[optind], name);
+    printf("signaled %s: %s\n", id, name);
     return SL_EXIT_OK;
 }
 
@@ -723,29 +610,23 @@ static sl_code do_action(sl_engine *e, enum action a, const char *id, const char
     return SL_EINVAL;
 }
 
-static int action_run(sl_cli *cli, int argc, char **argv, enum action a)
+static const struct sl_opt action_opts[] = {
+    SL_CLI_STR('r', "reason", 'r', "R", "recorded in the history"),
+    SL_CLI_STR('q', "query", 'q', "Q",
+               "every workflow matching \"status=S type=T prefix=P since=T until=T\""),
+    SL_CLI_FLAG('y', "yes", 'y', "with --query: no confirmation"),
+    SL_CLI_END,
+};
+
+static int action_exec(sl_cli *cli, const sl_cli_args *args, enum action a)
 {
-    static const struct option opts[] = {{"reason", required_argument, NULL, 'r'},
-                                         {"query", required_argument, NULL, 'q'},
-                                         {"yes", no_argument, NULL, 'y'},
-                                         {NULL, 0, NULL, 0}};
-    const char *reason = NULL, *query = NULL;
-    bool yes = false;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "r:q:y", opts)) != -1) {
-        if (c == 'r')
-            reason = optarg;
-        else if (c == 'q')
-            query = optarg;
-        else if (c == 'y')
-            yes = true;
-        else
-            return SL_EXIT_USAGE;
-    }
-    if (query && optind < argc)
+    const char *reason = sl_cli_arg_str(args, 'r', NULL);
+    const char *query = sl_cli_arg_str(args, 'q', NULL);
+    bool yes = sl_cli_arg_has(args, 'y');
+    if (query && args->argc > 0)
         return sl_cli_usage(cli, "give a workflow id or --query, not both");
-    if (!query && optind != argc - 1)
-        return sl_cli_usage(cli, optind >= argc ? "missing workflow id (or --query)"
+    if (!query && args->argc != 1)
+        return sl_cli_usage(cli, args->argc < 1 ? "missing workflow id (or --query)"
                                                 : "too many arguments");
     if (a == ACT_TERMINATE && !reason)
         reason = "terminated by operator";
@@ -760,7 +641,7 @@ static int action_run(sl_cli *cli, int argc, char **argv, enum action a)
     sl_err_clear(&err);
     char note[256];
     if (!query) {
-        sl_code rc = do_action(e, a, argv[optind], reason, note, sizeof(note), &err);
+        sl_code rc = do_action(e, a, args->argv[0], reason, note, sizeof(note), &err);
         sl_engine_close(e);
         if (rc != SL_OK)
             return sl_cli_fail_err(cli, &err);
@@ -820,44 +701,38 @@ static int action_run(sl_cli *cli, int argc, char **argv, enum action a)
     return failed ? SL_EXIT_FAIL : SL_EXIT_OK;
 }
 
-static int cancel_run(sl_cli *cli, int argc, char **argv)
+static int cancel_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    return action_run(cli, argc, argv, ACT_CANCEL);
+    return action_exec(cli, args, ACT_CANCEL);
 }
 
-static int terminate_run(sl_cli *cli, int argc, char **argv)
+static int terminate_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    return action_run(cli, argc, argv, ACT_TERMINATE);
+    return action_exec(cli, args, ACT_TERMINATE);
 }
 
-static int retry_run(sl_cli *cli, int argc, char **argv)
+static int retry_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    return action_run(cli, argc, argv, ACT_RETRY);
+    return action_exec(cli, args, ACT_RETRY);
 }
 
 /* ---- replay -------------------------------------------------------------------------------- */
 
-static int replay_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt replay_opts[] = {
+    SL_CLI_STR_REQ('H', "history", 'H', "FILE", "a history from 'workflow show ID -o json' (or -)"),
+    SL_CLI_OUT(OUT_TJ, "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int replay_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"history", required_argument, NULL, 'H'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    const char *file = NULL;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "H:o:", opts)) != -1) {
-        if (c == 'H')
-            file = optarg;
-        else if (c == 'o') {
-            if (!sl_cli_parse_output(cli, optarg, OUT_TJ, &fmt))
-                return SL_EXIT_USAGE;
-        } else
-            return SL_EXIT_USAGE;
-    }
-    if (!file && optind < argc)
-        file = argv[optind++];
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    const char *file = sl_cli_arg_str(args, 'H', NULL);
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    int pos = 0;
+    if (!file && pos < args->argc)
+        file = args->argv[pos++];
+    if (pos < args->argc)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[pos]);
     if (!file)
         return sl_cli_usage(cli, "missing --history FILE");
     sl_err err;
@@ -891,61 +766,68 @@ static int replay_run(sl_cli *cli, int argc, char **argv)
 
 static const struct sl_cmd cmds[] = {
     {.name = "start",
-     .run = start_run,
-     .usage = "workflow start --type T [--id ID] [--input JSON|@FILE|-] [--task-queue Q] "
-              "[--retry-policy JSON] [-o table|json]",
+     .exec = start_exec,
+     .opts = start_opts,
      .help = "Start a workflow run, or report the open run that already has this id.\n"
              "Prints the workflow id and run id."},
     {.name = "describe",
-     .run = describe_run,
-     .usage = "workflow describe ID [--run RUN] [-o table|json]",
+     .exec = describe_exec,
+     .opts = describe_opts,
+     .args = "ID",
      .help = "Status, input, result or failure, pending activities and the chain of runs."},
     {.name = "show",
-     .run = show_run,
-     .usage = "workflow show ID [--run RUN] [--follow] [-o table|json]",
+     .exec = show_exec,
+     .opts = show_opts,
+     .args = "ID",
      .help = "The run's history, one event per line (times in UTC). -o json prints an array\n"
              "of {event_id, type, time, attributes}; with --follow, one JSON event per line."},
     {.name = "list",
-     .run = list_run,
+     .exec = list_exec,
+     .opts = list_opts,
      .usage = "workflow list [--status S] [--type T] [--prefix ID] [--since TIME] "
               "[--until TIME] [--limit N] [-o table|json [--history]]",
      .help = "Runs, newest first (default limit 100). With -o json, --history adds each run's\n"
              "events as \"history\" (the array 'workflow show -o json' prints)."},
     {.name = "signal",
-     .run = signal_run,
-     .usage = "workflow signal ID --name N [--input JSON|@FILE]",
+     .exec = signal_exec,
+     .opts = signal_opts,
+     .args = "ID",
      .help = "Deliver a named signal (with an optional JSON payload) to a running workflow."},
     {.name = "cancel",
-     .run = cancel_run,
+     .exec = cancel_exec,
+     .opts = action_opts,
      .usage = "workflow cancel (ID | --query Q [--yes]) [--reason R]",
      .help = "Ask a running workflow to cancel: its code can observe it and clean up; its\n"
              "activities see the request through their heartbeat. Idempotent.\n"
              "--query \"status=running type=T prefix=P since=TIME until=TIME\" acts on every\n"
              "matching workflow after showing the count (confirmation unless --yes)."},
     {.name = "terminate",
-     .run = terminate_run,
+     .exec = terminate_exec,
+     .opts = action_opts,
      .usage = "workflow terminate (ID | --query Q [--yes]) [--reason R]",
      .help = "Close a running workflow at once (no workflow code runs). Idempotent."},
     {.name = "retry",
-     .run = retry_run,
+     .exec = retry_exec,
+     .opts = action_opts,
      .usage = "workflow retry (ID | --query Q [--yes]) [--reason R]",
      .help = "Start a new run of a failed (or canceled, terminated, timed-out) workflow that\n"
              "keeps the results of the steps that succeeded and runs from the first that did\n"
              "not. The new run's history names the run it continues and the events it carried."},
     {.name = "replay",
-     .run = replay_run,
-     .usage = "workflow replay --history FILE [-o table|json]",
+     .exec = replay_exec,
+     .opts = replay_opts,
      .help = "Re-run the current workflow code against a history saved with\n"
              "'sluice workflow show ID -o json'. Prints 'deterministic' (exit 0) or the first\n"
              "mismatch: event id, what history recorded, what the code asked for (exit 1)."},
     {.name = "timers",
-     .run = timers_run,
-     .usage = "workflow timers [--limit N] [-o table|json]",
+     .exec = timers_exec,
+     .opts = timers_opts,
      .help = "Durable timers waiting to fire (SL_SLEEP, signal wait timeouts), soonest first:\n"
              "fire time (UTC), workflow id, run id, the timer's sequence number and, in JSON,\n"
              "the workflow type. At most --limit (default 100, at most 256)."},
     {.name = "count",
-     .run = count_run,
+     .exec = count_exec,
+     .opts = count_opts,
      .usage = "workflow count [--status S] [--type T] [--prefix ID] [--since TIME] "
               "[--until TIME]",
      .help = "Number of runs matching the filters."},

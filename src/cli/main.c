@@ -18,8 +18,21 @@ static const struct sl_cmd_group *const groups[] = {
 };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
 
+/* A command's usage line: its own, or built from its option table. Owned by b. */
+static const char *cmd_usage(sl_buf *b, const struct sl_cmd_group *g, const struct sl_cmd *cmd)
+{
+    if (cmd->usage)
+        return cmd->usage;
+    sl_buf_reset(b);
+    char full[128];
+    snprintf(full, sizeof(full), "%s%s%s", g->name, cmd->name[0] ? " " : "", cmd->name);
+    sl_cli_usage_build(b, full, cmd);
+    return sl_buf_str(b);
+}
+
 static void print_help(void)
 {
+    sl_buf u = SL_BUF_INIT;
     printf("sluice %s - durable workflows on SQLite, for Databricks data work\n\n"
            "usage: sluice [--db PATH] COMMAND [ARGS]\n\n"
            "commands:\n",
@@ -27,24 +40,27 @@ static void print_help(void)
     for (size_t i = 0; i < N_GROUPS; i++) {
         const struct sl_cmd_group *g = groups[i];
         if (g->n_cmds == 1 && g->cmds[0].name[0] == '\0') {
-            printf("  %-34s %s\n", g->cmds[0].usage, g->summary);
+            printf("  %-34s %s\n", cmd_usage(&u, g, &g->cmds[0]), g->summary);
             continue;
         }
         printf("  %-34s %s\n", g->name, g->summary);
         for (size_t k = 0; k < g->n_cmds; k++)
-            printf("    sluice %s\n", g->cmds[k].usage);
+            printf("    sluice %s\n", cmd_usage(&u, g, &g->cmds[k]));
     }
+    sl_buf_free(&u);
     printf("\nglobal options:\n"
            "  --db PATH   engine database (default $SLUICE_DB or ./sluice.db)\n"
            "  --version   print the version\n\n"
            "Run 'sluice COMMAND --help' for a command's options.\n");
 }
 
-static void print_cmd_help(const struct sl_cmd *cmd)
+static void print_cmd_help(const sl_cli *cli)
 {
-    printf("usage: sluice %s\n", cmd->usage);
+    const struct sl_cmd *cmd = cli->cmd;
+    printf("usage: sluice %s\n", cli->usage);
     if (cmd->help && cmd->help[0])
         printf("\n%s\n", cmd->help);
+    sl_cli_opts_help(stdout, cmd->opts);
     if (cmd->help_more)
         cmd->help_more();
 }
@@ -121,9 +137,11 @@ int sl_cli_main(int argc, char **argv, sl_cli_register_fn register_more, void *a
     } else {
         if (argc < 3 || argv[2][0] == '-') {
             if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+                sl_buf u = SL_BUF_INIT;
                 printf("usage:\n");
                 for (size_t k = 0; k < g->n_cmds; k++)
-                    printf("  sluice %s\n", g->cmds[k].usage);
+                    printf("  sluice %s\n", cmd_usage(&u, g, &g->cmds[k]));
+                sl_buf_free(&u);
                 return SL_EXIT_OK;
             }
             fprintf(stderr, "sluice: %s: missing sub-command (one of:", g->name);
@@ -146,19 +164,34 @@ int sl_cli_main(int argc, char **argv, sl_cli_register_fn register_more, void *a
     }
     cli.cmd = cmd;
     cli.cmd_name = name;
+    sl_buf usage = SL_BUF_INIT;
+    cli.usage = cmd_usage(&usage, g, cmd);
     if (wants_help(sub_argc, sub_argv)) {
-        print_cmd_help(cmd);
+        print_cmd_help(&cli);
+        sl_buf_free(&usage);
         return SL_EXIT_OK;
     }
     sl_err err;
     sl_err_clear(&err);
     if (sl_dbx_global_init(&err) != SL_OK) {
         fprintf(stderr, "sluice: %s: %s\n", name, err.msg);
+        sl_buf_free(&usage);
         return SL_EXIT_FAIL;
     }
     optind = 0; /* glibc: full re-initialisation of getopt */
-    int rc = cmd->run(&cli, sub_argc, sub_argv);
+    int rc;
+    if (cmd->exec) {
+        /* declared options: parse here, then the command is its library call and output */
+        sl_cli_args args;
+        rc = sl_cli_args_parse(&cli, sub_argc, sub_argv, &args);
+        if (rc == SL_EXIT_OK)
+            rc = cmd->exec(&cli, &args);
+        sl_cli_args_cleanup(&args);
+    } else {
+        rc = cmd->run(&cli, sub_argc, sub_argv);
+    }
     fflush(stdout);
     sl_dbx_global_cleanup();
+    sl_buf_free(&usage);
     return rc;
 }

@@ -396,6 +396,25 @@ void sl_dbx_config_init(sl_dbx_config *cfg)
     cfg->tls_insecure = -1;
 }
 
+#define SYNC_RETRY_ATTEMPTS_DEFAULT   3
+#define SYNC_RETRY_INTERVAL_S_DEFAULT 300.0
+
+static sl_code resolve_sync_retry(ctx *x, sl_dbx_sync_retry *out, sl_err *err)
+{
+    out->attempts = SYNC_RETRY_ATTEMPTS_DEFAULT;
+    out->interval_s = SYNC_RETRY_INTERVAL_S_DEFAULT;
+    sl_code rc;
+    got g = lookup(x, NULL, "DATABRICKS_RETRY_ATTEMPTS", NULL);
+    if (g.val && (rc = parse_int(&g, "DATABRICKS_RETRY_ATTEMPTS", 1, 1000, &out->attempts,
+                                 err)) != SL_OK)
+        return rc;
+    g = lookup(x, NULL, "DATABRICKS_RETRY_INTERVAL", NULL);
+    if (g.val && (rc = parse_double(&g, "DATABRICKS_RETRY_INTERVAL", 0.001, 86400,
+                                    &out->interval_s, err)) != SL_OK)
+        return rc;
+    return SL_OK;
+}
+
 void sl_dbx_settings_init(sl_dbx_settings *s)
 {
     memset(s, 0, sizeof(*s));
@@ -404,6 +423,8 @@ void sl_dbx_settings_init(sl_dbx_settings *s)
     s->connect_timeout_ms = 10000;
     s->request_timeout_ms = 60000;
     s->tls_verify = true;
+    s->sync_retry.attempts = SYNC_RETRY_ATTEMPTS_DEFAULT;
+    s->sync_retry.interval_s = SYNC_RETRY_INTERVAL_S_DEFAULT;
 }
 
 void sl_dbx_settings_cleanup(sl_dbx_settings *s)
@@ -618,6 +639,9 @@ sl_code sl_dbx_config_resolve(const sl_dbx_config *cfg_in, sl_dbx_env_fn env, vo
                                     err)) != SL_OK)
         goto out;
 
+    if ((rc = resolve_sync_retry(&x, &s.sync_retry, err)) != SL_OK)
+        goto out;
+
     /* Timeouts and TLS. */
     if (cfg->connect_timeout_ms > 0)
         s.connect_timeout_ms = cfg->connect_timeout_ms;
@@ -666,4 +690,30 @@ static const char *real_getenv(void *arg, const char *name)
 sl_code sl_dbx_config_resolve_default(const sl_dbx_config *cfg, sl_dbx_settings *out, sl_err *err)
 {
     return sl_dbx_config_resolve(cfg, real_getenv, NULL, NULL, ".env", out, err);
+}
+
+sl_code sl_dbx_sync_retry_resolve(sl_dbx_env_fn env, void *env_arg, const char *dotenv_path,
+                                  sl_dbx_sync_retry *out, sl_err *err)
+{
+    ctx x = {.env = env, .env_arg = env_arg, .dotenv_path = dotenv_path};
+    char *text = NULL;
+    sl_code rc = SL_OK;
+    if (set(dotenv_path)) {
+        rc = read_optional(dotenv_path, &text, err);
+        if (rc == SL_OK)
+            dotenv_parse(dotenv_path, text, &x.dotenv);
+        else if (rc != SL_ENOTFOUND)
+            goto out;
+        rc = SL_OK;
+    }
+    rc = resolve_sync_retry(&x, out, err);
+out:
+    sec_free(&x.dotenv);
+    sl_secret_free(text); /* the file may hold tokens */
+    return rc;
+}
+
+sl_code sl_dbx_sync_retry_resolve_default(sl_dbx_sync_retry *out, sl_err *err)
+{
+    return sl_dbx_sync_retry_resolve(real_getenv, NULL, ".env", out, err);
 }

@@ -12,6 +12,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dbx_int.h"
 
@@ -504,4 +505,50 @@ sl_code sl_dbx_sql_stream(sl_dbx_client *c, const sl_dbx_statement_req *req,
     rc = sl_dbx_statement_fetch(c, resp, call, fn, arg, err);
     json_decref(resp);
     return rc;
+}
+
+/* ---- parameters written as text ---- */
+
+/* SQL type names accepted as the :TYPE suffix of --param. */
+static bool is_sql_type(const char *t)
+{
+    static const char *const types[] = {
+        "STRING",    "INT",           "INTEGER",       "BIGINT", "LONG",    "SMALLINT", "SHORT",
+        "TINYINT",   "BYTE",          "FLOAT",         "DOUBLE", "REAL",    "BOOLEAN",  "DATE",
+        "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "BINARY", "DECIMAL", "VOID",     "INTERVAL",
+    };
+    size_t n = strcspn(t, "(");
+    if (n == 0)
+        return false;
+    if (t[n] == '(' && t[strlen(t) - 1] != ')')
+        return false;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strlen(types[i]) == n && strncasecmp(t, types[i], n) == 0)
+            return true;
+    return false;
+}
+
+bool sl_dbx_sql_param_parse(char *arg, sl_dbx_sql_param *p)
+{
+    memset(p, 0, sizeof(*p));
+    char *eq = strchr(arg, '=');
+    char *colon = strrchr(eq ? eq + 1 : arg, ':');
+    if (colon && is_sql_type(colon + 1)) {
+        *colon = '\0';
+        p->type = colon + 1;
+    }
+    if (eq) {
+        *eq = '\0';
+        p->value = eq + 1;
+    }
+    p->name = arg;
+    if (p->name[0] == ':') /* tolerate ":name=..." */
+        p->name++;
+    if (!*p->name)
+        return false;
+    for (const char *q = p->name; *q; q++)
+        if (!(*q == '_' || (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') ||
+              (*q >= 'A' && *q <= 'Z')))
+            return false;
+    return true;
 }

@@ -310,6 +310,61 @@ sl_code sl_engine_count(sl_engine *e, const sl_run_filter *f, int64_t *out, sl_e
     return rc;
 }
 
+struct timers_call {
+    int n, limit;
+    struct {
+        int64_t run_pk, fire_at_ms;
+        int32_t seq;
+    } t[SL_ENGINE_TIMERS_MAX];
+};
+
+static void timer_cb(int64_t run_pk, int32_t seq, int64_t fire_at_ms, void *arg)
+{
+    struct timers_call *c = arg;
+    if (c->n < c->limit) {
+        c->t[c->n].run_pk = run_pk;
+        c->t[c->n].seq = seq;
+        c->t[c->n].fire_at_ms = fire_at_ms;
+        c->n++;
+    }
+}
+
+sl_code sl_engine_timers_list(sl_engine *e, int limit, json_t **out, sl_err *err)
+{
+    *out = NULL;
+    if (limit < 1 || limit > SL_ENGINE_TIMERS_MAX)
+        return sl_err_set(err, SL_EINVAL, "timer limit must be 1..%d", SL_ENGINE_TIMERS_MAX);
+    sl_store *st;
+    sl_code rc = sl__reader_get(e, &st, err);
+    if (rc != SL_OK)
+        return rc;
+    struct timers_call *c = sl_xcalloc(1, sizeof(*c));
+    c->limit = limit;
+    json_t *arr = sl_json_check(json_array());
+    /* every timer is "due" by the end of time: the soonest `limit`, then their runs */
+    rc = sl_store_timers_due(st, INT64_MAX, c->limit, timer_cb, c, err);
+    for (int i = 0; rc == SL_OK && i < c->n; i++) {
+        sl_run_row r;
+        if ((rc = sl_store_run_get(st, c->t[i].run_pk, &r, err)) != SL_OK)
+            break;
+        char at[40];
+        json_array_append_new(
+            arr,
+            sl_json_check(json_pack("{s:s,s:s,s:s,s:i,s:s}", "workflow_id", r.workflow_id, "run_id",
+                                    r.run_id, "type", r.type, "seq", (int)c->t[i].seq, "fire_at",
+                                    sl_time_format(c->t[i].fire_at_ms, at, sizeof(at)))));
+        sl_run_row_cleanup(&r);
+    }
+    sl__reader_done(e);
+    free(c);
+    if (rc != SL_OK) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return SL_OK;
+}
+
 sl_code sl_engine_integrity_check(sl_engine *e, sl_err *err)
 {
     sl_store *st;
@@ -461,4 +516,54 @@ sl_code sl_engine_start_with(sl_engine *e, const char *type, const json_t *input
         *res = sc->res;
     start_call_free(sc);
     return rc;
+}
+
+/* ---- transactions that start workflows ------------------------------------------------- */
+
+struct sl_engine_tx {
+    sl_engine *e;
+};
+
+struct transact_call {
+    sl_engine_tx_fn fn;
+    void *arg;
+};
+
+static sl_code transact_fn(sl_engine *e, void *arg, sl_err *err)
+{
+    struct transact_call *c = arg;
+    sl_engine_tx tx = {.e = e};
+    return c->fn(&tx, c->arg, err);
+}
+
+sl_code sl_engine_transact(sl_engine *e, sl_engine_tx_fn fn, void *arg, sl_err *err)
+{
+    struct transact_call c = {.fn = fn, .arg = arg};
+    /* a savepoint: a failure after some starts undoes them all */
+    return sl__engine_call(e, transact_fn, &c, 0, err);
+}
+
+sl_code sl_engine_tx_start(sl_engine_tx *tx, const char *type, const json_t *input,
+                           const sl_start_opts *o, sl_start_result *res, sl_err *err)
+{
+    return sl__op_start(tx->e, type, input, o, res, err);
+}
+
+sl_code sl_engine_tx_count(sl_engine_tx *tx, const sl_run_filter *f, int64_t *out, sl_err *err)
+{
+    return sl_store_runs_count(tx->e->st, f, out, err);
+}
+
+sl_code sl_engine_tx_run_latest(sl_engine_tx *tx, const char *workflow_id, int *status,
+                                char *run_id, sl_err *err)
+{
+    sl_run_row r;
+    sl_code rc = sl_store_run_find(tx->e->st, workflow_id, NULL, &r, err);
+    if (rc != SL_OK)
+        return rc;
+    *status = r.status;
+    if (run_id)
+        memcpy(run_id, r.run_id, sizeof(r.run_id));
+    sl_run_row_cleanup(&r);
+    return SL_OK;
 }

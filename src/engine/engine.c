@@ -7,6 +7,7 @@
  * begun, stop); see engine_int.h for what each part keeps under it.
  * Threads: sl_engine_open/close from one controlling thread; the loop on the engine thread.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,40 @@ void sl_engine_opts_init(sl_engine_opts *o)
     o->history_warn_bytes = 10 * 1024 * 1024;
     o->history_limit_events = 50000;
     o->history_limit_bytes = 50 * 1024 * 1024;
+}
+
+sl_code sl_engine_opts_from_env(sl_engine_opts *o, sl_err *err)
+{
+    const char *m = getenv("SLUICE_MAINTENANCE_INTERVAL");
+    if (m && *m) {
+        int64_t ms;
+        if (sl_duration_parse(m, &ms, NULL) != SL_OK || ms <= 0)
+            return sl_err_set(err, SL_EINVAL,
+                              "bad SLUICE_MAINTENANCE_INTERVAL '%.40s': expected a duration "
+                              "greater than 0, such as 500ms",
+                              m);
+        o->maintenance_ms = ms;
+    }
+    const struct {
+        const char *env;
+        int64_t *field;
+    } limits[] = {{"SLUICE_HISTORY_WARN_EVENTS", &o->history_warn_events},
+                  {"SLUICE_HISTORY_WARN_BYTES", &o->history_warn_bytes},
+                  {"SLUICE_HISTORY_LIMIT_EVENTS", &o->history_limit_events},
+                  {"SLUICE_HISTORY_LIMIT_BYTES", &o->history_limit_bytes}};
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        const char *v = getenv(limits[i].env);
+        if (!v || !*v)
+            continue;
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n < 0)
+            return sl_err_set(err, SL_EINVAL, "%s must be a non-negative integer",
+                              limits[i].env);
+        *limits[i].field = n;
+    }
+    return SL_OK;
 }
 
 static struct timespec abs_after_ms(int64_t ms)

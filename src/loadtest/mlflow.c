@@ -213,3 +213,44 @@ sl_code sl_lt_mlflow_log(sl_dbx_client *ml, const sl_lt_mlflow_opts *o, const sl
         free(parent);
     return rc;
 }
+
+sl_code sl_lt_mlflow_client(sl_dbx_client *workspace, const sl_dbx_config *conn,
+                            sl_dbx_client **out, bool *owned, sl_err *err)
+{
+    const char *uri = getenv("MLFLOW_TRACKING_URI");
+    *out = NULL;
+    *owned = false;
+    if (!uri || !*uri || strcmp(uri, "databricks") == 0) {
+        *out = workspace;
+        return SL_OK;
+    }
+    sl_dbx_settings s;
+    sl_code rc;
+    if (strncmp(uri, "databricks://", 13) == 0) {
+        sl_dbx_config cfg = *conn;
+        cfg.profile = uri + 13;
+        if ((rc = sl_dbx_config_resolve_default(&cfg, &s, err)) != SL_OK)
+            return rc;
+    } else if (strncmp(uri, "http://", 7) == 0 || strncmp(uri, "https://", 8) == 0) {
+        sl_dbx_settings_init(&s);
+        if ((rc = sl_dbx_host_normalize(uri, &s.host, err)) != SL_OK) {
+            sl_dbx_settings_cleanup(&s);
+            return rc;
+        }
+        const char *tok = getenv("MLFLOW_TRACKING_TOKEN");
+        const sl_dbx_settings *ws = sl_dbx_client_settings(workspace);
+        s.auth = SL_DBX_AUTH_PAT;
+        s.token = sl_xstrdup(tok && *tok ? tok : ws->token ? ws->token : "unused");
+        s.retry = ws->retry;
+    } else {
+        return sl_err_set(err, SL_EINVAL,
+                          "MLFLOW_TRACKING_URI '%.200s' is not supported (use databricks, "
+                          "databricks://PROFILE or an http(s) URL)",
+                          uri);
+    }
+    rc = sl_dbx_client_new(&s, out, err);
+    sl_dbx_settings_cleanup(&s);
+    if (rc == SL_OK)
+        *owned = true;
+    return rc;
+}

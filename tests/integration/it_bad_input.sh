@@ -60,6 +60,22 @@ it_expect_fail 1 "schema level 999, newer than this sluice" $S --db "$T/newer.db
 it_expect_fail 1 "schema level 999, newer than this sluice" $S --db "$T/newer.db" workflow list
 it_expect_eq "newer db untouched" "$(sqlite3 "$T/newer.db" .dump | md5sum)" "$newer_before"
 
+# Environment defaults are validated where the library resolves them (the dbx resolver, the
+# engine's and the load generator's options): one line naming the variable, nothing stored.
+printf 'a,b\n1,2\n' >"$T/small.csv"
+export SLUICE_DATA_DIR="$T/data"
+DATABRICKS_RETRY_ATTEMPTS=lots it_expect_fail 1 "^sluice: dataset ingest: bad DATABRICKS_RETRY_ATTEMPTS 'lots' \(environment DATABRICKS_RETRY_ATTEMPTS\): expected an integer 1\.\.1000$" \
+  $S dataset ingest "$T/small.csv" --name x
+DATABRICKS_RETRY_INTERVAL=-1 it_expect_fail 1 "^sluice: dataset ingest: bad DATABRICKS_RETRY_INTERVAL '-1'" \
+  $S dataset ingest "$T/small.csv" --name x
+SLUICE_MAINTENANCE_INTERVAL=soon it_expect_fail 1 "^sluice: workflow list: bad SLUICE_MAINTENANCE_INTERVAL 'soon'" $S workflow list
+SLUICE_HISTORY_LIMIT_EVENTS=-1 it_expect_fail 1 "SLUICE_HISTORY_LIMIT_EVENTS must be a non-negative integer" $S workflow list
+GENIE_SAMPLE_SIZE=ten it_expect_fail 1 "^sluice: loadtest genie: bad GENIE_SAMPLE_SIZE 'ten'" \
+  $S loadtest genie --conversations "$T/none.yaml"
+GENIE_MIN_WAIT=-2 it_expect_fail 1 "^sluice: loadtest genie: bad GENIE_MIN_WAIT '-2'" \
+  $S loadtest genie --conversations "$T/none.yaml"
+[ ! -e "$T/data" ] || it_fail "a refused ingest left files in $T/data"
+
 it_expect_eq "stored data unchanged" "$(sqlite3 "$SLUICE_DB" .dump | md5sum)" "$before"
 it_expect_eq "kept workflow" "$($S workflow describe keep -o json | jq -r .status)" completed
 echo PASS

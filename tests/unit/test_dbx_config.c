@@ -378,6 +378,64 @@ static void timeouts_and_tls_from_sources(void **state)
     sl_dbx_settings_cleanup(&s);
 }
 
+/* DATABRICKS_RETRY_ATTEMPTS / _INTERVAL: defaults, environment over .env, validation. */
+static void sync_retry_resolves_and_validates(void **state)
+{
+    (void)state;
+    sl_dbx_sync_retry r;
+    sl_err err;
+    sl_err_clear(&err);
+    fake_env empty = {{NULL}};
+    assert_int_equal(sl_dbx_sync_retry_resolve(env_get, &empty, NULL, &r, &err), SL_OK);
+    assert_int_equal(r.attempts, 3);
+    assert_true(r.interval_s == 300.0);
+    char *dotenv = write_file("retry.env", "DATABRICKS_RETRY_ATTEMPTS=7\n"
+                                           "DATABRICKS_RETRY_INTERVAL=2.5\n");
+    assert_int_equal(sl_dbx_sync_retry_resolve(env_get, &empty, dotenv, &r, &err), SL_OK);
+    assert_int_equal(r.attempts, 7);
+    assert_true(r.interval_s == 2.5);
+    fake_env env = {{"DATABRICKS_RETRY_ATTEMPTS", "50", "DATABRICKS_RETRY_INTERVAL", "0.1", NULL}};
+    assert_int_equal(sl_dbx_sync_retry_resolve(env_get, &env, dotenv, &r, &err), SL_OK);
+    assert_int_equal(r.attempts, 50);
+    assert_true(r.interval_s == 0.1);
+    static const char *const bad[][3] = {
+        {"DATABRICKS_RETRY_ATTEMPTS", "lots", "expected an integer 1..1000"},
+        {"DATABRICKS_RETRY_ATTEMPTS", "0", "expected an integer 1..1000"},
+        {"DATABRICKS_RETRY_ATTEMPTS", "3x", "expected an integer 1..1000"},
+        {"DATABRICKS_RETRY_ATTEMPTS", "1001", "expected an integer 1..1000"},
+        {"DATABRICKS_RETRY_INTERVAL", "-1", "expected a number"},
+        {"DATABRICKS_RETRY_INTERVAL", "5m", "expected a number"},
+        {"DATABRICKS_RETRY_INTERVAL", "0", "expected a number"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fake_env b = {{bad[i][0], bad[i][1], NULL}};
+        sl_err_clear(&err);
+        assert_int_equal(sl_dbx_sync_retry_resolve(env_get, &b, NULL, &r, &err), SL_EINVAL);
+        char want[128];
+        snprintf(want, sizeof(want), "bad %s '%s' (environment %s)", bad[i][0], bad[i][1],
+                 bad[i][0]);
+        assert_non_null(strstr(err.msg, want));
+        assert_non_null(strstr(err.msg, bad[i][2]));
+        assert_null(strchr(err.msg, '\n'));
+    }
+    /* the full resolver validates them too, and keeps them in the settings */
+    fake_env full = {{"DATABRICKS_HOST", "h", "DATABRICKS_TOKEN", "dapi-secret-token",
+                      "DATABRICKS_RETRY_ATTEMPTS", "9", NULL}};
+    sl_dbx_settings s;
+    assert_int_equal(sl_dbx_config_resolve(NULL, env_get, &full, "/nonexistent", NULL, &s, &err),
+                     SL_OK);
+    assert_int_equal(s.sync_retry.attempts, 9);
+    assert_true(s.sync_retry.interval_s == 300.0);
+    sl_dbx_settings_cleanup(&s);
+    fake_env fullbad = {{"DATABRICKS_HOST", "h", "DATABRICKS_TOKEN", "dapi-secret-token",
+                         "DATABRICKS_RETRY_INTERVAL", "soon", NULL}};
+    assert_int_equal(
+        sl_dbx_config_resolve(NULL, env_get, &fullbad, "/nonexistent", NULL, &s, &err), SL_EINVAL);
+    assert_non_null(strstr(err.msg, "bad DATABRICKS_RETRY_INTERVAL 'soon'"));
+    assert_null(strstr(err.msg, "dapi-secret-token"));
+    free(dotenv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +449,7 @@ int main(void)
         cmocka_unit_test(secrets_not_in_errors),
         cmocka_unit_test(host_normalisation),
         cmocka_unit_test(timeouts_and_tls_from_sources),
+        cmocka_unit_test(sync_retry_resolves_and_validates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
