@@ -10,55 +10,40 @@
 
 #define MAX_QUEUES 32
 
-static int worker_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt worker_opts[] = {
+    SL_CLI_STR_MULTI('q', "task-queue", 'q', "Q",
+                     "poll this task queue (repeatable; default: default)"),
+    SL_CLI_INT('c', "concurrency", 'c', "N", 1, 4096, "activities run at once (default 8)"),
+    SL_CLI_FLAG('x', "exit-when-idle", 'x', "exit once nothing is pending, timers included"),
+    SL_CLI_FLAG('D', "exit-when-drained", 0, "exit once nothing is runnable now"),
+    SL_CLI_STR('d', "durability", 'd', "normal|full", "commit durability (default normal)"),
+    SL_CLI_DUR('g', "shutdown-grace", 'g', "DURATION",
+               "how long running activities may finish at a stop (default 10s)"),
+    SL_CLI_END,
+};
+
+static int worker_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"task-queue", required_argument, NULL, 'q'},
-                                         {"concurrency", required_argument, NULL, 'c'},
-                                         {"exit-when-idle", no_argument, NULL, 'x'},
-                                         {"exit-when-drained", no_argument, NULL, 'D'},
-                                         {"durability", required_argument, NULL, 'd'},
-                                         {"shutdown-grace", required_argument, NULL, 'g'},
-                                         {NULL, 0, NULL, 0}};
+    size_t n_given;
+    const char *const *given = sl_cli_arg_list(args, 'q', &n_given);
+    if (n_given > MAX_QUEUES)
+        return sl_cli_usage(cli, "at most %d task queues", MAX_QUEUES);
     const char *queues[MAX_QUEUES];
     size_t n_queues = 0;
-    long long conc = 8;
-    bool exit_idle = false, exit_drained = false;
-    sl_durability dur = SL_DURABILITY_NORMAL;
-    int64_t grace = 10000;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "q:c:xd:g:", opts)) != -1) {
-        switch (c) {
-        case 'q':
-            if (n_queues == MAX_QUEUES)
-                return sl_cli_usage(cli, "at most %d task queues", MAX_QUEUES);
-            if (!*optarg)
-                return sl_cli_usage(cli, "--task-queue needs a name");
-            queues[n_queues++] = optarg;
-            break;
-        case 'c':
-            if (!sl_cli_parse_int(cli, "--concurrency", optarg, 1, 4096, &conc))
-                return SL_EXIT_USAGE;
-            break;
-        case 'x':
-            exit_idle = true;
-            break;
-        case 'D':
-            exit_drained = true;
-            break;
-        case 'd':
-            if (!sl_durability_parse(optarg, &dur))
-                return sl_cli_usage(cli, "--durability must be normal or full");
-            break;
-        case 'g':
-            if (!sl_cli_parse_duration(cli, "--shutdown-grace", optarg, &grace))
-                return SL_EXIT_USAGE;
-            break;
-        default:
-            return SL_EXIT_USAGE;
-        }
+    for (size_t i = 0; i < n_given; i++) {
+        if (!*given[i])
+            return sl_cli_usage(cli, "--task-queue needs a name");
+        queues[n_queues++] = given[i];
     }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    long long conc = sl_cli_arg_int(args, 'c', 8);
+    bool exit_idle = sl_cli_arg_has(args, 'x'), exit_drained = sl_cli_arg_has(args, 'D');
+    sl_durability dur = SL_DURABILITY_NORMAL;
+    const char *dur_s = sl_cli_arg_str(args, 'd', NULL);
+    if (dur_s && !sl_durability_parse(dur_s, &dur))
+        return sl_cli_usage(cli, "--durability must be normal or full");
+    int64_t grace = sl_cli_arg_ms(args, 'g', 10000);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
     if (exit_idle && exit_drained)
         return sl_cli_usage(cli, "give --exit-when-idle or --exit-when-drained, not both");
     if (n_queues == 0)
@@ -97,14 +82,12 @@ static int worker_run(sl_cli *cli, int argc, char **argv)
         sl_wf_env_free(env);
         return sl_cli_fail_err(cli, &err);
     }
-    char qlist[512] = "";
-    for (size_t i = 0; i < n_queues; i++) {
-        if (i)
-            strncat(qlist, ",", sizeof(qlist) - strlen(qlist) - 1);
-        strncat(qlist, queues[i], sizeof(qlist) - strlen(qlist) - 1);
-    }
-    sl_info("worker %s ready: queues=%s concurrency=%lld db=%s", sl_engine_identity(e), qlist,
-            conc, cli->db_path);
+    sl_buf qlist = SL_BUF_INIT;
+    for (size_t i = 0; i < n_queues; i++)
+        sl_buf_printf(&qlist, "%s%s", i ? "," : "", queues[i]);
+    sl_info("worker %s ready: queues=%s concurrency=%lld db=%s", sl_engine_identity(e),
+            sl_buf_str(&qlist), conc, cli->db_path);
+    sl_buf_free(&qlist);
     int idle_checks = 0;
     int sig = 0;
     for (;;) {
@@ -143,7 +126,8 @@ static void worker_help_types(void)
 
 static const struct sl_cmd cmds[] = {
     {.name = "",
-     .run = worker_run,
+     .exec = worker_exec,
+     .opts = worker_opts,
      .usage = "worker [--task-queue Q]... [--concurrency N] [--exit-when-idle | "
               "--exit-when-drained] [--durability normal|full] [--shutdown-grace DURATION]",
      .help = "Poll task queues (default: default) and run workflow tasks and activities.\n"
