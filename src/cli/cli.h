@@ -27,9 +27,6 @@ typedef struct sl_cli {
     const char *usage;     /* the command's usage line (cmd->usage, or built from its table) */
 } sl_cli;
 
-/* argv[0] is the command's last word; parse options with sl_cli_getopt. Returns an exit code. */
-typedef int (*sl_cmd_fn)(sl_cli *cli, int argc, char **argv);
-
 /*
  * Declarative options, as tmux's cmd_entry declares its args template: a command lists its
  * options in a table (terminated by an entry with a NULL name) and main.c parses argv against
@@ -122,7 +119,6 @@ typedef int (*sl_cmd_exec_fn)(sl_cli *cli, const sl_cli_args *args);
 
 struct sl_cmd {
     const char *name;  /* sub-command word, or "" for a group that is itself a command */
-    sl_cmd_fn run;     /* parses its own argv (commands without a table) */
     const char *usage; /* "workflow start --type T [--id ID] ..."; NULL: built from `opts` */
     const char *help;  /* a few lines shown by --help */
     /* Prints what --help shows after `help` that is known only at run time, or NULL. */

@@ -29,13 +29,13 @@ struct bench {
     sl_engine *e;
     struct slot_ref *refs; /* one per slot */
     json_t *input;
-    int total;       /* workflows in this phase */
-    int base;        /* index of the phase's first workflow */
+    int total; /* workflows in this phase */
+    int base;  /* index of the phase's first workflow */
     int started, done, errors;
     int64_t *slot_start_ns; /* start time per slot, one slot per workflow in flight */
     int *free_slots;        /* stack of free slots */
     int n_free, n_slots;
-    sl_lt_hist *lat; /* start-to-close latency (ns) of the measured phase */
+    sl_lt_hist *lat;       /* start-to-close latency (ns) of the measured phase */
     char first_error[160]; /* what went wrong first, for the error line */
     char first_failed[64]; /* the workflow that failed first, if one did */
     bool measure;
@@ -86,8 +86,7 @@ static void start_next(struct bench *b)
     char id[48];
     snprintf(id, sizeof(id), "bench-%d.%d", i, slot);
     sl_start_opts o = {.workflow_id = id, .task_queue = "bench"};
-    sl_engine_start_async(b->e, "noop_chain", json_incref(b->input), &o, on_start,
-                          &b->refs[slot]);
+    sl_engine_start_async(b->e, "noop_chain", json_incref(b->input), &o, on_start, &b->refs[slot]);
 }
 
 static void on_close(void *arg, const char *workflow_id, const char *run_id, int status)
@@ -108,8 +107,8 @@ static void on_close(void *arg, const char *workflow_id, const char *run_id, int
     b->free_slots[b->n_free++] = slot;
     if (status != SL_RUN_COMPLETED) {
         if (!b->first_error[0]) {
-            snprintf(b->first_error, sizeof(b->first_error), "workflow %s ended %s",
-                     workflow_id, sl_run_status_name(status));
+            snprintf(b->first_error, sizeof(b->first_error), "workflow %s ended %s", workflow_id,
+                     sl_run_status_name(status));
             snprintf(b->first_failed, sizeof(b->first_failed), "%s", workflow_id);
         }
         b->errors++;
@@ -135,57 +134,30 @@ static void run_phase(struct bench *b, int base, int total, int conc)
     pthread_mutex_unlock(&b->mu);
 }
 
-static int bench_run(sl_cli *cli, int argc, char **argv)
+static const struct sl_opt bench_opts[] = {
+    SL_CLI_INT('n', "workflows", 'n', "N", 1, 10000000, "workflows measured (default 10000)"),
+    SL_CLI_INT('s', "steps", 's', "S", 0, 100000, "activity steps per workflow (default 3)"),
+    SL_CLI_INT('c', "concurrency", 'c', "C", 1, 100000, "workflows in flight (default 256)"),
+    SL_CLI_STR('d', "durability", 'd', "normal|full", "commit durability (default normal)"),
+    SL_CLI_INT('T', "threads", 'T', "T", 1, 1024, "activity threads (default 2)"),
+    SL_CLI_INT('w', "warmup", 'w', "W", 0, 1000000,
+               "warm-up workflows, not measured (default 200)"),
+    SL_CLI_OUT((1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON), "table (default) or json"),
+    SL_CLI_END,
+};
+
+static int bench_exec(sl_cli *cli, const sl_cli_args *args)
 {
-    static const struct option opts[] = {{"workflows", required_argument, NULL, 'n'},
-                                         {"steps", required_argument, NULL, 's'},
-                                         {"concurrency", required_argument, NULL, 'c'},
-                                         {"durability", required_argument, NULL, 'd'},
-                                         {"threads", required_argument, NULL, 'T'},
-                                         {"warmup", required_argument, NULL, 'w'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    long long n = 10000, steps = 3, conc = 256, threads = 2, warmup = 200;
+    long long n = sl_cli_arg_int(args, 'n', 10000), steps = sl_cli_arg_int(args, 's', 3);
+    long long conc = sl_cli_arg_int(args, 'c', 256), threads = sl_cli_arg_int(args, 'T', 2);
+    long long warmup = sl_cli_arg_int(args, 'w', 200);
     sl_durability dur = SL_DURABILITY_NORMAL;
-    sl_out_fmt fmt = SL_OUT_TABLE;
-    int c;
-    while ((c = sl_cli_getopt(cli, argc, argv, "n:s:c:d:T:w:o:", opts)) != -1) {
-        switch (c) {
-        case 'n':
-            if (!sl_cli_parse_int(cli, "--workflows", optarg, 1, 10000000, &n))
-                return SL_EXIT_USAGE;
-            break;
-        case 's':
-            if (!sl_cli_parse_int(cli, "--steps", optarg, 0, 100000, &steps))
-                return SL_EXIT_USAGE;
-            break;
-        case 'c':
-            if (!sl_cli_parse_int(cli, "--concurrency", optarg, 1, 100000, &conc))
-                return SL_EXIT_USAGE;
-            break;
-        case 'T':
-            if (!sl_cli_parse_int(cli, "--threads", optarg, 1, 1024, &threads))
-                return SL_EXIT_USAGE;
-            break;
-        case 'w':
-            if (!sl_cli_parse_int(cli, "--warmup", optarg, 0, 1000000, &warmup))
-                return SL_EXIT_USAGE;
-            break;
-        case 'd':
-            if (!sl_durability_parse(optarg, &dur))
-                return sl_cli_usage(cli, "--durability must be normal or full");
-            break;
-        case 'o':
-            if (!sl_cli_parse_output(cli, optarg, (1u << SL_OUT_TABLE) | (1u << SL_OUT_JSON),
-                                     &fmt))
-                return SL_EXIT_USAGE;
-            break;
-        default:
-            return SL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return sl_cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+    const char *dur_s = sl_cli_arg_str(args, 'd', NULL);
+    if (dur_s && !sl_durability_parse(dur_s, &dur))
+        return sl_cli_usage(cli, "--durability must be normal or full");
+    sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
+    if (args->argc > 0)
+        return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
 
     char dir[] = "/tmp/sluice-bench.XXXXXX";
     const char *tmp = getenv("TMPDIR");
@@ -240,8 +212,9 @@ static int bench_run(sl_cli *cli, int argc, char **argv)
         goto out;
     }
     if (fmt == SL_OUT_TABLE)
-        fprintf(stderr, "bench: %lld warm-up + %lld workflows of %lld steps, %lld in flight, "
-                        "durability %s, db %s\n",
+        fprintf(stderr,
+                "bench: %lld warm-up + %lld workflows of %lld steps, %lld in flight, "
+                "durability %s, db %s\n",
                 warmup, n, steps, conc, sl_durability_name(dur), db);
     run_phase(&b, 0, (int)warmup, (int)conc);
     int warm_errors = b.errors;
@@ -258,12 +231,11 @@ static int bench_run(sl_cli *cli, int argc, char **argv)
     if (b.first_error[0]) {
         /* say what went wrong: the failed run's failure, when it has one */
         json_t *d = NULL;
-        if (b.first_failed[0] &&
-            sl_engine_describe(e, b.first_failed, NULL, &d, NULL) == SL_OK) {
+        if (b.first_failed[0] && sl_engine_describe(e, b.first_failed, NULL, &d, NULL) == SL_OK) {
             json_t *fj = json_object_get(d, "failure");
             char *f = fj ? sl_json_dumps(fj) : sl_xstrdup("no failure recorded");
-            fprintf(stderr, "sluice: bench: %d errors; first: %s: %s\n",
-                    b.errors + warm_errors, b.first_error, f);
+            fprintf(stderr, "sluice: bench: %d errors; first: %s: %s\n", b.errors + warm_errors,
+                    b.first_error, f);
             free(f);
             json_decref(d);
         } else {
@@ -292,14 +264,14 @@ static int bench_run(sl_cli *cli, int argc, char **argv)
     double rss_mb = (double)sl_peak_rss_bytes() / (1024.0 * 1024.0);
     double per_wf = (double)db_bytes / (double)total;
     if (fmt == SL_OUT_JSON) {
-        json_t *j = json_pack(
-            "{s:I,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:I,s:I,s:I}", "workflows",
-            (json_int_t)n, "steps", (json_int_t)steps, "concurrency", (json_int_t)conc,
-            "durability", sl_durability_name(dur), "wall_s", wall, "workflows_per_s",
-            (double)n / wall, "transitions_per_s", (double)events / wall, "p50_ms", p50, "p99_ms",
-            p99, "rss_mb", rss_mb, "db_bytes_per_workflow", per_wf, "errors",
-            b.errors + warm_errors, "warmup", (json_int_t)warmup, "commits",
-            (json_int_t)(s1.commits - s0.commits), "threads", (json_int_t)threads);
+        json_t *j =
+            json_pack("{s:I,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:I,s:I,s:I}", "workflows",
+                      (json_int_t)n, "steps", (json_int_t)steps, "concurrency", (json_int_t)conc,
+                      "durability", sl_durability_name(dur), "wall_s", wall, "workflows_per_s",
+                      (double)n / wall, "transitions_per_s", (double)events / wall, "p50_ms", p50,
+                      "p99_ms", p99, "rss_mb", rss_mb, "db_bytes_per_workflow", per_wf, "errors",
+                      b.errors + warm_errors, "warmup", (json_int_t)warmup, "commits",
+                      (json_int_t)(s1.commits - s0.commits), "threads", (json_int_t)threads);
         sl_cli_print_json(j);
         json_decref(j);
     } else {
@@ -341,13 +313,15 @@ out:
 
 static const struct sl_cmd cmds[] = {
     {.name = "",
-     .run = bench_run,
+     .exec = bench_exec,
+     .opts = bench_opts,
      .usage = "bench [--workflows N] [--steps S] [--concurrency C] [--durability normal|full] "
               "[--threads T] [--warmup W] [-o table|json]",
-     .help = "Run N noop_chain workflows of S zero-millisecond steps end to end (closed loop, C in\n"
-             "flight, after W warm-up workflows) on a fresh temporary database and report\n"
-             "workflows/s, state transitions/s, p50/p99 start-to-close latency, peak RSS and\n"
-             "database bytes per workflow."},
+     .help =
+         "Run N noop_chain workflows of S zero-millisecond steps end to end (closed loop, C in\n"
+         "flight, after W warm-up workflows) on a fresh temporary database and report\n"
+         "workflows/s, state transitions/s, p50/p99 start-to-close latency, peak RSS and\n"
+         "database bytes per workflow."},
 };
 const struct sl_cmd_group sl_cli_bench = {"bench", "measure the engine on its own workload", cmds,
                                           1};

@@ -179,17 +179,12 @@ int sl_cli_main(int argc, char **argv, sl_cli_register_fn register_more, void *a
         return SL_EXIT_FAIL;
     }
     optind = 0; /* glibc: full re-initialisation of getopt */
-    int rc;
-    if (cmd->exec) {
-        /* declared options: parse here, then the command is its library call and output */
-        sl_cli_args args;
-        rc = sl_cli_args_parse(&cli, sub_argc, sub_argv, &args);
-        if (rc == SL_EXIT_OK)
-            rc = cmd->exec(&cli, &args);
-        sl_cli_args_cleanup(&args);
-    } else {
-        rc = cmd->run(&cli, sub_argc, sub_argv);
-    }
+    /* declared options: parse here, then the command is its library call and output */
+    sl_cli_args args;
+    int rc = sl_cli_args_parse(&cli, sub_argc, sub_argv, &args);
+    if (rc == SL_EXIT_OK)
+        rc = cmd->exec(&cli, &args);
+    sl_cli_args_cleanup(&args);
     fflush(stdout);
     sl_dbx_global_cleanup();
     sl_buf_free(&usage);
