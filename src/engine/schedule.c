@@ -351,6 +351,8 @@ static sl_code create_fn(sl_engine *e, void *arg, sl_err *err)
         return sl_err_set(err, SL_EINVAL, "unknown workflow type '%s' (known: %s)",
                           o->workflow_type ? o->workflow_type : "",
                           sl_registry_workflow_names(e->reg));
+    if (o->task_queue && sl_engine_name_check("task queue name", o->task_queue, err) != SL_OK)
+        return SL_EINVAL;
     if ((o->cron != NULL) == (o->every_ms > 0))
         return sl_err_set(err, SL_EINVAL, "give exactly one of --cron and --every");
     if (!overlap_valid(o->overlap))

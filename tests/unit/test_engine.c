@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "sluice/engine.h"
+#include "sluice/schedule.h"
 #include "sluice/store.h"
 #include "sluice/worker.h"
 
@@ -354,6 +355,43 @@ static void start(const char *type, const char *wid, json_t *input_take, sl_star
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
+
+/* A blank, space-padded, control-character or over-long workflow id, task queue or schedule
+ * queue is refused where runs are started, limited and served, and nothing is stored. */
+static void blank_or_control_names_are_refused_everywhere(void **state)
+{
+    (void)state;
+    char longname[SL_WORKFLOW_ID_MAX + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    const char *bad[] = {"", " ", "\t", "  keep", "keep ", "a\nb", "a\rb", "\x1b[31mred", "a\x7f",
+                         longname};
+    sl_err err;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sl_start_result res;
+        sl_start_opts by_id = {.workflow_id = bad[i]};
+        sl_err_clear(&err);
+        assert_int_equal(sl_engine_start(E, "one_step", NULL, &by_id, &res, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "workflow id"));
+        assert_null(strchr(err.msg, '\n'));
+        sl_start_opts by_queue = {.workflow_id = "fine", .task_queue = bad[i]};
+        sl_err_clear(&err);
+        assert_int_equal(sl_engine_start(E, "one_step", NULL, &by_queue, &res, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "task queue name"));
+        sl_queue_limit lim = {.concurrency = 1};
+        assert_int_equal(sl_engine_queue_limit(E, bad[i], &lim, NULL), SL_EINVAL);
+        sl_schedule_opts so;
+        sl_schedule_opts_init(&so);
+        so.id = "sched";
+        so.workflow_type = "one_step";
+        so.every_ms = 60000;
+        so.task_queue = bad[i];
+        assert_int_equal(sl_schedule_create(E, &so, NULL), SL_EINVAL);
+    }
+    assert_int_equal(sl_engine_name_check("workflow id", "a fine id", NULL), SL_OK);
+    json_t *h = NULL;
+    assert_int_equal(sl_engine_history(E, "fine", NULL, 0, &h, NULL, NULL, NULL), SL_ENOTFOUND);
+}
 
 static void activity_step_completes_with_its_history(void **state)
 {
@@ -778,6 +816,8 @@ int main(void)
     sl_registry_add_activity(reg, "gate", gate_act);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(activity_step_completes_with_its_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(blank_or_control_names_are_refused_everywhere, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(start_with_an_open_id_returns_the_open_run, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(failed_attempts_are_retried_after_the_policy_delays, setup,
