@@ -169,7 +169,7 @@ int64_t sl_peak_rss_bytes(void);
 
 /* CSV (RFC 4180): quoted fields with embedded separators, doubled quotes and line breaks;
  * CRLF or LF records; blank lines skipped; every record must have as many fields as the
- * first. Streaming: memory is one read buffer plus the current record. */
+ * first; a NUL byte is an error naming its line. Streaming: memory is one read buffer plus the current record. */
 typedef struct sl_csv sl_csv;
 /* Open a reader over a file (sep usually ','). NULL with errno set on failure. */
 sl_csv *sl_csv_open(const char *path, char sep);
