@@ -340,22 +340,35 @@ static int conversations_run(sl_cli *cli, int argc, char **argv)
 /* ---- genie batch ---- */
 
 /* Questions of one line: a JSON array of strings, else the line itself. Owned. */
-static json_t *line_questions(const char *line)
+/* The questions of one batch line (owned), or NULL with *why set: a line is UTF-8 text, and
+ * one that parses as JSON but is not a non-empty array of non-empty strings is a mistake
+ * (a line that merely starts with '[' and is not JSON is a question). */
+static json_t *line_questions(const char *line, const char **why)
 {
-    if (line[0] == '[') {
-        json_t *j = json_loads(line, 0, NULL);
-        bool ok = json_is_array(j) && json_array_size(j) > 0;
-        size_t i;
-        json_t *q;
-        json_array_foreach(j, i, q)
-        {
-            ok = ok && json_is_string(q) && json_string_length(q) > 0;
-        }
-        if (ok)
-            return j;
-        json_decref(j);
+    json_t *text = json_string(line);
+    if (!text) {
+        *why = "is not UTF-8 text";
+        return NULL;
     }
-    return sl_json_check(json_pack("[s]", line));
+    if (line[0] == '[') {
+        json_t *j = json_loads(line, JSON_DECODE_ANY, NULL);
+        if (j) {
+            bool ok = json_is_array(j) && json_array_size(j) > 0;
+            size_t i;
+            json_t *q;
+            json_array_foreach(j, i, q)
+            {
+                ok = ok && json_is_string(q) && json_string_length(q) > 0;
+            }
+            json_decref(ok ? text : j);
+            if (ok)
+                return j;
+            json_decref(text);
+            *why = "is JSON but not an array of non-empty strings";
+            return NULL;
+        }
+    }
+    return sl_json_check(json_pack("[o]", text));
 }
 
 /* The space batch workflows use: --space, else GENIE_SPACE_ID (environment, ./.env or the
@@ -453,6 +466,15 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
     if (sl_file_read_arg(path, &text, &len, &err) != SL_OK)
         return sl_cli_fail_err(cli, &err);
 
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        size_t nul_line = 1;
+        for (const char *q = text; q < nul; q++)
+            nul_line += *q == '\n';
+        int frc = sl_cli_fail(cli, "%s line %zu has a NUL byte (not a text file?)", path, nul_line);
+        free(text);
+        return frc;
+    }
     char *space = batch_space(space_flag);
     batch_item *items = NULL;
     size_t n_items = 0, cap_items = 0, line_no = 0;
@@ -489,8 +511,14 @@ static int batch_run(sl_cli *cli, int argc, char **argv)
         h = sl_fnv1a(h, num, strlen(num) + 1);
         h = sl_fnv1a(h, s, strlen(s));
         snprintf(it->id, sizeof(it->id), "genie-%016llx", (unsigned long long)h);
-        it->input = sl_json_check(
-            json_pack("{s:o,s:s}", "questions", line_questions(s), "conversation", mode));
+        const char *why = NULL;
+        json_t *qs = line_questions(s, &why);
+        if (!qs) {
+            rc = sl_cli_fail(cli, "%s line %zu %s", path, line_no, why);
+            goto out;
+        }
+        it->input =
+            sl_json_check(json_pack("{s:o,s:s}", "questions", qs, "conversation", mode));
         if (*space)
             json_object_set_new(it->input, "space_id", json_string(space));
         if (timeout)
