@@ -114,6 +114,33 @@ static void newer_schema_and_foreign_files_are_refused(void **state)
     assert_int_equal(sl_store_open(&o, &st, &err), SL_ESCHEMA);
 }
 
+/* Paths that are not database files are refused at once: a FIFO (whose open would block
+ * forever), a device, and the empty path (a throw-away temporary database in SQLite). */
+static void fifo_device_and_empty_paths_are_refused(void **state)
+{
+    (void)state;
+    char fifo[160];
+    snprintf(fifo, sizeof(fifo), "%s/fifo.db", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *bad[] = {fifo, "/dev/null", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (int ro = 0; ro < 2; ro++) {
+            sl_store_opts o;
+            sl_store_opts_init(&o);
+            o.path = bad[i];
+            o.read_only = ro;
+            sl_store *st = NULL;
+            sl_err err;
+            sl_err_clear(&err);
+            alarm(10); /* a blocked open fails the test instead of hanging it */
+            assert_int_not_equal(sl_store_open(&o, &st, &err), SL_OK);
+            alarm(0);
+            assert_null(st);
+            assert_true(strstr(err.msg, "not a regular file") || strstr(err.msg, "empty"));
+        }
+    }
+}
+
 /*
  * Several processes opening one new file at the same moment (a worker and a CLI command
  * started together) must all succeed: none may mistake the file another is migrating for a
@@ -711,6 +738,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(new_database_is_migrated_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_schema_and_foreign_files_are_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(fifo_device_and_empty_paths_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_first_opens_all_succeed, setup, teardown),
         cmocka_unit_test_setup_teardown(background_checkpoints_keep_the_wal_bounded, setup,
                                         teardown),
