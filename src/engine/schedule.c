@@ -379,6 +379,14 @@ static sl_code create_fn(sl_engine *e, void *arg, sl_err *err)
     const char *zone = sl_tz_name(sp.tz);
     int64_t now = sl_now_ms();
     int64_t next = spec_next(&sp, now);
+    if (o->cron && next < 0) {
+        /* "0 0 30 2 *" parses, but a schedule that can never fire is a mistake */
+        spec_free(&sp);
+        free(spec_text);
+        return sl_err_set(err, SL_EINVAL,
+                          "cron '%s' never fires in the next %d days (is the day in the month?)",
+                          o->cron, SL_CRON_HORIZON_DAYS);
+    }
     sl_schedule_row r = {
         .schedule_id = (char *)o->id,
         .spec = spec_text,

@@ -357,8 +357,9 @@ static void start(const char *type, const char *wid, json_t *input_take, sl_star
 /* ---- tests ------------------------------------------------------------------------------- */
 
 /* A blank, space-padded, control-character or over-long workflow id, task queue or schedule
- * queue is refused where runs are started, limited and served, and nothing is stored. */
-static void blank_or_control_names_are_refused_everywhere(void **state)
+ * queue is refused where runs are started, limited and served, and nothing is stored; so is a
+ * cron schedule that names no real day (February 30). */
+static void bad_names_and_never_firing_crons_are_refused(void **state)
 {
     (void)state;
     char longname[SL_WORKFLOW_ID_MAX + 2];
@@ -389,6 +390,24 @@ static void blank_or_control_names_are_refused_everywhere(void **state)
         assert_int_equal(sl_schedule_create(E, &so, NULL), SL_EINVAL);
     }
     assert_int_equal(sl_engine_name_check("workflow id", "a fine id", NULL), SL_OK);
+    /* a cron that parses but names no day that exists is refused, one that is rare is not */
+    const char *never[] = {"0 0 30 2 *", "* * 31 2 *", "0 0 31 4,6,9,11 *"};
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+        sl_schedule_opts so;
+        sl_schedule_opts_init(&so);
+        so.id = "never";
+        so.workflow_type = "one_step";
+        so.cron = never[i];
+        sl_err_clear(&err);
+        assert_int_equal(sl_schedule_create(E, &so, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "never fires"));
+    }
+    sl_schedule_opts leap;
+    sl_schedule_opts_init(&leap);
+    leap.id = "leap";
+    leap.workflow_type = "one_step";
+    leap.cron = "0 0 29 2 *";
+    assert_int_equal(sl_schedule_create(E, &leap, NULL), SL_OK);
     json_t *h = NULL;
     assert_int_equal(sl_engine_history(E, "fine", NULL, 0, &h, NULL, NULL, NULL), SL_ENOTFOUND);
 }
@@ -816,7 +835,7 @@ int main(void)
     sl_registry_add_activity(reg, "gate", gate_act);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(activity_step_completes_with_its_history, setup, teardown),
-        cmocka_unit_test_setup_teardown(blank_or_control_names_are_refused_everywhere, setup,
+        cmocka_unit_test_setup_teardown(bad_names_and_never_firing_crons_are_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(start_with_an_open_id_returns_the_open_run, setup,
                                         teardown),
