@@ -13,6 +13,7 @@
  * ./.env and ~/.databrickscfg (docs/dbx.md). Only warnings are logged unless LOG_LEVEL
  * is set, so stderr holds just the error line on failure.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,8 @@ static bool parse_double(sl_cli *cli, const char *flag, const char *s, double mi
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end || !(v >= min)) {
+    /* decimal only: strtod would also take inf, 1e400 (inf) and hex such as 0x10 */
+    if (end == s || *end || !(v >= min) || !isfinite(v) || strpbrk(s, "xX")) {
         sl_cli_usage(cli, "%s must be a number >= %g, not '%s'", flag, min, s);
         return false;
     }
@@ -355,10 +357,14 @@ static int genie_run(sl_cli *cli, int argc, char **argv)
         return SL_EXIT_USAGE;
     o.min_wait_s = a.has_min || mw ? a.min_wait : 8;
     o.max_wait_s = a.has_max || xw ? a.max_wait : 30;
-    if (!a.sample_size && env("GENIE_SAMPLE_SIZE"))
-        a.sample_size = strtoll(env("GENIE_SAMPLE_SIZE"), NULL, 10);
+    if (!a.sample_size && env("GENIE_SAMPLE_SIZE") &&
+        !sl_cli_parse_int(cli, "GENIE_SAMPLE_SIZE", env("GENIE_SAMPLE_SIZE"), 1, 100000000,
+                          &a.sample_size))
+        return SL_EXIT_USAGE;
     if (!a.has_sample_seed && env("GENIE_SAMPLE_SEED")) {
-        a.sample_seed = strtoll(env("GENIE_SAMPLE_SEED"), NULL, 10);
+        if (!sl_cli_parse_int(cli, "GENIE_SAMPLE_SEED", env("GENIE_SAMPLE_SEED"), 0, INT64_MAX,
+                              &a.sample_seed))
+            return SL_EXIT_USAGE;
         a.has_sample_seed = true;
     }
 
