@@ -356,8 +356,8 @@ static void start(const char *type, const char *wid, json_t *input_take, sl_star
 
 /* ---- tests ------------------------------------------------------------------------------- */
 
-/* A blank, space-padded, control-character or over-long workflow id, task queue or schedule
- * queue is refused where runs are started, limited and served, and nothing is stored; so is a
+/* A blank, space-padded, control-character or over-long workflow id, task queue, schedule
+ * queue or signal name is refused where runs are started, limited and served, and nothing is stored; so is a
  * cron schedule that names no real day (February 30). */
 static void bad_names_and_never_firing_crons_are_refused(void **state)
 {
@@ -388,6 +388,9 @@ static void bad_names_and_never_firing_crons_are_refused(void **state)
         so.every_ms = 60000;
         so.task_queue = bad[i];
         assert_int_equal(sl_schedule_create(E, &so, NULL), SL_EINVAL);
+        sl_err_clear(&err);
+        assert_int_equal(sl_engine_signal(E, "fine", bad[i], NULL, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "signal name"));
     }
     assert_int_equal(sl_engine_name_check("workflow id", "a fine id", NULL), SL_OK);
     /* a cron that parses but names no day that exists is refused, one that is rare is not */
