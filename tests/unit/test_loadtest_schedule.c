@@ -161,6 +161,13 @@ static void questions_file_skips_blank_and_comment_lines(void **state)
     assert_int_equal(write(fd, "\n# none\n", 8), 8);
     close(fd);
     assert_int_equal(sl_lt_questions_load(path, &v, &n, &err), SL_EINVAL);
+    /* a NUL byte would silently end the file early */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_int_equal(write(fd, "one\ntwo\0\nthree\n", 15), 15);
+    close(fd);
+    sl_err_clear(&err);
+    assert_int_equal(sl_lt_questions_load(path, &v, &n, &err), SL_EINVAL);
+    assert_non_null(strstr(err.msg, "line 2 has a NUL byte"));
     unlink(path);
     assert_int_not_equal(sl_lt_questions_load(path, &v, &n, &err), SL_OK);
 }
