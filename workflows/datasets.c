@@ -344,11 +344,13 @@ sl_code sl_dataset_ingest(sl_engine *e, const sl_dataset_ingest_opts *o, json_t 
                           sl_err *err)
 {
     *status = NULL;
-    if (!o->name || !*o->name || strlen(o->name) > 255)
-        return sl_err_set(err, SL_EINVAL, "dataset name must be 1-255 characters");
+    if (sl_engine_name_check("dataset name", o->name, err) != SL_OK)
+        return SL_EINVAL;
     const char *tenant = o->tenant && *o->tenant ? o->tenant : "default";
     if (strlen(tenant) > 64)
         return sl_err_set(err, SL_EINVAL, "tenant must be at most 64 characters");
+    if (sl_engine_name_check("tenant", tenant, err) != SL_OK)
+        return SL_EINVAL;
     char gen[17];
     const char *id = o->id;
     if (id && !valid_dataset_id(id))

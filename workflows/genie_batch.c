@@ -34,23 +34,35 @@ sl_code sl_genie_max_queue_size(int64_t *out, sl_err *err)
     return SL_OK;
 }
 
-/* Questions of one line: a JSON array of non-empty strings, else the line itself. Owned. */
-static json_t *line_questions(const char *line)
+/* The questions of one line (owned), or NULL with *why set: a line is UTF-8 text, and one
+ * that parses as JSON but is not a non-empty array of non-empty strings is a mistake (a line
+ * that merely starts with '[' and is not JSON is a question). */
+static json_t *line_questions(const char *line, const char **why)
 {
-    if (line[0] == '[') {
-        json_t *j = json_loads(line, 0, NULL);
-        bool ok = json_is_array(j) && json_array_size(j) > 0;
-        size_t i;
-        json_t *q;
-        json_array_foreach(j, i, q)
-        {
-            ok = ok && json_is_string(q) && json_string_length(q) > 0;
-        }
-        if (ok)
-            return j;
-        json_decref(j);
+    json_t *text = json_string(line);
+    if (!text) {
+        *why = "is not UTF-8 text";
+        return NULL;
     }
-    return sl_json_check(json_pack("[s]", line));
+    if (line[0] == '[') {
+        json_t *j = json_loads(line, JSON_DECODE_ANY, NULL);
+        if (j) {
+            bool ok = json_is_array(j) && json_array_size(j) > 0;
+            size_t i;
+            json_t *q;
+            json_array_foreach(j, i, q)
+            {
+                ok = ok && json_is_string(q) && json_string_length(q) > 0;
+            }
+            json_decref(ok ? text : j);
+            if (ok)
+                return j;
+            json_decref(text);
+            *why = "is JSON but not an array of non-empty strings";
+            return NULL;
+        }
+    }
+    return sl_json_check(json_pack("[o]", text));
 }
 
 /* --space, else GENIE_SPACE_ID (environment, ./.env or the profile), else "" (each activity
@@ -100,6 +112,15 @@ sl_code sl_genie_batch_new(const char *text, size_t len, const char *name,
         b->max_queue = o->max_queue;
     else if ((rc = sl_genie_max_queue_size(&b->max_queue, err)) != SL_OK)
         goto out;
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        size_t nul_line = 1;
+        for (const char *q = text; q < nul; q++)
+            nul_line += *q == '\n';
+        rc = sl_err_set(err, SL_EINVAL, "%s line %zu has a NUL byte (not a text file?)", name,
+                        nul_line);
+        goto out;
+    }
     char *copy = sl_xmalloc(len + 1);
     memcpy(copy, text, len);
     copy[len] = '\0';
@@ -135,8 +156,14 @@ sl_code sl_genie_batch_new(const char *text, size_t len, const char *name,
         h = sl_fnv1a(h, s, strlen(s));
         snprintf(it->workflow_id, sizeof(it->workflow_id), "genie-%016llx",
                  (unsigned long long)h);
-        it->input = sl_json_check(
-            json_pack("{s:o,s:s}", "questions", line_questions(s), "conversation", mode));
+        const char *why = NULL;
+        json_t *qs = line_questions(s, &why);
+        if (!qs) {
+            rc = sl_err_set(err, SL_EINVAL, "%s line %zu %s", name, line_no, why);
+            break;
+        }
+        it->input =
+            sl_json_check(json_pack("{s:o,s:s}", "questions", qs, "conversation", mode));
         if (*space)
             json_object_set_new(it->input, "space_id", json_string(space));
         if (o->timeout)

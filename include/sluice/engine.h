@@ -88,6 +88,15 @@ void sl_engine_set_env(sl_engine *e, void *env);
 
 #define SL_WORKFLOW_ID_MAX 255
 
+/*
+ * Check a name a user gives Sluice to keep: a workflow id, task queue, schedule or dataset
+ * name. It must be 1-SL_WORKFLOW_ID_MAX bytes with no control characters (which would
+ * break every one-line error, log and table that shows it) and no leading or trailing
+ * space (so a blank name, or " keep" next to "keep", cannot be made). `what` names the
+ * thing in the message ("workflow id"); the name itself is not echoed. SL_EINVAL if bad.
+ */
+SL_MUST_USE sl_code sl_engine_name_check(const char *what, const char *name, sl_err *err);
+
 typedef struct sl_start_opts {
     const char *workflow_id;  /* default: "<type>-<uuid>" */
     const char *task_queue;   /* default "default" */

@@ -135,7 +135,10 @@ void sl_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 /* UTC timestamps: "2026-11-25T13:00:58.123Z". buf >= 32 bytes. */
 const char *sl_time_format(int64_t unix_ms, char *buf, size_t buf_len);
 /* Parse RFC 3339 / ISO-8601 ("2026-11-25T13:00:58Z", "...58.123+01:00", "2026-11-25",
- * "2026-11-25T13:00"); naive values are UTC. */
+ * "2026-11-25T13:00"); naive values are UTC. SL_EINVAL for a date the calendar does not
+ * have (2026-02-30, 2025-02-29), hours past 23, minutes past 59, a '.' without digits, or
+ * an offset beyond +-18:00 or with minutes past 59. */
+#define SL_TIME_OFFSET_MAX_MIN (18 * 60)
 SL_MUST_USE sl_code sl_time_parse(const char *s, int64_t *out_ms, sl_err *err);
 
 /* JSON text. sl_json_dumps returns compact text (owned, never NULL for a valid value);
@@ -166,7 +169,7 @@ int64_t sl_peak_rss_bytes(void);
 
 /* CSV (RFC 4180): quoted fields with embedded separators, doubled quotes and line breaks;
  * CRLF or LF records; blank lines skipped; every record must have as many fields as the
- * first. Streaming: memory is one read buffer plus the current record. */
+ * first; a NUL byte is an error naming its line. Streaming: memory is one read buffer plus the current record. */
 typedef struct sl_csv sl_csv;
 /* Open a reader over a file (sep usually ','). NULL with errno set on failure. */
 sl_csv *sl_csv_open(const char *path, char sep);

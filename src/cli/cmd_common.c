@@ -7,6 +7,15 @@
 
 #include "cli.h"
 
+/* An error is one line: a control character that came in with user input (a newline in an
+ * id, an escape sequence in a file name) is shown as '?', never sent to the terminal. */
+static void one_line(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 int sl_cli_fail(sl_cli *cli, const char *fmt, ...)
 {
     char msg[512];
@@ -14,6 +23,7 @@ int sl_cli_fail(sl_cli *cli, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    one_line(msg);
     fflush(stdout);
     fprintf(stderr, "sluice: %s: %s\n", cli->cmd_name, msg);
     return SL_EXIT_FAIL;
@@ -31,6 +41,7 @@ int sl_cli_usage(sl_cli *cli, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    one_line(msg);
     fflush(stdout);
     fprintf(stderr, "sluice: %s: %s (usage: sluice %s)\n", cli->cmd_name, msg,
             cli->usage ? cli->usage : cli->cmd_name);

@@ -13,6 +13,7 @@
  * ./.env and ~/.databrickscfg (docs/dbx.md). Only warnings are logged unless LOG_LEVEL
  * is set, so stderr holds just the error line on failure.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,8 @@ static bool parse_double(sl_cli *cli, const char *flag, const char *s, double mi
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end || !(v >= min)) {
+    /* decimal only: strtod would also take inf, 1e400 (inf) and hex such as 0x10 */
+    if (end == s || *end || !(v >= min) || !isfinite(v) || strpbrk(s, "xX")) {
         sl_cli_usage(cli, "%s must be a number >= %g, not '%s'", flag, min, s);
         return false;
     }

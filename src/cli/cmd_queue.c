@@ -1,5 +1,6 @@
 /* cmd_queue.c - `sluice queue limit|list`: rate and concurrency limits per task queue. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,8 +11,9 @@
 static bool parse_rate(const char *s, int64_t *n, int64_t *period_ms)
 {
     char *end;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (end == s || *end != '/' || v <= 0)
+    if (errno || end == s || *end != '/' || v <= 0)
         return false;
     const char *u = end + 1;
     if (!strcmp(u, "s") || !strcmp(u, "sec") || !strcmp(u, "second"))

@@ -380,6 +380,15 @@ sl_code sl_dbx_async_req_submit(sl_dbx_async_req *r, const sl_dbx_request *rq, s
     const char *path = rq->path ? rq->path : "";
     if (!a->c && !is_http_url(path))
         return sl_err_set(err, SL_EINVAL, "URL '%.100s' is not http:// or https://", path);
+    /* A CR or LF in a URL or header would let its text smuggle extra headers (or a second
+     * request) onto the wire; no control character belongs there. */
+    for (const char *p = path; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return sl_err_set(err, SL_EINVAL, "URL has a control character");
+    for (size_t i = 0; i < rq->n_headers; i++)
+        for (const char *p = rq->headers[i]; *p; p++)
+            if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+                return sl_err_set(err, SL_EINVAL, "header %zu has a control character", i + 1);
     forget_request(r);
     snprintf(r->method, sizeof(r->method), "%s", rq->method ? rq->method : "GET");
     if (a->c) {

@@ -1,6 +1,7 @@
 /* faults.c - the fault spec ("429=0.2,latency_ms=50;PATH_GLOB:500=0.1"), per-request
  * decisions from a seeded RNG, and the sliding-window limiter behind Genie's 5/min. */
 #include <ctype.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ static bool parse_prob(const char *v, double *out)
 {
     char *end;
     double d = strtod(v, &end);
-    if (end == v || *end || d < 0 || d > 1)
+    if (end == v || *end || !(d >= 0 && d <= 1)) /* NaN fails both comparisons */
         return false;
     *out = d;
     return true;
@@ -42,8 +43,9 @@ static bool parse_prob(const char *v, double *out)
 static bool parse_nonneg(const char *v, int64_t *out)
 {
     char *end;
+    errno = 0;
     long long n = strtoll(v, &end, 10);
-    if (end == v || *end || n < 0)
+    if (errno || end == v || *end || n < 0)
         return false;
     *out = n;
     return true;

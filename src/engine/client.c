@@ -439,6 +439,8 @@ static sl_code run_action(sl_engine *e, sl__call_fn fn, struct action_call *c, s
 sl_code sl_engine_signal(sl_engine *e, const char *workflow_id, const char *name,
                          const json_t *input, sl_err *err)
 {
+    if (sl_engine_name_check("signal name", name, err) != SL_OK)
+        return SL_EINVAL;
     struct action_call c = {.workflow_id = workflow_id, .name = name, .input = input};
     return run_action(e, signal_fn, &c, err);
 }

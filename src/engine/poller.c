@@ -247,6 +247,9 @@ sl_code sl_engine_serve(sl_engine *e, const char *const *queues, size_t n_queues
 {
     if (!e->threaded)
         return sl_err_set(err, SL_EINVAL, "serving queues needs a threaded engine");
+    for (size_t i = 0; i < n_queues; i++)
+        if (sl_engine_name_check("task queue name", queues[i], err) != SL_OK)
+            return SL_EINVAL;
     sl__poller *p = &e->poller;
     pthread_mutex_lock(&e->mu);
     if (p->serving) {

@@ -35,8 +35,8 @@ static sl_code limit_fn(sl_engine *e, void *arg, sl_err *err)
 sl_code sl_engine_queue_limit(sl_engine *e, const char *queue, const sl_queue_limit *lim,
                               sl_err *err)
 {
-    if (!queue || !*queue || strlen(queue) > 255)
-        return sl_err_set(err, SL_EINVAL, "queue name must be 1-255 characters");
+    if (sl_engine_name_check("task queue name", queue, err) != SL_OK)
+        return SL_EINVAL;
     if (lim) {
         if (lim->rate_n < 0 || lim->burst < 0 || lim->concurrency < 0 ||
             (lim->rate_n > 0 && lim->rate_period_ms <= 0))

@@ -4,6 +4,7 @@
  *
  * Threads: the engine thread (or a direct engine's caller), inside the transaction.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,15 +51,20 @@ static const char *event_type_const(const char *t)
     return NULL;
 }
 
-static bool valid_id(const char *s)
+sl_code sl_engine_name_check(const char *what, const char *name, sl_err *err)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > SL_WORKFLOW_ID_MAX)
-        return false;
-    for (; *s; s++)
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0)
+        return sl_err_set(err, SL_EINVAL, "empty %s", what);
+    if (n > SL_WORKFLOW_ID_MAX)
+        return sl_err_set(err, SL_EINVAL, "%s longer than %d bytes", what, SL_WORKFLOW_ID_MAX);
+    for (const char *s = name; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return false;
-    return true;
+            return sl_err_set(err, SL_EINVAL, "%s has a control character (byte %zu)", what,
+                              (size_t)(s - name) + 1);
+    if (isspace((unsigned char)name[0]) || isspace((unsigned char)name[n - 1]))
+        return sl_err_set(err, SL_EINVAL, "%s starts or ends with a space", what);
+    return SL_OK;
 }
 
 /* Insert a new run (its id must have no open run) with its Started event, carried-over
@@ -186,14 +192,14 @@ sl_code sl__op_start_at(sl_engine *e, const char *type, const json_t *input, con
         return sl_err_set(err, SL_EINVAL, "unknown workflow type '%s' (known: %s)",
                           type ? type : "", sl_registry_workflow_names(e->reg));
     const char *queue = o && o->task_queue ? o->task_queue : "default";
-    if (!valid_id(queue))
-        return sl_err_set(err, SL_EINVAL, "invalid task queue name");
+    sl_code vrc = sl_engine_name_check("task queue name", queue, err);
+    if (vrc != SL_OK)
+        return vrc;
     char gen_id[SL_WORKFLOW_ID_MAX + 1];
     const char *wid = o ? o->workflow_id : NULL;
     if (wid) {
-        if (!valid_id(wid))
-            return sl_err_set(err, SL_EINVAL, "invalid workflow id (1-%d printable characters)",
-                              SL_WORKFLOW_ID_MAX);
+        if ((vrc = sl_engine_name_check("workflow id", wid, err)) != SL_OK)
+            return vrc;
         sl_run_row open;
         sl_code rc = sl_store_run_find_open(e->st, wid, &open, err);
         if (rc == SL_OK) {

@@ -351,6 +351,8 @@ static sl_code create_fn(sl_engine *e, void *arg, sl_err *err)
         return sl_err_set(err, SL_EINVAL, "unknown workflow type '%s' (known: %s)",
                           o->workflow_type ? o->workflow_type : "",
                           sl_registry_workflow_names(e->reg));
+    if (o->task_queue && sl_engine_name_check("task queue name", o->task_queue, err) != SL_OK)
+        return SL_EINVAL;
     if ((o->cron != NULL) == (o->every_ms > 0))
         return sl_err_set(err, SL_EINVAL, "give exactly one of --cron and --every");
     if (!overlap_valid(o->overlap))
@@ -377,6 +379,14 @@ static sl_code create_fn(sl_engine *e, void *arg, sl_err *err)
     const char *zone = sl_tz_name(sp.tz);
     int64_t now = sl_now_ms();
     int64_t next = spec_next(&sp, now);
+    if (o->cron && next < 0) {
+        /* "0 0 30 2 *" parses, but a schedule that can never fire is a mistake */
+        spec_free(&sp);
+        free(spec_text);
+        return sl_err_set(err, SL_EINVAL,
+                          "cron '%s' never fires in the next %d days (is the day in the month?)",
+                          o->cron, SL_CRON_HORIZON_DAYS);
+    }
     sl_schedule_row r = {
         .schedule_id = (char *)o->id,
         .spec = spec_text,

@@ -7,6 +7,7 @@
  * string "2026-02-01T09:15:00.123456" or "123" is quoted; integers are plain).
  */
 #include <errno.h>
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,17 +118,28 @@ static char *scalar_dup(yaml_node_t *n)
     return sl_xstrndup((const char *)n->data.scalar.value, n->data.scalar.length);
 }
 
-static int64_t scalar_int(yaml_node_t *n)
+/* A timestamp (Unix ms) as an integer or a finite number within int64; absent reads as 0.
+ * False for anything else (a list, text, .nan, 1e400), which the tool could not use. */
+static bool scalar_int(yaml_node_t *n, int64_t *out)
 {
-    if (is_null(n))
-        return 0;
+    *out = 0;
+    if (!n || (n->type == YAML_SCALAR_NODE && is_null(n)))
+        return true;
+    if (n->type != YAML_SCALAR_NODE)
+        return false;
     const char *v = (const char *)n->data.scalar.value;
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (errno || end == v)
-        return (int64_t)strtod(v, NULL);
-    return x;
+    if (!errno && end != v && !*end) {
+        *out = x;
+        return true;
+    }
+    double d = strtod(v, &end);
+    if (end == v || *end || !isfinite(d) || d < -9.2e18 || d > 9.2e18)
+        return false;
+    *out = (int64_t)d;
+    return true;
 }
 
 static int msg_cmp(const void *a, const void *b)
@@ -195,14 +207,15 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
     yaml_node_t *flt = map_get(&r, root, "filter");
     if (flt && flt->type == YAML_MAPPING_NODE) {
         yaml_node_t *a = map_get(&r, flt, "from_timestamp"), *b = map_get(&r, flt, "to_timestamp");
-        if (!is_null(a)) {
-            cs->has_from = true;
-            cs->from_ms = scalar_int(a);
+        if (!scalar_int(a, &cs->from_ms) || !scalar_int(b, &cs->to_ms)) {
+            sl_lt_convset_free(cs);
+            yaml_document_delete(&doc);
+            return sl_err_set(err, SL_EINVAL,
+                              "conversations file %s: filter timestamps must be integers (Unix ms)",
+                              path);
         }
-        if (!is_null(b)) {
-            cs->has_to = true;
-            cs->to_ms = scalar_int(b);
-        }
+        cs->has_from = !is_null(a);
+        cs->has_to = !is_null(b);
     }
     size_t n = convs->type == YAML_SEQUENCE_NODE
                    ? (size_t)(convs->data.sequence.items.top - convs->data.sequence.items.start)
@@ -215,7 +228,7 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
         sl_lt_conversation c = {0};
         c.id = scalar_dup(map_get(&r, cn, "id"));
         c.title = scalar_dup(map_get(&r, cn, "title"));
-        c.created_ms = scalar_int(map_get(&r, cn, "created_timestamp"));
+        bool times_ok = scalar_int(map_get(&r, cn, "created_timestamp"), &c.created_ms);
         yaml_node_t *ms = map_get(&r, cn, "messages");
         size_t nm = ms && ms->type == YAML_SEQUENCE_NODE
                         ? (size_t)(ms->data.sequence.items.top - ms->data.sequence.items.start)
@@ -232,8 +245,17 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
             }
             sl_lt_message *m = &c.msgs[c.n_msgs++];
             m->content = content;
-            m->timestamp_ms = scalar_int(map_get(&r, mn, "timestamp"));
+            times_ok = scalar_int(map_get(&r, mn, "timestamp"), &m->timestamp_ms) && times_ok;
             m->message_id = scalar_dup(map_get(&r, mn, "message_id"));
+        }
+        if (!times_ok) {
+            conv_cleanup(&c);
+            sl_lt_convset_free(cs);
+            yaml_document_delete(&doc);
+            return sl_err_set(err, SL_EINVAL,
+                              "conversations file %s: conversation %zu: timestamps must be "
+                              "integers (Unix ms)",
+                              path, i + 1);
         }
         if (c.n_msgs == 0) {
             conv_cleanup(&c);

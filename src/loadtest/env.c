@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "loadtest_int.h"
 
@@ -23,7 +24,7 @@ static sl_code env_seconds(const char *name, double *out, sl_err *err)
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (errno || end == v || *end || !isfinite(x) || x < 0 || x > 86400)
+    if (errno || end == v || *end || !isfinite(x) || x < 0 || x > 86400 || strpbrk(v, "xX"))
         return sl_err_set(err, SL_EINVAL, "bad %s '%.40s': expected seconds, a number 0..86400",
                           name, v);
     *out = x;

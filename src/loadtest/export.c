@@ -7,6 +7,7 @@
  * created_timestamp.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ sl_code sl_lt_time_arg_parse(const char *s, int64_t now_ms, int64_t *out_ms, sl_
     while (isdigit((unsigned char)*p))
         p++;
     if (p > s && p[1] == '\0' && strchr("dhwmDHWM", *p)) {
+        errno = 0;
         long long v = strtoll(s, NULL, 10);
         int64_t unit = 0;
         switch (tolower((unsigned char)*p)) {
@@ -44,6 +46,9 @@ sl_code sl_lt_time_arg_parse(const char *s, int64_t now_ms, int64_t *out_ms, sl_
             unit = 7 * 86400000LL;
             break;
         }
+        /* at most 100 years back: beyond that the product would overflow */
+        if (errno || v > INT64_C(100) * 365 * 86400000 / unit)
+            return sl_err_set(err, SL_EINVAL, "relative time '%s' is more than 100 years", s);
         *out_ms = now_ms - (int64_t)v * unit;
         return SL_OK;
     }

@@ -108,6 +108,16 @@ sl_code sl_lt_questions_load(const char *path, char ***out, size_t *n, sl_err *e
     sl_code rc = sl_file_read(path, &text, &len, err);
     if (rc != SL_OK)
         return sl_err_prefix(err, "questions file");
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        /* strtok_r would stop there and drop the rest of the file without a word */
+        size_t line_no = 1;
+        for (const char *c = text; c < nul; c++)
+            line_no += *c == '\n';
+        free(text);
+        return sl_err_set(err, SL_EINVAL, "questions file %s line %zu has a NUL byte", path,
+                          line_no);
+    }
     size_t cap = 16, k = 0;
     char **v = sl_xcalloc(cap, sizeof(*v));
     char *save = NULL;

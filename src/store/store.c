@@ -613,9 +613,26 @@ sl_code sl_store_open(const sl_store_opts *opts, sl_store **out, sl_err *err)
     st->path = sl_xstrdup(opts->path);
     sl_code rc;
     struct stat sb;
+    if (!opts->path[0]) {
+        /* SQLite would open a private temporary database: every write lost at exit. */
+        rc = sl_err_set(err, SL_EINVAL, "empty database path");
+        goto fail;
+    }
     bool exists = stat(opts->path, &sb) == 0;
+    if (!exists && errno != ENOENT) {
+        /* a path through a regular file, a symlink loop, a name too long, no permission:
+         * not a database that does not exist yet */
+        rc = sl_err_set(err, SL_EIO, "cannot open database %s: %s", opts->path,
+                        strerror(errno));
+        goto fail;
+    }
     if (exists && S_ISDIR(sb.st_mode)) {
         rc = sl_err_set(err, SL_EIO, "cannot open database %s: it is a directory", opts->path);
+        goto fail;
+    }
+    if (exists && !S_ISREG(sb.st_mode)) {
+        /* A FIFO would block the open forever; a device is nobody's database. */
+        rc = sl_err_set(err, SL_EIO, "cannot open database %s: not a regular file", opts->path);
         goto fail;
     }
     if (!exists && opts->read_only) {

@@ -1,7 +1,7 @@
 /* csv.c - a streaming RFC 4180 reader: quoted fields with embedded separators, doubled
  * quotes and line breaks; CRLF or LF records; blank lines skipped; every record must have
  * as many fields as the first (a ragged row is an error naming its line). Memory is one
- * read buffer plus the current record. */
+ * read buffer plus the current record. A NUL byte anywhere is an error naming its line. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +110,14 @@ static bool eol(sl_csv *c, int ch)
     return false;
 }
 
+/* A NUL byte is never text: a binary file, or one in UTF-16, which would otherwise load as
+ * truncated fields. */
+static int nul_byte(sl_csv *c, char *errbuf, size_t errlen)
+{
+    snprintf(errbuf, errlen, "line %ld: NUL byte (binary data or UTF-16, not CSV text)", c->line);
+    return -1;
+}
+
 int sl_csv_next(sl_csv *c, char ***fields, size_t *n_fields, char *errbuf, size_t errlen)
 {
     int ch;
@@ -139,6 +147,8 @@ int sl_csv_next(sl_csv *c, char ***fields, size_t *n_fields, char *errbuf, size_
                     snprintf(errbuf, errlen, "line %ld: unterminated quoted field", c->rec_line);
                     return -1;
                 }
+                if (ch == '\0')
+                    return nul_byte(c, errbuf, errlen);
                 if (ch == '"') {
                     if (peekc(c) == '"') {
                         getc_(c);
@@ -157,6 +167,8 @@ int sl_csv_next(sl_csv *c, char ***fields, size_t *n_fields, char *errbuf, size_
             }
         } else {
             while (ch != c->sep && !eol(c, ch)) {
+                if (ch == '\0')
+                    return nul_byte(c, errbuf, errlen);
                 if (ch == '"') {
                     snprintf(errbuf, errlen, "line %ld: quote inside an unquoted field",
                              c->line);

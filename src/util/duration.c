@@ -10,31 +10,50 @@
 
 #define MAX_DURATION_MS (INT64_C(100) * 365 * 24 * 3600 * 1000)
 
+/* A plain decimal number at *p ("12", "1.5", ".5"): no sign, exponent, hex, inf or nan,
+ * which strtod would take. Advances *p past it; false if there is none. */
+static bool decimal(const char **p, double *out)
+{
+    const char *s = *p;
+    double v = 0, scale = 1;
+    bool any = false, dot = false;
+    for (; isdigit((unsigned char)*s) || (*s == '.' && !dot); s++) {
+        if (*s == '.') {
+            dot = true;
+            continue;
+        }
+        any = true;
+        if (dot)
+            v += (*s - '0') * (scale /= 10);
+        else
+            v = v * 10 + (*s - '0');
+    }
+    if (!any)
+        return false;
+    *p = s;
+    *out = v;
+    return true;
+}
+
 sl_code sl_duration_parse(const char *s, int64_t *out_ms, sl_err *err)
 {
     if (!s || !*s)
         return sl_err_set(err, SL_EINVAL, "empty duration (use e.g. 250ms, 2s, 1m30s, 1h)");
     const char *p = s;
+    double v;
     /* A bare number means seconds. */
-    char *end;
-    if (isdigit((unsigned char)*p) || *p == '.') {
-        double v = strtod(p, &end);
-        if (*end == '\0') {
-            if (!(v >= 0) || v * 1000 > (double)MAX_DURATION_MS)
-                return sl_err_set(err, SL_EINVAL, "duration '%s' out of range", s);
-            *out_ms = (int64_t)llround(v * 1000);
-            return SL_OK;
-        }
+    if (decimal(&p, &v) && *p == '\0') {
+        if (v * 1000 > (double)MAX_DURATION_MS)
+            return sl_err_set(err, SL_EINVAL, "duration '%s' out of range", s);
+        *out_ms = (int64_t)llround(v * 1000);
+        return SL_OK;
     }
+    p = s;
     double total = 0;
     int parts = 0;
     while (*p) {
-        if (!isdigit((unsigned char)*p) && *p != '.')
+        if (!decimal(&p, &v))
             goto bad;
-        double v = strtod(p, &end);
-        if (end == p)
-            goto bad;
-        p = end;
         double unit;
         if (strncmp(p, "ms", 2) == 0) {
             unit = 1;
@@ -148,6 +167,13 @@ static bool digits(const char *p, int n, int *out)
     return true;
 }
 
+static int days_in_month(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
 sl_code sl_time_parse(const char *s, int64_t *out_ms, sl_err *err)
 {
     int Y, M, D, h = 0, m = 0, sec = 0, ms = 0;
@@ -167,6 +193,8 @@ sl_code sl_time_parse(const char *s, int64_t *out_ms, sl_err *err)
             p += 3;
             if (*p == '.' || *p == ',') {
                 p++;
+                if (!isdigit((unsigned char)*p))
+                    goto bad;
                 int scale = 100;
                 while (isdigit((unsigned char)*p)) {
                     ms += (*p - '0') * scale;
@@ -192,9 +220,13 @@ sl_code sl_time_parse(const char *s, int64_t *out_ms, sl_err *err)
                 goto bad;
             p += 2;
         }
+        /* Real offsets lie within +-14:00; +-18:00 is the widest any standard allows. */
+        if (om > 59 || oh * 60 + om > SL_TIME_OFFSET_MAX_MIN)
+            goto bad;
         offset_min = sign * (oh * 60 + om);
     }
-    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+    if (*p || M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || m > 59 ||
+        sec > 60)
         goto bad;
     int64_t days = sl_days_from_civil(Y, M, D);
     *out_ms = ((days * 86400 + h * 3600 + m * 60 + sec) - offset_min * 60) * 1000 + ms;

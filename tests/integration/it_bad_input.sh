@@ -39,6 +39,14 @@ it_expect_fail 2 "--concurrency must be an integer" $S worker --concurrency lots
 it_expect_fail 2 "unknown command 'wrkflow'" $S wrkflow start
 it_expect_fail 2 "unknown sub-command 'begin'" $S workflow begin
 
+# Batch files that are not lines of UTF-8 questions (each used to start workflows or abort).
+printf 'why \xff?\n' >"$T/latin1.txt"
+it_expect_fail 1 "latin1.txt line 1 is not UTF-8 text" $S genie batch "$T/latin1.txt" --space x
+printf 'ok\n["a", 42]\n' >"$T/mixed.txt"
+it_expect_fail 1 "mixed.txt line 2 is JSON but not an array of non-empty strings" $S genie batch "$T/mixed.txt" --space x
+printf 'a\n\0b\n' >"$T/nul.txt"
+it_expect_fail 1 "nul.txt line 2 has a NUL byte" $S genie batch "$T/nul.txt" --space x
+
 # Databases that are not ours, or not usable.
 it_expect_fail 1 "cannot create database $T/missing/dir/x.db" $S --db "$T/missing/dir/x.db" workflow start --type noop_chain
 mkdir "$T/adir"

@@ -1,5 +1,5 @@
 /* test_csv.c - the RFC 4180 reader: quoting, embedded separators/quotes/newlines, CRLF,
- * blank lines, and errors with line numbers (ragged rows, bad quotes). */
+ * blank lines, and errors with line numbers (ragged rows, bad quotes, NUL bytes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,18 @@
 #include "sluice/util.h"
 
 static char path[64];
+
+static sl_csv *open_bytes(const char *text, size_t len)
+{
+    snprintf(path, sizeof(path), "/tmp/test_csv.XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    sl_csv *c = sl_csv_open(path, ',');
+    assert_non_null(c);
+    return c;
+}
 
 static sl_csv *open_text(const char *text)
 {
@@ -102,6 +114,27 @@ static void bad_quoting_is_an_error(void **state)
     done(c);
 }
 
+static void nul_byte_fails_with_its_line_number(void **state)
+{
+    (void)state;
+    char **f;
+    size_t n;
+    char eb[128];
+    static const char unquoted[] = "a,b\n1,2\n3,x\0y\n";
+    sl_csv *c = open_bytes(unquoted, sizeof(unquoted) - 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), -1);
+    assert_non_null(strstr(eb, "line 3: NUL byte"));
+    done(c);
+    static const char quoted[] = "a,b\n\"x\ny\0\",2\n";
+    c = open_bytes(quoted, sizeof(quoted) - 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), -1);
+    assert_non_null(strstr(eb, "line 3: NUL byte"));
+    done(c);
+}
+
 static void large_file_streams(void **state)
 {
     (void)state;
@@ -130,6 +163,7 @@ int main(void)
         cmocka_unit_test(blank_lines_are_skipped_and_last_line_needs_no_newline),
         cmocka_unit_test(ragged_row_fails_with_its_line_number),
         cmocka_unit_test(bad_quoting_is_an_error),
+        cmocka_unit_test(nul_byte_fails_with_its_line_number),
         cmocka_unit_test(large_file_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

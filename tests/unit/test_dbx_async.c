@@ -338,6 +338,45 @@ static void bodies_are_capped_or_discarded(void **state)
     free(url);
 }
 
+/* A CR/LF in a header or URL (header smuggling) is refused at submit, before any byte is
+ * sent; the server sees no request. */
+static void control_characters_in_headers_and_urls_are_refused(void **state)
+{
+    (void)state;
+    reset_world();
+    sl_dbx_async *a = raw_driver(0);
+    char *url = sl_xasprintf("%s/api/2.0/slow", S.url);
+    char *bad_url = sl_xasprintf("%s/api/2.0/slow\r\nX-Injected: 1", S.url);
+    const char *bad_headers[] = {"A: b\r\nX-Injected: 1", "A: b\nc", "A: \x1b[31m"};
+    counter k = {0};
+    for (size_t i = 0; i < sizeof(bad_headers) / sizeof(bad_headers[0]); i++) {
+        sl_dbx_request rq;
+        sl_dbx_request_init(&rq, "GET", url);
+        rq.headers = &bad_headers[i];
+        rq.n_headers = 1;
+        sl_dbx_async_req *r = sl_dbx_async_req_new(a);
+        sl_err err;
+        sl_err_clear(&err);
+        assert_int_equal(sl_dbx_async_req_submit(r, &rq, on_done, &k, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "control character"));
+        sl_dbx_async_req_free(r);
+    }
+    sl_dbx_request rq;
+    sl_dbx_request_init(&rq, "GET", bad_url);
+    sl_dbx_async_req *r = sl_dbx_async_req_new(a);
+    assert_int_equal(sl_dbx_async_req_submit(r, &rq, on_done, &k, NULL), SL_EINVAL);
+    sl_dbx_async_req_free(r);
+    assert_int_equal(sl_dbx_async_in_flight(a), 0);
+    pthread_mutex_lock(&W.mu);
+    int hits = W.hits;
+    pthread_mutex_unlock(&W.mu);
+    assert_int_equal(hits, 0);
+    assert_int_equal(k.done, 0);
+    sl_dbx_async_free(a);
+    free(bad_url);
+    free(url);
+}
+
 static void aborted_requests_never_call_back(void **state)
 {
     (void)state;
@@ -621,6 +660,7 @@ int main(void)
         cmocka_unit_test(client_driver_authenticates_and_maps_errors),
         cmocka_unit_test(refused_oauth_token_is_refreshed_once),
         cmocka_unit_test(bodies_are_capped_or_discarded),
+        cmocka_unit_test(control_characters_in_headers_and_urls_are_refused),
         cmocka_unit_test(aborted_requests_never_call_back),
         cmocka_unit_test(run_waits_no_longer_than_told),
         cmocka_unit_test(callbacks_submit_and_free_requests),

@@ -68,6 +68,9 @@ static void bad_specs_are_rejected_with_a_message(void **state)
     assert_false(sl__emu_faults_parse("429=0.6,500=0.6", &f, eb, sizeof(eb)));
     assert_false(sl__emu_faults_parse("/x 429=0.1", &f, eb, sizeof(eb)));
     assert_false(sl__emu_faults_parse("latency_ms=abc", &f, eb, sizeof(eb)));
+    assert_false(sl__emu_faults_parse("429=NaN", &f, eb, sizeof(eb)));
+    assert_false(sl__emu_faults_parse("500=nan", &f, eb, sizeof(eb)));
+    assert_false(sl__emu_faults_parse("latency_ms=99999999999999999999", &f, eb, sizeof(eb)));
     assert_true(sl__emu_faults_parse("", &f, eb, sizeof(eb)));
     assert_int_equal(f.n_rules, 0);
     sl__emu_faults_free(&f);

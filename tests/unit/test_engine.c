@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "sluice/engine.h"
+#include "sluice/schedule.h"
 #include "sluice/store.h"
 #include "sluice/worker.h"
 
@@ -355,6 +356,65 @@ static void start(const char *type, const char *wid, json_t *input_take, sl_star
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
+
+/* A blank, space-padded, control-character or over-long workflow id, task queue, schedule
+ * queue or signal name is refused where runs are started, limited and served, and nothing is stored; so is a
+ * cron schedule that names no real day (February 30). */
+static void bad_names_and_never_firing_crons_are_refused(void **state)
+{
+    (void)state;
+    char longname[SL_WORKFLOW_ID_MAX + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    const char *bad[] = {"", " ", "\t", "  keep", "keep ", "a\nb", "a\rb", "\x1b[31mred", "a\x7f",
+                         longname};
+    sl_err err;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sl_start_result res;
+        sl_start_opts by_id = {.workflow_id = bad[i]};
+        sl_err_clear(&err);
+        assert_int_equal(sl_engine_start(E, "one_step", NULL, &by_id, &res, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "workflow id"));
+        assert_null(strchr(err.msg, '\n'));
+        sl_start_opts by_queue = {.workflow_id = "fine", .task_queue = bad[i]};
+        sl_err_clear(&err);
+        assert_int_equal(sl_engine_start(E, "one_step", NULL, &by_queue, &res, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "task queue name"));
+        sl_queue_limit lim = {.concurrency = 1};
+        assert_int_equal(sl_engine_queue_limit(E, bad[i], &lim, NULL), SL_EINVAL);
+        sl_schedule_opts so;
+        sl_schedule_opts_init(&so);
+        so.id = "sched";
+        so.workflow_type = "one_step";
+        so.every_ms = 60000;
+        so.task_queue = bad[i];
+        assert_int_equal(sl_schedule_create(E, &so, NULL), SL_EINVAL);
+        sl_err_clear(&err);
+        assert_int_equal(sl_engine_signal(E, "fine", bad[i], NULL, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "signal name"));
+    }
+    assert_int_equal(sl_engine_name_check("workflow id", "a fine id", NULL), SL_OK);
+    /* a cron that parses but names no day that exists is refused, one that is rare is not */
+    const char *never[] = {"0 0 30 2 *", "* * 31 2 *", "0 0 31 4,6,9,11 *"};
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+        sl_schedule_opts so;
+        sl_schedule_opts_init(&so);
+        so.id = "never";
+        so.workflow_type = "one_step";
+        so.cron = never[i];
+        sl_err_clear(&err);
+        assert_int_equal(sl_schedule_create(E, &so, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, "never fires"));
+    }
+    sl_schedule_opts leap;
+    sl_schedule_opts_init(&leap);
+    leap.id = "leap";
+    leap.workflow_type = "one_step";
+    leap.cron = "0 0 29 2 *";
+    assert_int_equal(sl_schedule_create(E, &leap, NULL), SL_OK);
+    json_t *h = NULL;
+    assert_int_equal(sl_engine_history(E, "fine", NULL, 0, &h, NULL, NULL, NULL), SL_ENOTFOUND);
+}
 
 static void activity_step_completes_with_its_history(void **state)
 {
@@ -806,6 +866,8 @@ int main(void)
     sl_registry_add_activity(reg, "gate", gate_act);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(activity_step_completes_with_its_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_names_and_never_firing_crons_are_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(start_with_an_open_id_returns_the_open_run, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(failed_attempts_are_retried_after_the_policy_delays, setup,

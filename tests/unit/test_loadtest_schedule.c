@@ -161,6 +161,13 @@ static void questions_file_skips_blank_and_comment_lines(void **state)
     assert_int_equal(write(fd, "\n# none\n", 8), 8);
     close(fd);
     assert_int_equal(sl_lt_questions_load(path, &v, &n, &err), SL_EINVAL);
+    /* a NUL byte would silently end the file early */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_int_equal(write(fd, "one\ntwo\0\nthree\n", 15), 15);
+    close(fd);
+    sl_err_clear(&err);
+    assert_int_equal(sl_lt_questions_load(path, &v, &n, &err), SL_EINVAL);
+    assert_non_null(strstr(err.msg, "line 2 has a NUL byte"));
     unlink(path);
     assert_int_not_equal(sl_lt_questions_load(path, &v, &n, &err), SL_OK);
 }
@@ -223,10 +230,28 @@ static void from_and_to_accept_the_tools_forms(void **state)
     assert_non_null(strstr(err.msg, "7d"));
 }
 
+/* A relative time so large that now - v * unit would overflow (undefined behaviour) is
+ * refused; 100 years back is the limit. */
+static void relative_times_beyond_a_century_are_refused(void **state)
+{
+    (void)state;
+    int64_t now = 1769900000000LL, out = 0;
+    const char *bad[] = {"99999999999999999999d", "9223372036854775807m", "5300w", "36501d",
+                         "2026-02-30"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sl_err err;
+        sl_err_clear(&err);
+        assert_int_equal(sl_lt_time_arg_parse(bad[i], now, &out, &err), SL_EINVAL);
+    }
+    assert_int_equal(sl_lt_time_arg_parse("36500d", now, &out, NULL), SL_OK);
+    assert_int_equal(out, now - 36500 * 86400000LL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scenario_table_is_the_notebooks),
+        cmocka_unit_test(relative_times_beyond_a_century_are_refused),
         cmocka_unit_test(every_scenario_schedules_request_i_at_i_times_the_interval),
         cmocka_unit_test(schedule_description_names_the_numbers_used),
         cmocka_unit_test(sample_questions_carry_the_iteration_suffix),

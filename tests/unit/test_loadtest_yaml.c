@@ -234,6 +234,44 @@ static void load_errors_name_the_file_and_position(void **state)
     assert_null(cs);
 }
 
+/* A timestamp that is not a number the tool could use (1e400, .nan, a list, text) is an
+ * error naming the conversation, not an undefined conversion or a silent 0. */
+static void timestamps_that_are_not_integers_are_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "conversations:\n  - id: c1\n    messages:\n      - content: hi\n        timestamp: 1e400\n",
+        "conversations:\n  - id: c1\n    messages:\n      - content: hi\n        timestamp: -1e400\n",
+        "conversations:\n  - id: c1\n    messages:\n      - content: hi\n        timestamp: [1]\n",
+        "conversations:\n  - id: c1\n    messages:\n      - content: hi\n        timestamp: soon\n",
+        "conversations:\n  - id: c1\n    created_timestamp: .nan\n    messages:\n"
+        "      - content: hi\n",
+        "filter:\n  from_timestamp: 1e400\nconversations:\n  - id: c1\n    messages:\n"
+        "      - content: hi\n",
+    };
+    char p[256];
+    snprintf(p, sizeof(p), "%s/times.yaml", tmpdir);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        FILE *f = fopen(p, "w");
+        fputs(bad[i], f);
+        fclose(f);
+        sl_lt_convset *cs = NULL;
+        sl_err err;
+        sl_err_clear(&err);
+        assert_int_equal(sl_lt_convset_load(p, &cs, &err), SL_EINVAL);
+        assert_null(cs);
+        assert_non_null(strstr(err.msg, "must be integers"));
+    }
+    FILE *f = fopen(p, "w");
+    fputs("conversations:\n  - id: c1\n    messages:\n      - content: hi\n"
+          "        timestamp: 1769900000200.0\n", f);
+    fclose(f);
+    sl_lt_convset *cs = NULL;
+    assert_int_equal(sl_lt_convset_load(p, &cs, NULL), SL_OK);
+    assert_int_equal(cs->convs[0].msgs[0].timestamp_ms, 1769900000200);
+    sl_lt_convset_free(cs);
+}
+
 static void sampling_is_deterministic_per_seed(void **state)
 {
     (void)state;
@@ -267,6 +305,7 @@ int main(void)
         cmocka_unit_test(handwritten_file_loads_like_the_tool_reads_it),
         cmocka_unit_test(tricky_strings_survive_a_round_trip),
         cmocka_unit_test(load_errors_name_the_file_and_position),
+        cmocka_unit_test(timestamps_that_are_not_integers_are_refused),
         cmocka_unit_test(sampling_is_deterministic_per_seed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -116,6 +116,61 @@ static void newer_schema_and_foreign_files_are_refused(void **state)
     assert_int_equal(sl_store_open(&o, &st, &err), SL_ESCHEMA);
 }
 
+/* Paths that are not database files are refused at once: a FIFO (whose open would block
+ * forever), a device, and the empty path (a throw-away temporary database in SQLite). */
+static void fifo_device_and_empty_paths_are_refused(void **state)
+{
+    (void)state;
+    char fifo[160];
+    snprintf(fifo, sizeof(fifo), "%s/fifo.db", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *bad[] = {fifo, "/dev/null", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (int ro = 0; ro < 2; ro++) {
+            sl_store_opts o;
+            sl_store_opts_init(&o);
+            o.path = bad[i];
+            o.read_only = ro;
+            sl_store *st = NULL;
+            sl_err err;
+            sl_err_clear(&err);
+            alarm(10); /* a blocked open fails the test instead of hanging it */
+            assert_int_not_equal(sl_store_open(&o, &st, &err), SL_OK);
+            alarm(0);
+            assert_null(st);
+            assert_true(strstr(err.msg, "not a regular file") || strstr(err.msg, "empty"));
+        }
+    }
+}
+
+/* A read of a path that cannot name a file (through a regular file, a symlink loop) is an
+ * error, not a database that does not exist yet (which reads as empty). */
+static void unreachable_paths_are_refused_not_read_as_empty(void **state)
+{
+    (void)state;
+    char plain[160], under[200], loop[160];
+    snprintf(plain, sizeof(plain), "%s/plain", dir);
+    snprintf(under, sizeof(under), "%s/x.db", plain);
+    snprintf(loop, sizeof(loop), "%s/loop.db", dir);
+    FILE *f = fopen(plain, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(symlink(loop, loop), 0);
+    const char *bad[] = {under, loop};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sl_store_opts o;
+        sl_store_opts_init(&o);
+        o.path = bad[i];
+        o.read_only = true;
+        sl_store *st = NULL;
+        sl_err err;
+        sl_err_clear(&err);
+        assert_int_not_equal(sl_store_open(&o, &st, &err), SL_OK);
+        assert_null(st);
+        assert_non_null(strstr(err.msg, "cannot open database"));
+    }
+}
+
 /*
  * Several processes opening one new file at the same moment (a worker and a CLI command
  * started together) must all succeed: none may mistake the file another is migrating for a
@@ -985,6 +1040,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(new_database_is_migrated_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_schema_and_foreign_files_are_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(fifo_device_and_empty_paths_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreachable_paths_are_refused_not_read_as_empty, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_first_opens_all_succeed, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_or_blank_database_reads_empty_and_is_not_created,

@@ -42,7 +42,9 @@ static void durations_parse_every_documented_form(void **state)
 static void durations_reject_garbage_with_a_clear_message(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "5x", "-1s", "s", "1m-3s", "ms", "1 s", "abc", "1e999"};
+    const char *bad[] = {"", "5x", "-1s", "s", "1m-3s", "ms", "1 s", "abc", "1e999",
+                         /* strtod's extras are not durations */
+                         "0x10", "0x10s", "1e3", "1e3s", "inf", "infs", "nan", "1..5s", "."};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t ms;
         sl_err err;
@@ -96,6 +98,30 @@ static void times_format_and_parse_in_utc(void **state)
     assert_int_equal(sl_time_parse("2024-02-29T00:00", &ms, NULL), SL_OK);
     assert_int_equal(sl_time_parse("2025-13-01", &ms, NULL), SL_EINVAL);
     assert_int_equal(sl_time_parse("yesterday", &ms, NULL), SL_EINVAL);
+}
+
+static void times_the_calendar_does_not_have_are_refused(void **state)
+{
+    (void)state;
+    int64_t ms;
+    const char *bad[] = {"2026-02-30", "2026-02-29", "2025-02-29T00:00:00Z", "1900-02-29",
+                         "2026-04-31", "2026-06-31T12:00", "2026-11-31", "2026-01-32",
+                         "2026-01-01T12:00+99:00", "2026-01-01T12:00+24:00",
+                         "2026-01-01T12:00-25:30", "2026-01-01T12:00+05:99",
+                         "2026-01-01T12:00+18:01", "2026-01-01T12:00:00.Z"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sl_err err;
+        sl_err_clear(&err);
+        assert_int_equal(sl_time_parse(bad[i], &ms, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, bad[i]));
+    }
+    const char *good[] = {"2000-02-29", "2024-02-29T23:59:59Z", "2026-01-31", "2026-12-31",
+                          "2026-01-01T12:00+14:00", "2026-01-01T12:00-18:00",
+                          "2026-01-01T12:00:00.5Z"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_int_equal(sl_time_parse(good[i], &ms, NULL), SL_OK);
+    assert_int_equal(sl_time_parse("2026-01-01T12:00-18:00", &ms, NULL), SL_OK);
+    assert_int_equal(ms, 1767268800000 + 18 * 3600000);
 }
 
 static void errors_are_one_line_and_prefixable(void **state)
@@ -220,6 +246,7 @@ int main(void)
         cmocka_unit_test(durations_reject_garbage_with_a_clear_message),
         cmocka_unit_test(durations_format_round_trips),
         cmocka_unit_test(duration_from_json_accepts_string_or_seconds),
+        cmocka_unit_test(times_the_calendar_does_not_have_are_refused),
         cmocka_unit_test(times_format_and_parse_in_utc),
         cmocka_unit_test(errors_are_one_line_and_prefixable),
         cmocka_unit_test(json_args_report_position),
