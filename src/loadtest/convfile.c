@@ -77,6 +77,8 @@ void sl_lt_convset_sample(sl_lt_convset *cs, size_t k, uint64_t seed)
 
 typedef struct reader {
     yaml_document_t *doc;
+    yaml_node_t *bad;    /* the first number that is not one (the load fails), or NULL */
+    const char *bad_key; /* its key */
 } reader;
 
 static yaml_node_t *node(reader *r, int id)
@@ -117,7 +119,10 @@ static char *scalar_dup(yaml_node_t *n)
     return sl_xstrndup((const char *)n->data.scalar.value, n->data.scalar.length);
 }
 
-static int64_t scalar_int(yaml_node_t *n)
+/* A timestamp field: an integer, or a number with a fraction (truncated, as Python's int()
+ * does) inside int64 range; absent reads as 0. Anything else (text, 1.7e100, nan) is
+ * recorded in r->bad, which fails the load, and reads as 0. */
+static int64_t scalar_int(reader *r, yaml_node_t *n, const char *key)
 {
     if (is_null(n))
         return 0;
@@ -125,9 +130,17 @@ static int64_t scalar_int(yaml_node_t *n)
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (errno || end == v)
-        return (int64_t)strtod(v, NULL);
-    return x;
+    if (errno == 0 && end != v && *end == '\0')
+        return x;
+    double d = strtod(v, &end);
+    /* -2^63 and 2^63 are exact doubles; NaN fails both comparisons */
+    if (end != v && *end == '\0' && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        return (int64_t)d;
+    if (!r->bad) {
+        r->bad = n;
+        r->bad_key = key;
+    }
+    return 0;
 }
 
 static int msg_cmp(const void *a, const void *b)
@@ -178,7 +191,7 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
     }
     yaml_parser_delete(&parser);
     fclose(f);
-    reader r = {&doc};
+    reader r = {&doc, NULL, NULL};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     yaml_node_t *convs = map_get(&r, root, "conversations");
     if (!root || root->type != YAML_MAPPING_NODE || !convs ||
@@ -197,11 +210,11 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
         yaml_node_t *a = map_get(&r, flt, "from_timestamp"), *b = map_get(&r, flt, "to_timestamp");
         if (!is_null(a)) {
             cs->has_from = true;
-            cs->from_ms = scalar_int(a);
+            cs->from_ms = scalar_int(&r, a, "from_timestamp");
         }
         if (!is_null(b)) {
             cs->has_to = true;
-            cs->to_ms = scalar_int(b);
+            cs->to_ms = scalar_int(&r, b, "to_timestamp");
         }
     }
     size_t n = convs->type == YAML_SEQUENCE_NODE
@@ -215,7 +228,7 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
         sl_lt_conversation c = {0};
         c.id = scalar_dup(map_get(&r, cn, "id"));
         c.title = scalar_dup(map_get(&r, cn, "title"));
-        c.created_ms = scalar_int(map_get(&r, cn, "created_timestamp"));
+        c.created_ms = scalar_int(&r, map_get(&r, cn, "created_timestamp"), "created_timestamp");
         yaml_node_t *ms = map_get(&r, cn, "messages");
         size_t nm = ms && ms->type == YAML_SEQUENCE_NODE
                         ? (size_t)(ms->data.sequence.items.top - ms->data.sequence.items.start)
@@ -232,7 +245,7 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
             }
             sl_lt_message *m = &c.msgs[c.n_msgs++];
             m->content = content;
-            m->timestamp_ms = scalar_int(map_get(&r, mn, "timestamp"));
+            m->timestamp_ms = scalar_int(&r, map_get(&r, mn, "timestamp"), "timestamp");
             m->message_id = scalar_dup(map_get(&r, mn, "message_id"));
         }
         if (c.n_msgs == 0) {
@@ -241,9 +254,18 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
         }
         cs->convs[cs->n_convs++] = c;
     }
+    if (r.bad) {
+        rc = sl_err_set(err, SL_EINVAL,
+                        "conversations file %s: line %zu column %zu: %s '%.40s' is not a "
+                        "timestamp in milliseconds",
+                        path, r.bad->start_mark.line + 1, r.bad->start_mark.column + 1, r.bad_key,
+                        (const char *)r.bad->data.scalar.value);
+        sl_lt_convset_free(cs);
+        cs = NULL;
+    }
     yaml_document_delete(&doc);
     *out = cs;
-    return SL_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ writing */
