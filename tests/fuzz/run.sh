@@ -3,9 +3,10 @@
 # and run each for FUZZ_SECONDS (default 60), FUZZ_JOBS (default 2) at a time, starting from
 # its seed corpus tests/fuzz/corpus/<name>/ (and its dictionary <name>.dict if there is one).
 # Fails if any target finds a crash, a leak, undefined behaviour, a failed property or a
-# timeout; the input that did it is kept in build-fuzz/fuzz-artifacts/<name>/ and the log in
-# build-fuzz/fuzz-logs/<name>.log. New inputs go to build-fuzz/fuzz-corpus/<name>/, never
-# into the source tree: copy one into corpus/<name>/ only with its fix and unit test.
+# timeout; the input that did it is kept in build-fuzz/fuzz-artifacts/<name>/ (emptied when
+# the target next runs) and the log in build-fuzz/fuzz-logs/<name>.log. New inputs go to
+# build-fuzz/fuzz-corpus/<name>/, never into the source tree: copy one into corpus/<name>/
+# only with its fix and unit test.
 #   tests/fuzz/run.sh                 every target
 #   tests/fuzz/run.sh csv emu_sql     just these
 #   FUZZ_SECONDS=600 FUZZ_NICE=10 tests/fuzz/run.sh
@@ -36,7 +37,7 @@ run_one() {
   local name="$1" bin="$BUILD/fuzz/fuzz_$1"
   local corpus="$BUILD/fuzz-corpus/$name" art="$BUILD/fuzz-artifacts/$name"
   local tmp="$BUILD/fuzz-tmp/$name"
-  rm -rf "$tmp"
+  rm -rf "$tmp" "$art" # the artifact directory holds this run's findings only
   mkdir -p "$corpus" "$art" "$tmp"
   local args=(-max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048
     -max_len=16384 -print_final_stats=1 -artifact_prefix="$art/")
