@@ -73,8 +73,9 @@ pids=()
 printf '%-14s %12s %8s %s\n' target executions corpus result
 for name in "${TARGETS[@]}"; do
   log="$BUILD/fuzz-logs/$name.log"
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-  units=$(grep -Eo 'corp: [0-9]+' "$log" | tail -1 | awk '{print $2}')
+  # a target stopped by a finding prints no final stats: the last status line says how far
+  execs=$(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
+  units=$(grep -Eo 'corp: [0-9]+' "$log" | tail -1 | awk '{print $2}' || true)
   result=ok
   for f in "${failed[@]}"; do [ "$f" = "$name" ] && result="FAILED: see $log and $BUILD/fuzz-artifacts/$name/"; done
   printf '%-14s %12s %8s %s\n' "$name" "${execs:-?}" "${units:-?}" "$result"
