@@ -5,6 +5,8 @@
 #   make test SANITIZE=thread  the engine, worker and emulator tests under ThreadSanitizer
 #   make test COMPILER=clang   a clang build with -Werror (-Wunsequenced, -Wshadow, ...)
 #                              and the unit and build tests
+#   make fuzz [FUZZ_SECONDS=60]  the libFuzzer targets of tests/fuzz (clang, ASan+UBSan,
+#                              build-fuzz/), each for FUZZ_SECONDS, two at a time
 SANITIZE ?= 0
 COMPILER ?= gcc
 ifeq ($(SANITIZE),1)
@@ -25,8 +27,9 @@ CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench bench-sync clean
+.PHONY: all deps build test fuzz demo bench bench-sync clean
 all: build
 
 deps:
@@ -39,6 +42,9 @@ build: deps
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
 demo: build
 	@bash deploy/demo.sh $(BUILD)/sluice
 
@@ -49,4 +55,4 @@ bench-sync: build
 	bash bench/dataset_sync.sh $(BUILD)/sluice
 
 clean:
-	rm -rf build build-asan build-tsan build-clang
+	rm -rf build build-asan build-tsan build-clang build-fuzz

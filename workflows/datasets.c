@@ -148,7 +148,9 @@ static sl_code validate_jsonl(const char *path, int64_t *rows, sl_err *err)
         if (i == (size_t)len)
             continue; /* blank line */
         json_error_t je;
-        json_t *j = json_loadb(line, (size_t)len, JSON_DISABLE_EOF_CHECK, &je);
+        /* the whole line is one value: `{"a":1} junk` or `{"a":1}{"b":2}` is refused here, as
+         * the sync's read_files refuses it, not accepted now to fail later */
+        json_t *j = json_loadb(line, (size_t)len, 0, &je);
         if (!j) {
             rc = sl_err_set(err, SL_EINVAL, "%s line %ld: invalid JSON: %s", path, lineno, je.text);
             break;

@@ -180,8 +180,9 @@ size_t sl_lt_convset_messages(const sl_lt_convset *cs);
  * Read a conversations file with the libyaml parser: any quoting style, the tool's key
  * order or another, extra keys ignored. Messages without content are dropped, then
  * conversations without messages. SL_ENOTFOUND "conversations file X not found (run
- * 'sluice loadtest export' first)", SL_EINVAL with line and column for malformed YAML or
- * a document that is not a mapping with a `conversations` list.
+ * 'sluice loadtest export' first)", SL_EINVAL with line and column for malformed YAML, a
+ * document that is not a mapping with a `conversations` list, or a timestamp that is not a
+ * number of milliseconds in int64 range (an integer; a fraction is truncated).
  */
 SL_MUST_USE sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err);
 /*

@@ -141,7 +141,7 @@ const char *sl_time_format(int64_t unix_ms, char *buf, size_t buf_len);
 #define SL_TIME_OFFSET_MAX_MIN (18 * 60)
 SL_MUST_USE sl_code sl_time_parse(const char *s, int64_t *out_ms, sl_err *err);
 
-/* JSON text. sl_json_dumps returns compact text (owned, never NULL for a valid value);
+/* JSON text. sl_json_dumps returns compact text (owned, never NULL; NULL prints "null");
  * sl_json_loads parses a whole document and reports line/column on error. */
 char *sl_json_dumps(const json_t *j);
 SL_MUST_USE sl_code sl_json_loads(const char *text, json_t **out, sl_err *err);

@@ -110,7 +110,12 @@ sl_code sl_replay_history(const sl_registry *reg, const json_t *history, sl_repl
         rc = sl__rs_apply(rs, &row, err);
         free(text);
         if (rc != SL_OK) {
-            rc = sl_err_prefix(err, "history");
+            /* What the decoder calls a damaged stored history (SL_EIO) is, in a file, a
+             * file that is not such a history: bad input. */
+            sl_err_prefix(err, "history");
+            if (err)
+                err->code = SL_EINVAL, err->retryable = false;
+            rc = SL_EINVAL;
             break;
         }
     }

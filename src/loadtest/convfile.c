@@ -7,7 +7,6 @@
  * string "2026-02-01T09:15:00.123456" or "123" is quoted; integers are plain).
  */
 #include <errno.h>
-#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +77,8 @@ void sl_lt_convset_sample(sl_lt_convset *cs, size_t k, uint64_t seed)
 
 typedef struct reader {
     yaml_document_t *doc;
+    yaml_node_t *bad;    /* the first number that is not one (the load fails), or NULL */
+    const char *bad_key; /* its key */
 } reader;
 
 static yaml_node_t *node(reader *r, int id)
@@ -118,28 +119,35 @@ static char *scalar_dup(yaml_node_t *n)
     return sl_xstrndup((const char *)n->data.scalar.value, n->data.scalar.length);
 }
 
-/* A timestamp (Unix ms) as an integer or a finite number within int64; absent reads as 0.
- * False for anything else (a list, text, .nan, 1e400), which the tool could not use. */
-static bool scalar_int(yaml_node_t *n, int64_t *out)
+/* A timestamp field: an integer, or a number with a fraction (truncated, as Python's int()
+ * does) inside int64 range; absent reads as 0. Anything else (text, 1.7e100, nan) is
+ * recorded in r->bad, which fails the load, and reads as 0. */
+static int64_t scalar_int(reader *r, yaml_node_t *n, const char *key)
 {
-    *out = 0;
-    if (!n || (n->type == YAML_SCALAR_NODE && is_null(n)))
-        return true;
-    if (n->type != YAML_SCALAR_NODE)
-        return false;
+    if (n && n->type != YAML_SCALAR_NODE) { /* a list or a mapping */
+        if (!r->bad) {
+            r->bad = n;
+            r->bad_key = key;
+        }
+        return 0;
+    }
+    if (is_null(n))
+        return 0;
     const char *v = (const char *)n->data.scalar.value;
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (!errno && end != v && !*end) {
-        *out = x;
-        return true;
-    }
+    if (errno == 0 && end != v && *end == '\0')
+        return x;
     double d = strtod(v, &end);
-    if (end == v || *end || !isfinite(d) || d < -9.2e18 || d > 9.2e18)
-        return false;
-    *out = (int64_t)d;
-    return true;
+    /* -2^63 and 2^63 are exact doubles; NaN fails both comparisons */
+    if (end != v && *end == '\0' && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        return (int64_t)d;
+    if (!r->bad) {
+        r->bad = n;
+        r->bad_key = key;
+    }
+    return 0;
 }
 
 static int msg_cmp(const void *a, const void *b)
@@ -190,7 +198,7 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
     }
     yaml_parser_delete(&parser);
     fclose(f);
-    reader r = {&doc};
+    reader r = {&doc, NULL, NULL};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     yaml_node_t *convs = map_get(&r, root, "conversations");
     if (!root || root->type != YAML_MAPPING_NODE || !convs ||
@@ -207,15 +215,14 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
     yaml_node_t *flt = map_get(&r, root, "filter");
     if (flt && flt->type == YAML_MAPPING_NODE) {
         yaml_node_t *a = map_get(&r, flt, "from_timestamp"), *b = map_get(&r, flt, "to_timestamp");
-        if (!scalar_int(a, &cs->from_ms) || !scalar_int(b, &cs->to_ms)) {
-            sl_lt_convset_free(cs);
-            yaml_document_delete(&doc);
-            return sl_err_set(err, SL_EINVAL,
-                              "conversations file %s: filter timestamps must be integers (Unix ms)",
-                              path);
+        if (!is_null(a)) {
+            cs->has_from = true;
+            cs->from_ms = scalar_int(&r, a, "from_timestamp");
         }
-        cs->has_from = !is_null(a);
-        cs->has_to = !is_null(b);
+        if (!is_null(b)) {
+            cs->has_to = true;
+            cs->to_ms = scalar_int(&r, b, "to_timestamp");
+        }
     }
     size_t n = convs->type == YAML_SEQUENCE_NODE
                    ? (size_t)(convs->data.sequence.items.top - convs->data.sequence.items.start)
@@ -228,7 +235,7 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
         sl_lt_conversation c = {0};
         c.id = scalar_dup(map_get(&r, cn, "id"));
         c.title = scalar_dup(map_get(&r, cn, "title"));
-        bool times_ok = scalar_int(map_get(&r, cn, "created_timestamp"), &c.created_ms);
+        c.created_ms = scalar_int(&r, map_get(&r, cn, "created_timestamp"), "created_timestamp");
         yaml_node_t *ms = map_get(&r, cn, "messages");
         size_t nm = ms && ms->type == YAML_SEQUENCE_NODE
                         ? (size_t)(ms->data.sequence.items.top - ms->data.sequence.items.start)
@@ -245,17 +252,8 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
             }
             sl_lt_message *m = &c.msgs[c.n_msgs++];
             m->content = content;
-            times_ok = scalar_int(map_get(&r, mn, "timestamp"), &m->timestamp_ms) && times_ok;
+            m->timestamp_ms = scalar_int(&r, map_get(&r, mn, "timestamp"), "timestamp");
             m->message_id = scalar_dup(map_get(&r, mn, "message_id"));
-        }
-        if (!times_ok) {
-            conv_cleanup(&c);
-            sl_lt_convset_free(cs);
-            yaml_document_delete(&doc);
-            return sl_err_set(err, SL_EINVAL,
-                              "conversations file %s: conversation %zu: timestamps must be "
-                              "integers (Unix ms)",
-                              path, i + 1);
         }
         if (c.n_msgs == 0) {
             conv_cleanup(&c);
@@ -263,9 +261,19 @@ sl_code sl_lt_convset_load(const char *path, sl_lt_convset **out, sl_err *err)
         }
         cs->convs[cs->n_convs++] = c;
     }
+    if (r.bad) {
+        rc = sl_err_set(err, SL_EINVAL,
+                        "conversations file %s: line %zu column %zu: %s '%.40s' is not a "
+                        "timestamp in milliseconds",
+                        path, r.bad->start_mark.line + 1, r.bad->start_mark.column + 1, r.bad_key,
+                        r.bad->type == YAML_SCALAR_NODE ? (const char *)r.bad->data.scalar.value
+                                                        : "(a list or mapping)");
+        sl_lt_convset_free(cs);
+        cs = NULL;
+    }
     yaml_document_delete(&doc);
     *out = cs;
-    return SL_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ writing */

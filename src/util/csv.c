@@ -1,5 +1,5 @@
 /* csv.c - a streaming RFC 4180 reader: quoted fields with embedded separators, doubled
- * quotes and line breaks; CRLF or LF records; blank lines skipped; every record must have
+ * quotes and line breaks; CRLF, LF or CR records; blank lines skipped; every record must have
  * as many fields as the first (a ragged row is an error naming its line). Memory is one
  * read buffer plus the current record. A NUL byte anywhere is an error naming its line. */
 #include <errno.h>
@@ -68,12 +68,14 @@ static int peekc(sl_csv *c)
     return (unsigned char)c->buf[c->pos];
 }
 
+/* A physical line ends at "\n", "\r\n" or a lone "\r" (the three record ends eol() accepts),
+ * so line numbers in errors are right for old Mac files too. */
 static int getc_(sl_csv *c)
 {
     int ch = peekc(c);
     if (ch != EOF)
         c->pos++;
-    if (ch == '\n')
+    if (ch == '\n' || (ch == '\r' && peekc(c) != '\n'))
         c->line++;
     return ch;
 }

@@ -8,6 +8,10 @@
 
 char *sl_json_dumps(const json_t *j)
 {
+    /* An absent value (json_object_get of a missing key) prints as JSON null, as jansson's
+     * packers treat it: callers print what a history or response lacks. */
+    if (!j)
+        return sl_xstrdup("null");
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!s)
         abort();

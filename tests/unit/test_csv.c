@@ -67,6 +67,33 @@ static void quoted_fields_keep_commas_quotes_and_newlines(void **state)
     done(c);
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/csv/cr-line-ends.csv): records ended by a lone CR all
+ * reported line 1. */
+static void cr_line_ends_count_as_lines(void **state)
+{
+    (void)state;
+    sl_csv *c = open_text("a,b\r1,2\r\r3\r\n4,5\r6\r");
+    char **f;
+    size_t n;
+    char eb[128];
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_int_equal(sl_csv_line(c), 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_string_equal(f[1], "2");
+    assert_int_equal(sl_csv_line(c), 2);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), -1);
+    assert_string_equal(eb, "line 4: expected 2 fields, found 1");
+    done(c);
+    c = open_text("a\r\"x\ry\"\rb\r");
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_string_equal(f[0], "x\ry");
+    assert_int_equal(sl_csv_next(c, &f, &n, eb, sizeof(eb)), 1);
+    assert_string_equal(f[0], "b");
+    assert_int_equal(sl_csv_line(c), 4);
+    done(c);
+}
+
 static void blank_lines_are_skipped_and_last_line_needs_no_newline(void **state)
 {
     (void)state;
@@ -160,6 +187,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quoted_fields_keep_commas_quotes_and_newlines),
+        cmocka_unit_test(cr_line_ends_count_as_lines),
         cmocka_unit_test(blank_lines_are_skipped_and_last_line_needs_no_newline),
         cmocka_unit_test(ragged_row_fails_with_its_line_number),
         cmocka_unit_test(bad_quoting_is_an_error),

@@ -260,7 +260,7 @@ static void timestamps_that_are_not_integers_are_refused(void **state)
         sl_err_clear(&err);
         assert_int_equal(sl_lt_convset_load(p, &cs, &err), SL_EINVAL);
         assert_null(cs);
-        assert_non_null(strstr(err.msg, "must be integers"));
+        assert_non_null(strstr(err.msg, "is not a timestamp in milliseconds"));
     }
     FILE *f = fopen(p, "w");
     fputs("conversations:\n  - id: c1\n    messages:\n      - content: hi\n"
@@ -269,6 +269,56 @@ static void timestamps_that_are_not_integers_are_refused(void **state)
     sl_lt_convset *cs = NULL;
     assert_int_equal(sl_lt_convset_load(p, &cs, NULL), SL_OK);
     assert_int_equal(cs->convs[0].msgs[0].timestamp_ms, 1769900000200);
+    sl_lt_convset_free(cs);
+}
+
+static sl_code load_text(const char *text, sl_lt_convset **cs, sl_err *err)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/numbers.yaml", tmpdir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    sl_err_clear(err);
+    return sl_lt_convset_load(p, cs, err);
+}
+
+/* Found by fuzzing (tests/fuzz/corpus/convfile/float-out-of-range.yaml): a timestamp too big
+ * for int64 (1.7e100, or an integer past 2^63) was converted to int64 anyway, which is
+ * undefined behaviour; it is now refused with its position, and text is no longer read as 0. */
+static void timestamps_out_of_range_are_refused(void **state)
+{
+    (void)state;
+    static const char head[] = "conversations:\n- id: c\n  messages:\n  - content: hi\n"
+                               "    timestamp: ";
+    static const char *const bad[] = {"1.7e100", "-1.7e100", "99999999999999999999", ".nan",
+                                      "nan", "inf", "soon", "12abc", "9223372036854775808.0"};
+    char text[256];
+    sl_lt_convset *cs = NULL;
+    sl_err err;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s\n", head, bad[i]);
+        assert_int_equal(load_text(text, &cs, &err), SL_EINVAL);
+        assert_null(cs);
+        assert_non_null(strstr(err.msg, "line 5 column 16: timestamp"));
+        assert_non_null(strstr(err.msg, bad[i]));
+    }
+    snprintf(text, sizeof(text), "filter:\n  from_timestamp: 1e300\n%s1\n", head);
+    assert_int_equal(load_text(text, &cs, &err), SL_EINVAL);
+    assert_non_null(strstr(err.msg, "line 2 column 19: from_timestamp '1e300'"));
+
+    /* in range: integers, a fraction truncated, a float spelling, a quoted number */
+    snprintf(text, sizeof(text),
+             "conversations:\n- id: c\n  created_timestamp: '1769900000000'\n  messages:\n"
+             "  - content: a\n    timestamp: 1769900000000.9\n"
+             "  - content: b\n    timestamp: -9223372036854775808\n"
+             "  - content: c\n    timestamp: 1.5e3\n");
+    assert_int_equal(load_text(text, &cs, &err), SL_OK);
+    assert_int_equal(cs->convs[0].created_ms, 1769900000000LL);
+    assert_int_equal(cs->convs[0].msgs[0].timestamp_ms, 1769900000000LL);
+    assert_int_equal(cs->convs[0].msgs[1].timestamp_ms, INT64_MIN);
+    assert_int_equal(cs->convs[0].msgs[2].timestamp_ms, 1500);
     sl_lt_convset_free(cs);
 }
 
@@ -306,6 +356,7 @@ int main(void)
         cmocka_unit_test(tricky_strings_survive_a_round_trip),
         cmocka_unit_test(load_errors_name_the_file_and_position),
         cmocka_unit_test(timestamps_that_are_not_integers_are_refused),
+        cmocka_unit_test(timestamps_out_of_range_are_refused),
         cmocka_unit_test(sampling_is_deterministic_per_seed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -243,6 +243,58 @@ static void histories_with_gaps_are_rejected(void **state)
     sl__rs_free(rs);
 }
 
+static sl_code replay_text(const char *text, sl_replay_result *res, sl_err *err)
+{
+    json_error_t je;
+    json_t *h = json_loads(text, 0, &je);
+    assert_non_null(h);
+    sl_err_clear(err);
+    sl_code rc = sl_replay_history(reg, h, res, err);
+    json_decref(h);
+    return rc;
+}
+
+/* Found by fuzzing `workflow replay --history` (tests/fuzz/corpus/history/): a history file
+ * whose events skip or repeat an id was refused as SL_EIO, the code for a damaged database,
+ * not as the bad input it is; and a completion recorded without a result aborted the
+ * process (sl_json_dumps(NULL)) instead of reporting the difference. */
+static void exported_histories_that_do_not_decode_are_bad_input(void **state)
+{
+    (void)state;
+    sl_replay_result res;
+    sl_err err;
+    assert_int_equal(replay_text("[{\"event_id\":0,\"type\":\"" SL_EV_WF_STARTED "\","
+                                 "\"attributes\":{\"workflow_type\":\"done_at_once\"}}]",
+                                 &res, &err),
+                     SL_EINVAL);
+    assert_int_equal(err.code, SL_EINVAL);
+    assert_non_null(strstr(err.msg, "history: "));
+    assert_non_null(strstr(err.msg, "event 0 where 1 was expected"));
+    assert_int_equal(replay_text("[{\"event_id\":1,\"type\":\"" SL_EV_WF_STARTED "\","
+                                 "\"attributes\":{\"workflow_type\":\"done_at_once\"}},"
+                                 "{\"event_id\":3,\"type\":\"X\",\"attributes\":{}}]",
+                                 &res, &err),
+                     SL_EINVAL);
+    assert_non_null(strstr(err.msg, "event 3 where 2 was expected"));
+}
+
+static void a_completion_without_result_is_a_difference_not_a_crash(void **state)
+{
+    (void)state;
+    sl_replay_result res;
+    sl_err err;
+    assert_int_equal(replay_text("[{\"event_id\":1,\"type\":\"" SL_EV_WF_STARTED "\","
+                                 "\"attributes\":{\"workflow_type\":\"done_at_once\"}},"
+                                 "{\"event_id\":2,\"type\":\"" SL_EV_WF_COMPLETED "\","
+                                 "\"attributes\":{}}]",
+                                 &res, &err),
+                     SL_OK);
+    assert_false(res.deterministic);
+    assert_int_equal(res.event_id, 2);
+    assert_string_equal(res.recorded, SL_EV_WF_COMPLETED " with result null");
+    assert_string_equal(res.requested, "result \"ok\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +306,8 @@ int main(void)
         cmocka_unit_test(finishing_without_a_recorded_command_is_nondeterministic),
         cmocka_unit_test(unknown_types_fail_the_task_not_the_run),
         cmocka_unit_test(histories_with_gaps_are_rejected),
+        cmocka_unit_test(exported_histories_that_do_not_decode_are_bad_input),
+        cmocka_unit_test(a_completion_without_result_is_a_difference_not_a_crash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

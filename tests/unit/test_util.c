@@ -152,6 +152,21 @@ static void json_args_report_position(void **state)
     assert_non_null(strstr(err.msg, "cannot read"));
 }
 
+/* Found by fuzzing `workflow replay --history` (tests/fuzz/corpus/history/
+ * completed-without-result.json): printing an absent value aborted the process. */
+static void json_dumps_prints_absent_as_null(void **state)
+{
+    (void)state;
+    json_t *o = json_object();
+    char *s = sl_json_dumps(json_object_get(o, "missing"));
+    assert_string_equal(s, "null");
+    free(s);
+    s = sl_json_dumps(o);
+    assert_string_equal(s, "{}");
+    free(s);
+    json_decref(o);
+}
+
 static void buffers_grow_format_and_hand_over(void **state)
 {
     (void)state;
@@ -250,6 +265,7 @@ int main(void)
         cmocka_unit_test(times_format_and_parse_in_utc),
         cmocka_unit_test(errors_are_one_line_and_prefixable),
         cmocka_unit_test(json_args_report_position),
+        cmocka_unit_test(json_dumps_prints_absent_as_null),
         cmocka_unit_test(buffers_grow_format_and_hand_over),
         cmocka_unit_test(mkdirs_makes_parents_and_refuses_a_file_in_the_way),
         cmocka_unit_test(fnv1a_values_never_change),

@@ -1,0 +1,1 @@
+SELECT 1, 'it''s', 2.5, true, NULL, 1 = 1 AS eq, 10 / 4

@@ -1,0 +1,1 @@
+SELECT region, COUNT(*), COUNT(units) AS n, count_if(units > 6) AS big, SUM(units) AS u, ROUND(AVG(total_value), 2) AS avg_v, MIN(order_date) AS first, MAX(total_value) AS mx FROM samples.sales.product_sales WHERE region <> 'Nowhere' AND NOT (units IS NULL) GROUP BY region HAVING COUNT(*) > 1 ORDER BY u DESC, region LIMIT 3

@@ -1,0 +1,1 @@
+SELECT count(*) FROM samples.sales.product_sales WHERE units IS NOT NULL OR region = 'x'

@@ -1,0 +1,1 @@
+SELECT SUM(units), ROUND(AVG(total_value), 2) FROM samples.sales.product_sales

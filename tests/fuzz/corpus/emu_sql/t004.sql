@@ -1,0 +1,1 @@
+SELECT `product_name` AS `Product Name`, t.units FROM `sales`.`product_sales` t ORDER BY `Product Name` LIMIT 1

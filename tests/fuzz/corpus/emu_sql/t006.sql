@@ -1,0 +1,1 @@
+SELECT nope FROM samples.sales.product_sales

@@ -1,0 +1,1 @@
+SELECT * FROM samples.sales.missing

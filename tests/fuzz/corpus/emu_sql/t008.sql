@@ -1,0 +1,1 @@
+SELECT count(*), :nothing IS NULL FROM samples.sales.product_sales WHERE units >= :min AND region = :region AND order_date >= :d

@@ -1,0 +1,1 @@
+CREATE SCHEMA nope.s1

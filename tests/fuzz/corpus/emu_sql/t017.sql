@@ -1,0 +1,1 @@
+CREATE TABLE c1.s1.t AS SELECT product_name, units FROM samples.sales.product_sales

@@ -1,0 +1,1 @@
+SHOW TABLES IN c1.s1

@@ -1,0 +1,1 @@
+DESCRIBE TABLE c1.s1.t

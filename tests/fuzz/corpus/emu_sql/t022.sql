@@ -1,0 +1,1 @@
+DROP SCHEMA c1.s1

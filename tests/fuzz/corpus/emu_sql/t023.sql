@@ -1,0 +1,1 @@
+DROP TABLE c1.s1.t

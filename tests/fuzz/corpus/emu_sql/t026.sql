@@ -1,0 +1,1 @@
+CREATE TABLE c1.s.t AS SELECT 1 AS id, 'a' AS name, 2.5 AS score, DATE'2026-01-01' AS d

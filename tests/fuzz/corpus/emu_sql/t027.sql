@@ -1,0 +1,1 @@
+INSERT INTO c1.s.t VALUES (2, 'b', 3.5, '2026-02-01'), (3, NULL, 1, DATE'2026-03-01')

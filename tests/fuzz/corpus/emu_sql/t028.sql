@@ -1,0 +1,1 @@
+INSERT INTO TABLE c1.s.t (name, id) VALUES ('only', '4')

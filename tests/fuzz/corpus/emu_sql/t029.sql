@@ -1,0 +1,1 @@
+INSERT INTO c1.s.t SELECT id + 10, name, score, d FROM c1.s.t WHERE id < 3

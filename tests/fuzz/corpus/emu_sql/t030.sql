@@ -1,0 +1,1 @@
+SELECT id, name, score, d FROM c1.s.t ORDER BY id

@@ -1,0 +1,1 @@
+INSERT INTO c1.s.t VALUES (7, 'x', 1.0, NULL), (8)

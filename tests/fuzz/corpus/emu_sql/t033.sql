@@ -1,0 +1,1 @@
+INSERT INTO c1.s.t SELECT id FROM c1.s.t

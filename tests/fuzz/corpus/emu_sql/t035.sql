@@ -1,0 +1,1 @@
+INSERT INTO c1.s.t (id, id) VALUES (1, 2)

@@ -1,0 +1,1 @@
+INSERT INTO c1.s.t (id) VALUES (9), ('abc')

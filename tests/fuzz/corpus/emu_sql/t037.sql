@@ -1,0 +1,1 @@
+INSERT INTO c1.s.nosuch VALUES (1)

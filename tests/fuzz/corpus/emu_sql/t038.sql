@@ -1,0 +1,1 @@
+INSERT INTO c1.s.t VALUES (1, 'x', 1.0, NULL); DROP TABLE c1.s.t

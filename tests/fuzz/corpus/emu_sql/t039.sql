@@ -1,0 +1,1 @@
+SELECT count(*) FROM c1.s.t

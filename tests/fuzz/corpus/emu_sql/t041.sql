@@ -1,0 +1,1 @@
+CREATE TABLE main.j.customers AS SELECT 1 AS id, 'Ann' AS name

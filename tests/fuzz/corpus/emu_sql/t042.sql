@@ -1,0 +1,1 @@
+INSERT INTO main.j.customers VALUES (2, 'Bob'), (3, 'Cy')

@@ -1,0 +1,1 @@
+CREATE TABLE main.j.orders AS SELECT 10 AS order_id, 1 AS customer_id, 5.0 AS amount

@@ -1,0 +1,1 @@
+INSERT INTO main.j.orders VALUES (11, 1, 7.5), (12, 2, 1.25), (13, 9, 100)

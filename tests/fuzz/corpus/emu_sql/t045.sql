@@ -1,0 +1,1 @@
+SELECT c.name, sum(o.amount) AS total, count(*) AS n FROM main.j.customers c JOIN main.j.orders o ON o.customer_id = c.id GROUP BY c.name ORDER BY total DESC

@@ -1,0 +1,1 @@
+SELECT c.name, o.order_id FROM main.j.customers AS c LEFT OUTER JOIN main.j.orders AS o ON o.customer_id = c.id ORDER BY c.id, o.order_id

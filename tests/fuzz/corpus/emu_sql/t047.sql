@@ -1,0 +1,1 @@
+SELECT * FROM main.j.customers c FULL JOIN main.j.orders o ON o.customer_id = c.id

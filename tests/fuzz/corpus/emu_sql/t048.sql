@@ -1,0 +1,1 @@
+SELECT o.* FROM main.j.customers c, main.j.orders o WHERE c.id = o.customer_id AND c.name = 'Ann'

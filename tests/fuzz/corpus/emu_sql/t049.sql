@@ -1,0 +1,1 @@
+SELECT count(*) FROM main.j.customers CROSS JOIN main.j.orders

@@ -1,0 +1,1 @@
+CREATE TABLE main.j.spend AS SELECT o.order_id, c.name FROM main.j.customers c RIGHT JOIN main.j.orders o ON o.customer_id = c.id

@@ -1,0 +1,1 @@
+SELECT count(*) FROM main.j.spend WHERE name IS NULL

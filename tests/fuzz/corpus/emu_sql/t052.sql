@@ -1,0 +1,1 @@
+SELECT id FROM main.j.customers c JOIN main.j.customers d ON c.id = d.id

@@ -1,0 +1,1 @@
+SELECT 1 FROM main.j.customers JOIN main.j.customers ON true

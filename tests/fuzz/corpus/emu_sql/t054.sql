@@ -1,0 +1,1 @@
+SELECT x.name FROM main.j.customers c JOIN main.j.orders o ON o.customer_id = c.id

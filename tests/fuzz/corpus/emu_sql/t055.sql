@@ -1,0 +1,1 @@
+SELECT c.name FROM main.j.customers c JOIN main.j.orders o ON o.nope = c.id

@@ -1,0 +1,1 @@
+CREATE TABLE main.u.t AS SELECT 1 AS id, 'a' AS name, 2.5 AS score

@@ -1,0 +1,1 @@
+INSERT INTO main.u.t VALUES (2, 'b', 3.5), (3, 'c', 4.5), (4, 'd', NULL)

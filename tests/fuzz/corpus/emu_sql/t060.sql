@@ -1,0 +1,1 @@
+UPDATE main.u.t AS x SET x.score = '7.25' WHERE x.id = 1

@@ -1,0 +1,1 @@
+SELECT id, name, score FROM main.u.t ORDER BY id

@@ -1,0 +1,1 @@
+UPDATE main.u.t SET id = CASE WHEN id = 4 THEN 'x' ELSE '5' END

@@ -1,0 +1,1 @@
+UPDATE main.u.t SET nope = 1

@@ -1,0 +1,1 @@
+UPDATE main.u.t SET y.id = 1

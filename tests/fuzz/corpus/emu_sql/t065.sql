@@ -1,0 +1,1 @@
+DELETE FROM main.u.t WHERE score IS NULL OR name = 'b'

@@ -1,0 +1,1 @@
+SELECT sum(id) FROM main.u.t

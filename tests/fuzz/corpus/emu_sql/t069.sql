@@ -1,0 +1,1 @@
+DELETE main.u.t

@@ -1,0 +1,1 @@
+CREATE VOLUME main.default.raw

@@ -1,0 +1,1 @@
+CREATE OR REPLACE TABLE main.default.bronze AS SELECT * FROM read_files('/Volumes/main/default/raw/orders.csv', format => 'csv', header => true, inferColumnTypes => false)

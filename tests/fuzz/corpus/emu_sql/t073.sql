@@ -1,0 +1,1 @@
+SELECT count(*) FROM main.default.bronze WHERE Amount = ''

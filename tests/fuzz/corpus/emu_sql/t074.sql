@@ -1,0 +1,1 @@
+CREATE OR REPLACE TABLE main.default.silver AS SELECT DISTINCT CAST(`Order ID` AS BIGINT) AS order_id, TRIM(`Customer Name`) AS customer, try_cast(NULLIF(TRIM(Amount), '') AS DOUBLE) AS amount, try_cast(Paid AS BOOLEAN) AS paid, try_cast(`Order Date` AS DATE) AS order_date, try_cast(`When` AS TIMESTAMP) AS at FROM main.default.bronze

@@ -1,0 +1,1 @@
+SELECT * FROM main.default.silver ORDER BY order_id

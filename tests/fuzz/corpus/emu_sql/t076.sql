@@ -1,0 +1,1 @@
+DESCRIBE TABLE main.default.silver

@@ -1,0 +1,1 @@
+CREATE TABLE main.default.bad AS SELECT CAST(Amount AS DOUBLE) AS a FROM main.default.bronze

@@ -1,0 +1,1 @@
+CREATE TABLE main.default.r AS SELECT * FROM read_files('/Volumes/main/default/raw/ragged.csv', format => 'csv', header => true)

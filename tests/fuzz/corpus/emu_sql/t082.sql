@@ -1,0 +1,1 @@
+CREATE TABLE main.default.ev AS SELECT * FROM read_files('/Volumes/main/default/raw/events.json', format => 'json', inferColumnTypes => false)

@@ -1,0 +1,1 @@
+SELECT * FROM main.default.ev ORDER BY id

@@ -1,0 +1,1 @@
+SELECT * FROM samples.sales.product_sales WHERE region = 'x'; DROP TABLE samples.sales.product_sales; --

@@ -1,0 +1,1 @@
+SELECT * FROM `samples`.`sales`.`product_sales"; DROP TABLE x; --`

@@ -1,0 +1,1 @@
+MERGE INTO samples.sales.product_sales USING x ON true

@@ -1,0 +1,1 @@
+SELECT sha2(region, 256) FROM samples.sales.product_sales

@@ -1,0 +1,1 @@
+SELECT a.region FROM samples.sales.product_sales a NATURAL JOIN samples.sales.product_sales b

@@ -1,0 +1,1 @@
+SELECT a.region FROM samples.sales.product_sales a JOIN samples.sales.product_sales b USING (order_id)

@@ -1,0 +1,1 @@
+SELECT sha2(nope) FROM samples.sales.product_sales

@@ -1,0 +1,1 @@
+SELECT count(units, region) FROM samples.sales.product_sales
