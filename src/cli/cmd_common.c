@@ -51,7 +51,7 @@ int sl_cli_usage(sl_cli *cli, const char *fmt, ...)
 int sl_cli_getopt(sl_cli *cli, int argc, char **argv, const char *shortopts,
                   const struct option *longopts)
 {
-    char so[64];
+    char so[2 * SL_CLI_MAX_OPTS + 2]; /* ":" + a letter and ":" per option + NUL */
     /* Leading ':' makes getopt report a missing argument as ':' and stay quiet. */
     snprintf(so, sizeof(so), ":%s", shortopts);
     opterr = 0;
