@@ -286,6 +286,20 @@ static bool set(const char *s)
     return s && *s;
 }
 
+/* Read and parse x->dotenv_path into x->dotenv, if it is set and the file exists. The text is
+ * wiped when freed: the file may hold tokens. */
+static sl_code load_dotenv(ctx *x, sl_err *err)
+{
+    if (!set(x->dotenv_path))
+        return SL_OK;
+    char *text = NULL;
+    sl_code rc = read_optional(x->dotenv_path, &text, err);
+    if (rc == SL_OK)
+        dotenv_parse(x->dotenv_path, text, &x->dotenv);
+    sl_secret_free(text);
+    return rc == SL_ENOTFOUND ? SL_OK : rc;
+}
+
 static const char *env_get(ctx *x, const char *name, int *rank)
 {
     const char *v = x->env ? x->env(x->env_arg, name) : NULL;
@@ -505,16 +519,8 @@ sl_code sl_dbx_config_resolve(const sl_dbx_config *cfg_in, sl_dbx_env_fn env, vo
     sl_dbx_settings_init(&s);
 
     /* .env first: it can name the config file and profile too. */
-    if (set(dotenv_path)) {
-        rc = read_optional(dotenv_path, &text, err);
-        if (rc == SL_OK)
-            dotenv_parse(dotenv_path, text, &x.dotenv);
-        else if (rc != SL_ENOTFOUND)
-            goto out;
-        rc = SL_OK;
-        sl_secret_free(text); /* the file may hold tokens */
-        text = NULL;
-    }
+    if ((rc = load_dotenv(&x, err)) != SL_OK)
+        goto out;
 
     /* Which config file and profile. */
     int rank;
@@ -696,20 +702,10 @@ sl_code sl_dbx_sync_retry_resolve(sl_dbx_env_fn env, void *env_arg, const char *
                                   sl_dbx_sync_retry *out, sl_err *err)
 {
     ctx x = {.env = env, .env_arg = env_arg, .dotenv_path = dotenv_path};
-    char *text = NULL;
-    sl_code rc = SL_OK;
-    if (set(dotenv_path)) {
-        rc = read_optional(dotenv_path, &text, err);
-        if (rc == SL_OK)
-            dotenv_parse(dotenv_path, text, &x.dotenv);
-        else if (rc != SL_ENOTFOUND)
-            goto out;
-        rc = SL_OK;
-    }
-    rc = resolve_sync_retry(&x, out, err);
-out:
+    sl_code rc = load_dotenv(&x, err);
+    if (rc == SL_OK)
+        rc = resolve_sync_retry(&x, out, err);
     sec_free(&x.dotenv);
-    sl_secret_free(text); /* the file may hold tokens */
     return rc;
 }
 
