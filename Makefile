@@ -2,7 +2,7 @@
 #   make demo               install what is missing, build, run the main job
 #   make test               same set-up, then the whole suite (ctest)
 #   make test SANITIZE=1    the suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make test SANITIZE=thread  the engine, worker and emulator tests under ThreadSanitizer
+#   make test SANITIZE=thread  the engine, worker, emulator and rpc tests under ThreadSanitizer
 #   make test COMPILER=clang   a clang build with -Werror (-Wunsequenced, -Wshadow, ...)
 #                              and the unit and build tests
 #   make fuzz [FUZZ_SECONDS=60]  the libFuzzer targets of tests/fuzz (clang, ASan+UBSan,
