@@ -115,7 +115,7 @@ static int server_exec(sl_cli *cli, const sl_cli_args *args)
         if (r.w && !sl_worker_stop(r.w))
             _Exit(SL_EXIT_FAIL);
         server_run_close(&r);
-        return sl_cli_fail(cli, "%s: %s", listen, err.msg);
+        return sl_cli_fail_err(cli, &err);
     }
     int port = sl_server_port(r.srv);
     printf("sluice server listening on %.*s:%d\n", (int)(colon - listen), listen, port);

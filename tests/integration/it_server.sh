@@ -3,7 +3,7 @@
 # `sluice server` over loopback gRPC, driven by a Python client (python3-grpcio, stubs from
 # schema/proto/ made here with python3-grpc-tools): a noop_chain started over the wire runs to
 # completed with its history streamed; count/list see it; errors carry the local CLI's text
-# (NOT_FOUND, INVALID_ARGUMENT); garbage bytes and an oversized message are refused and the
+# (NOT_FOUND, INVALID_ARGUMENT); a port in use is refused; garbage bytes and an oversized message are refused and the
 # server goes on; a follow stream ends when a signaled run closes; terminate and cancel; then
 # SIGTERM answers an open stream (UNAVAILABLE), the server exits 0, and the local CLI shows the
 # same history from the database file.
@@ -25,6 +25,13 @@ server=$IT_LAST_PID
 line=$(it_wait_line "$T/server.log" '^sluice server listening on 127\.0\.0\.1:[0-9]+$')
 addr=${line#sluice server listening on }
 [ "${addr##*:}" != 0 ] || it_fail "readiness line names port 0: $line"
+
+# Bad command lines, and a second server on the address in use: one line each, non-zero.
+it_expect_fail 2 '^sluice: server: missing --listen' "$S" --db "$T/other.db" server
+it_expect_fail 2 '^sluice: server: --listen must be HOST:PORT' "$S" --db "$T/other.db" server \
+  --listen nowhere
+it_expect_fail 1 "^sluice: server: cannot listen on $addr\$" "$S" --db "$T/other.db" server \
+  --listen "$addr"
 
 "$PY" "$SLUICE_SRC/tests/integration/it_server.py" "$T/py" "$addr" "$T" main ||
   it_fail "python client checks"
