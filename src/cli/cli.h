@@ -239,6 +239,7 @@ void sl_cli_registry_extend(sl_cli_register_fn register_more, void *arg);
 /* The groups, defined in cmd_<group>.c. */
 extern const struct sl_cmd_group sl_cli_workflow;
 extern const struct sl_cmd_group sl_cli_worker;
+extern const struct sl_cmd_group sl_cli_server;
 extern const struct sl_cmd_group sl_cli_bench;
 extern const struct sl_cmd_group sl_cli_dbx;
 extern const struct sl_cmd_group sl_cli_emulator;

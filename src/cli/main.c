@@ -14,7 +14,7 @@
 static const struct sl_cmd_group *const groups[] = {
     &sl_cli_dataset, &sl_cli_genie,    &sl_cli_loadtest, &sl_cli_workflow, &sl_cli_schedule,
     &sl_cli_queue,   &sl_cli_worker,   &sl_cli_dev,      &sl_cli_bench,    &sl_cli_dbx,
-    &sl_cli_emulator,
+    &sl_cli_emulator, &sl_cli_server,
 };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
 

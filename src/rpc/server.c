@@ -403,11 +403,16 @@ sl_code sl_rpc_server_new(const sl_rpc_server_opts *o, sl_rpc_server **out, sl_e
     s->t_shutdown = (struct tag){TAG_SHUTDOWN, NULL};
 
     grpc_init(); /* paired with grpc_shutdown in sl_rpc_server_free */
-    grpc_arg args[1];
+    grpc_arg args[2];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = (int)s->max_msg;
-    grpc_channel_args ch_args = {1, args};
+    /* grpc binds with SO_REUSEPORT by default: a second server on a port in use would share
+     * it (calls landing on either process) instead of failing. */
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
+    args[1].value.integer = 0;
+    grpc_channel_args ch_args = {2, args};
     s->server = grpc_server_create(&ch_args, NULL);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);

@@ -478,6 +478,23 @@ static void stop_answers_a_call_still_in_its_handler(void **state)
     fixture_free(f);
 }
 
+/* A second server on a port in use fails to bind: grpc's SO_REUSEPORT default would let it
+ * share the port, and a client's calls would then land on either process at random. */
+static void a_port_in_use_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", sl_rpc_server_port(f->srv));
+    sl_rpc_server_opts so;
+    sl_rpc_server_opts_init(&so);
+    so.listen = listen;
+    sl_rpc_server *second = NULL;
+    sl_err err;
+    assert_int_equal(sl_rpc_server_new(&so, &second, &err), SL_EIO);
+    assert_null(second);
+    assert_non_null(strstr(err.msg, listen));
+}
+
 static void options_and_names_are_checked(void **state)
 {
     (void)state;
@@ -516,6 +533,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(server_stream_delivers_every_message_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_calls_all_succeed, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_port_in_use_is_refused, setup, teardown),
         cmocka_unit_test(stop_answers_a_call_still_in_its_handler),
         cmocka_unit_test(options_and_names_are_checked),
     };
