@@ -65,6 +65,18 @@ static int server_exec(sl_cli *cli, const sl_cli_args *args)
     const char *colon = strrchr(listen, ':');
     if (!colon || colon == listen || !colon[1])
         return sl_cli_usage(cli, "--listen must be HOST:PORT");
+    /* No authentication or TLS yet: serve this host only. */
+    size_t host_len = (size_t)(colon - listen);
+    static const char *const loopback[] = {"127.0.0.1", "localhost", "[::1]"};
+    bool local = false;
+    for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+        local = local || (strlen(loopback[i]) == host_len &&
+                          strncmp(listen, loopback[i], host_len) == 0);
+    if (!local)
+        return sl_cli_usage(cli,
+                            "--listen host must be 127.0.0.1, localhost or [::1] (the API has "
+                            "no authentication or TLS yet), not '%.*s'",
+                            (int)host_len, listen);
 
     /* Signals go to this thread only (sigtimedwait below); block them before threads start. */
     sigset_t set;

@@ -30,6 +30,9 @@ addr=${line#sluice server listening on }
 it_expect_fail 2 '^sluice: server: missing --listen' "$S" --db "$T/other.db" server
 it_expect_fail 2 '^sluice: server: --listen must be HOST:PORT' "$S" --db "$T/other.db" server \
   --listen nowhere
+# no authentication or TLS yet: only this host may be served
+it_expect_fail 2 "^sluice: server: --listen host must be 127.0.0.1, localhost or \\[::1\\]" \
+  "$S" --db "$T/other.db" server --listen 0.0.0.0:0
 it_expect_fail 1 "^sluice: server: cannot listen on $addr\$" "$S" --db "$T/other.db" server \
   --listen "$addr"
 
