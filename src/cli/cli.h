@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "sluice/model.h"
 #include "sluice/util.h"
 
 struct sl_buf;
@@ -145,6 +146,8 @@ const char *sl_cli_arg_str(const sl_cli_args *a, int id, const char *def);
 long long sl_cli_arg_int(const sl_cli_args *a, int id, long long def);
 int64_t sl_cli_arg_ms(const sl_cli_args *a, int id, int64_t def);
 int sl_cli_arg_fmt(const sl_cli_args *a, int id, int def);
+/* The --durability option (id 'd'): normal (the default) or full. False after a usage line. */
+bool sl_cli_arg_durability(sl_cli *cli, const sl_cli_args *a, sl_durability *out);
 
 struct sl_cmd_group {
     const char *name;    /* "workflow" */

@@ -40,9 +40,8 @@ static int bench_exec(sl_cli *cli, const sl_cli_args *args)
     o.concurrency = sl_cli_arg_int(args, 'c', o.concurrency);
     o.threads = sl_cli_arg_int(args, 'T', o.threads);
     o.warmup = sl_cli_arg_int(args, 'w', o.warmup);
-    const char *dur_s = sl_cli_arg_str(args, 'd', NULL);
-    if (dur_s && !sl_durability_parse(dur_s, &o.durability))
-        return sl_cli_usage(cli, "--durability must be normal or full");
+    if (!sl_cli_arg_durability(cli, args, &o.durability))
+        return SL_EXIT_USAGE;
     sl_out_fmt fmt = (sl_out_fmt)sl_cli_arg_fmt(args, 'o', SL_OUT_TABLE);
     if (args->argc > 0)
         return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);

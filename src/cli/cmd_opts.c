@@ -207,6 +207,17 @@ int sl_cli_arg_fmt(const sl_cli_args *a, int id, int def)
     return i >= 0 && a->v[i].set ? a->v[i].fmt : def;
 }
 
+bool sl_cli_arg_durability(sl_cli *cli, const sl_cli_args *a, sl_durability *out)
+{
+    *out = SL_DURABILITY_NORMAL;
+    const char *v = sl_cli_arg_str(a, 'd', NULL);
+    if (v && !sl_durability_parse(v, out)) {
+        sl_cli_usage(cli, "--durability must be normal or full");
+        return false;
+    }
+    return true;
+}
+
 sl_cli_conn sl_cli_conn_from_args(const sl_cli_args *a)
 {
     sl_cli_conn f = {

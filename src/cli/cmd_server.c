@@ -53,10 +53,9 @@ static int server_exec(sl_cli *cli, const sl_cli_args *args)
             return sl_cli_usage(cli, "--task-queue needs a name");
     long long conc = sl_cli_arg_int(args, 'c', 8);
     long long max_msg = sl_cli_arg_int(args, 'm', SL_RPC_DEFAULT_MAX_MESSAGE);
-    sl_durability dur = SL_DURABILITY_NORMAL;
-    const char *dur_s = sl_cli_arg_str(args, 'd', NULL);
-    if (dur_s && !sl_durability_parse(dur_s, &dur))
-        return sl_cli_usage(cli, "--durability must be normal or full");
+    sl_durability dur;
+    if (!sl_cli_arg_durability(cli, args, &dur))
+        return SL_EXIT_USAGE;
     int64_t grace = sl_cli_arg_ms(args, 'g', 10000);
     if (args->argc > 0)
         return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);
@@ -70,8 +69,8 @@ static int server_exec(sl_cli *cli, const sl_cli_args *args)
     static const char *const loopback[] = {"127.0.0.1", "localhost", "[::1]"};
     bool local = false;
     for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
-        local = local || (strlen(loopback[i]) == host_len &&
-                          strncmp(listen, loopback[i], host_len) == 0);
+        local = local ||
+                (strlen(loopback[i]) == host_len && strncmp(listen, loopback[i], host_len) == 0);
     if (!local)
         return sl_cli_usage(cli,
                             "--listen host must be 127.0.0.1, localhost or [::1] (the API has "

@@ -37,10 +37,9 @@ static int worker_exec(sl_cli *cli, const sl_cli_args *args)
     }
     long long conc = sl_cli_arg_int(args, 'c', 8);
     bool exit_idle = sl_cli_arg_has(args, 'x'), exit_drained = sl_cli_arg_has(args, 'D');
-    sl_durability dur = SL_DURABILITY_NORMAL;
-    const char *dur_s = sl_cli_arg_str(args, 'd', NULL);
-    if (dur_s && !sl_durability_parse(dur_s, &dur))
-        return sl_cli_usage(cli, "--durability must be normal or full");
+    sl_durability dur;
+    if (!sl_cli_arg_durability(cli, args, &dur))
+        return SL_EXIT_USAGE;
     int64_t grace = sl_cli_arg_ms(args, 'g', 10000);
     if (args->argc > 0)
         return sl_cli_usage(cli, "unexpected argument '%s'", args->argv[0]);

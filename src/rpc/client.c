@@ -130,6 +130,17 @@ static void status_fill(sl_rpc_status *st, grpc_status_code code, grpc_slice det
     sl__rpc_slice_copy(details, st->details, sizeof st->details);
 }
 
+/* The client's opening ops: initial metadata, the one request message, half-close. */
+static void send_ops(grpc_op ops[3], grpc_metadata *md, size_t n_md, grpc_byte_buffer *send)
+{
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = n_md;
+    ops[0].data.send_initial_metadata.metadata = md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+}
+
 sl_code sl_rpc_client_call(sl_rpc_client *c, const char *method, const void *req, size_t req_len,
                            const sl_rpc_call_opts *o, sl_rpc_reply *out, sl_err *err)
 {
@@ -153,12 +164,7 @@ sl_code sl_rpc_client_call(sl_rpc_client *c, const char *method, const void *req
 
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = n_md;
-    ops[0].data.send_initial_metadata.metadata = md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    send_ops(ops, md, n_md, send);
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
     ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
     ops[4].op = GRPC_OP_RECV_MESSAGE;
@@ -209,12 +215,7 @@ sl_code sl_rpc_client_stream_open(sl_rpc_client *c, const char *method, const vo
     grpc_byte_buffer *send = sl__rpc_buffer_new(req, req_len);
     grpc_op ops[3];
     memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = n_md;
-    ops[0].data.send_initial_metadata.metadata = md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    send_ops(ops, md, n_md, send);
     /* A failed send shows up as the stream's status; reads then end at once. */
     if (!run_batch(s->cq, s->call, ops, 3))
         s->ended = true;
