@@ -66,6 +66,9 @@ typedef struct sl_engine_opts {
      * HistorySizeLimitExceeded. 0 disables. */
     int64_t history_warn_events, history_warn_bytes;
     int64_t history_limit_events, history_limit_bytes;
+    /* Once serving, run the workflow tasks of every task queue, not only the served ones
+     * (a server: its activities run on remote workers, sl_engine_lease_tasks). */
+    bool all_workflow_queues;
 } sl_engine_opts;
 
 void sl_engine_opts_init(sl_engine_opts *o);
@@ -369,6 +372,52 @@ SL_MUST_USE sl_code sl_engine_tasks_release(sl_engine *e, sl_activity_task *cons
 /* The task's lease expired before it started: record nothing (the reaper times the attempt
  * out and retries it) and free it. Takes t; never blocks. */
 void sl_engine_task_abandon(sl_engine *e, sl_activity_task *t);
+
+/* ---- activity tasks for remote workers (threaded engines) --------------------------------
+ *
+ * A server hands activity tasks to workers in other processes: a worker's poll leases tasks
+ * of its queues on request (queue rate and concurrency limits apply, as for every lease), the
+ * task travels as a token naming (task id, attempt, lease owner), and the worker's outcome
+ * comes back through the same resolving calls as a local dispatcher's (complete, fail,
+ * heartbeat, release, abandon). Such tasks do not count against the local dispatcher's
+ * capacity. A token outlives the process that leased it: sl_engine_task_find rebuilds the
+ * task from the database, so a worker can report to a restarted server.
+ */
+
+/*
+ * Lease up to max visible activity tasks of the queues, in the order given, to `owner` (the
+ * worker's identity, recorded as the lease owner). *n_out tasks are stored in out (owned:
+ * resolve each). With none, *next_ms tells when one may be: the earliest visible_at or
+ * rate-limit slot of those queues (INT64_MAX: nothing is waiting). Blocks until committed;
+ * not on the engine thread. SL_EINVAL: a bad queue or owner name.
+ */
+SL_MUST_USE sl_code sl_engine_lease_tasks(sl_engine *e, const char *const *queues, size_t n_queues,
+                                          const char *owner, int max, sl_activity_task **out,
+                                          size_t *n_out, int64_t *next_ms, sl_err *err);
+/*
+ * The task whose lease (task_id, attempt, owner) is current, read from the database, as a
+ * dispatched task (owned: resolve it). SL_ENOTFOUND: that lease is gone (completed, timed
+ * out and retried, or the run closed). Blocks for one read.
+ */
+SL_MUST_USE sl_code sl_engine_task_find(sl_engine *e, int64_t task_id, int attempt,
+                                        const char *owner, sl_activity_task **out, sl_err *err);
+/* The lease owner of a task (borrowed). */
+const char *sl_activity_task_owner(const sl_activity_task *t);
+int64_t sl_activity_task_scheduled_ms(const sl_activity_task *t);
+int64_t sl_activity_task_started_ms(const sl_activity_task *t);
+int64_t sl_activity_task_start_to_close_ms(const sl_activity_task *t);
+/* The last failure of an earlier attempt (JSON text), or NULL. */
+const char *sl_activity_task_last_failure(const sl_activity_task *t);
+
+/*
+ * Called on the engine thread after a commit that made activity tasks of `queue` visible, now
+ * or at a later time, that no dispatcher of this engine took (queue NULL: maybe any queue):
+ * wake the polls waiting for them. It must not block or call the engine. Once set, calls
+ * happen under a lock sl_engine_on_ready also takes, so after sl_engine_on_ready(e, NULL,
+ * NULL) returns the old callback is not running and never will.
+ */
+typedef void (*sl_ready_cb)(void *arg, const char *queue);
+void sl_engine_on_ready(sl_engine *e, sl_ready_cb cb, void *arg);
 
 /* True when nothing is pending for the served queues: no submission waiting, no task with the
  * dispatcher, no workflow task, activity task or timer of theirs in the database (a run

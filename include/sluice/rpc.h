@@ -91,6 +91,8 @@ typedef void (*sl_rpc_handler_fn)(sl_rpc_call *call, void *arg);
 typedef struct sl_rpc_server_opts {
     const char *listen;        /* "host:port"; port 0 picks a free one (sl_rpc_server_port) */
     int threads;               /* handler threads, default 4 */
+    int max_threads;           /* more are started while every one is busy, up to this
+                                * (default: threads, a fixed pool); long polls need one each */
     int64_t max_message_bytes; /* a larger request: RESOURCE_EXHAUSTED; default 4 MiB */
     /* Not yet supported (must be NULL): TLS with a PEM certificate chain and key. */
     const char *tls_cert_pem;
@@ -139,9 +141,14 @@ typedef enum sl_rpc_wait {
     SL_RPC_WAIT_TIMEOUT,   /* timeout_ms passed */
     SL_RPC_WAIT_CANCELLED, /* the client went away (deadline, cancel, disconnect) */
     SL_RPC_WAIT_STOPPING,  /* the server is stopping: answer now */
+    SL_RPC_WAIT_WOKEN,     /* sl_rpc_call_wake was called */
 } sl_rpc_wait;
-/* Block up to timeout_ms for the call to be cancelled or the server to stop. */
+/* Block up to timeout_ms for the call to be cancelled, the server to stop, or a wake. */
 sl_rpc_wait sl_rpc_call_wait(sl_rpc_call *c, int64_t timeout_ms);
+/* Wake the call's handler from sl_rpc_call_wait (any thread; while the handler runs). A wake
+ * before the wait is kept: the next sl_rpc_call_wait returns SL_RPC_WAIT_WOKEN at once, so
+ * "check, then wait" loses no wake that comes between. */
+void sl_rpc_call_wake(sl_rpc_call *c);
 bool sl_rpc_call_is_cancelled(const sl_rpc_call *c);
 bool sl_rpc_call_is_stopping(const sl_rpc_call *c);
 

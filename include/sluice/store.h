@@ -218,11 +218,12 @@ SL_MUST_USE sl_code sl_store_wft_delete(sl_store *st, int64_t run_pk, sl_err *er
  * *failures gets the consecutive failure count. */
 SL_MUST_USE sl_code sl_store_wft_postpone(sl_store *st, int64_t run_pk, int64_t now_ms,
                                           int64_t max_backoff_ms, int *failures, sl_err *err);
-/* Due workflow tasks on `queue` (visible_at <= now), oldest first, up to limit. */
+/* Due workflow tasks on `queue` (visible_at <= now), oldest first, up to limit; queue NULL:
+ * on every queue. */
 typedef void (*sl_pk_fn)(int64_t run_pk, void *arg);
 SL_MUST_USE sl_code sl_store_wft_due(sl_store *st, const char *queue, int64_t now_ms, int limit,
                                      sl_pk_fn fn, void *arg, sl_err *err);
-/* Earliest visible_at of a pending workflow task on queue, or INT64_MAX. */
+/* Earliest visible_at of a pending workflow task on queue (NULL: any), or INT64_MAX. */
 SL_MUST_USE sl_code sl_store_wft_next_visible(sl_store *st, const char *queue, int64_t *out,
                                               sl_err *err);
 
@@ -286,6 +287,10 @@ SL_MUST_USE sl_code sl_store_act_release(sl_store *st, int64_t task_id, const ch
 /* Tasks whose lease expired or whose deadline passed (now > lease_expiry / deadline). */
 SL_MUST_USE sl_code sl_store_act_expired(sl_store *st, int64_t now_ms, int limit, sl_act_fn fn,
                                          void *arg, sl_err *err);
+/* The activity task task_id into *out (clean it up); *found false (and *out zeroed) if it is
+ * gone. */
+SL_MUST_USE sl_code sl_store_act_get(sl_store *st, int64_t task_id, sl_act_task_row *out,
+                                     bool *found, sl_err *err);
 /* Pending activity tasks of a run, by seq. */
 SL_MUST_USE sl_code sl_store_act_of_run(sl_store *st, int64_t run_pk, sl_act_fn fn, void *arg,
                                         sl_err *err);

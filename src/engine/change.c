@@ -158,6 +158,8 @@ sl_code sl__change_commit(sl_engine *e, change *ch, sl_err *err)
                 return rc;
             if (local)
                 sl__dispatch_add(e, row, rs->run_id, rs->workflow_id);
+            else
+                sl__ready_note(e, row->queue);
         } else if (fx->kind == FX_TIMER) {
             if ((rc = sl_store_timer_insert(e->st, rs->run_pk, fx->seq, fx->fire_at, rs->queue,
                                             err)) != SL_OK)

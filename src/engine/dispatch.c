@@ -87,10 +87,9 @@ static char *dup_or_null(const char *s)
     return s ? sl_xstrdup(s) : NULL;
 }
 
-void sl__dispatch_add(sl_engine *e, const sl_act_task_row *row, const char *run_id,
-                      const char *workflow_id)
+sl_activity_task *sl__activity_task_new(const sl_act_task_row *row, const char *run_id,
+                                        const char *workflow_id)
 {
-    sl__dispatch *dp = &e->dispatch;
     sl_activity_task *t = sl_xcalloc(1, sizeof(*t));
     t->row = *row;
     t->row.queue = dup_or_null(row->queue);
@@ -104,6 +103,14 @@ void sl__dispatch_add(sl_engine *e, const sl_act_task_row *row, const char *run_
         memcpy(t->run_id, run_id, sizeof(t->run_id));
     t->workflow_id = sl_xstrdup(workflow_id ? workflow_id : "");
     t->state = TASK_LEASED;
+    return t;
+}
+
+void sl__dispatch_add(sl_engine *e, const sl_act_task_row *row, const char *run_id,
+                      const char *workflow_id)
+{
+    sl__dispatch *dp = &e->dispatch;
+    sl_activity_task *t = sl__activity_task_new(row, run_id, workflow_id);
     if (dp->n_leased == dp->cap_leased) {
         dp->cap_leased = dp->cap_leased ? dp->cap_leased * 2 : 64;
         dp->leased = sl_xrealloc(dp->leased, (size_t)dp->cap_leased * sizeof(*dp->leased));
@@ -241,6 +248,31 @@ const char *sl_activity_task_last_heartbeat(const sl_activity_task *t)
     return t->row.heartbeat_details;
 }
 
+const char *sl_activity_task_owner(const sl_activity_task *t)
+{
+    return t->row.lease_owner ? t->row.lease_owner : "";
+}
+
+int64_t sl_activity_task_scheduled_ms(const sl_activity_task *t)
+{
+    return t->row.scheduled_ms;
+}
+
+int64_t sl_activity_task_started_ms(const sl_activity_task *t)
+{
+    return t->row.started_ms;
+}
+
+int64_t sl_activity_task_start_to_close_ms(const sl_activity_task *t)
+{
+    return t->row.start_to_close_ms;
+}
+
+const char *sl_activity_task_last_failure(const sl_activity_task *t)
+{
+    return t->row.last_failure;
+}
+
 /* ---- outcomes --------------------------------------------------------------------------- */
 
 typedef struct outcome {
@@ -261,11 +293,13 @@ static void outcome_done(sl_engine *e, void *arg, sl_code rc)
     (void)rc; /* a failed outcome is lost with its transaction: the lease expires, the
                * reaper times the attempt out and the retry policy decides */
     outcome *o = arg;
+    bool counted = !o->t->remote;
     sl__activity_task_free(o->t);
     free(o->result);
     json_decref(o->failure);
     free(o);
-    resolved(e, 1);
+    if (counted)
+        resolved(e, 1);
 }
 
 static void submit_outcome(sl_engine *e, outcome *o)
@@ -351,6 +385,7 @@ static sl_code release_fn(sl_engine *e, void *arg, sl_err *err)
             sl_store_act_release(e->st, r->task_id, r->lease_owner, r->attempt, sl_now_ms(), err);
         if (rc != SL_OK)
             return rc;
+        sl__ready_note(e, r->queue);
     }
     return SL_OK;
 }
@@ -363,15 +398,20 @@ sl_code sl_engine_tasks_release(sl_engine *e, sl_activity_task *const *tasks, si
         take_back(tasks[i]);
     struct release_call c = {.tasks = tasks, .n = n};
     sl_code rc = sl__engine_call(e, release_fn, &c, 0, err);
-    for (size_t i = 0; i < n; i++)
+    int counted = 0;
+    for (size_t i = 0; i < n; i++) {
+        counted += !tasks[i]->remote;
         sl__activity_task_free(tasks[i]);
-    resolved(e, (int)n);
+    }
+    resolved(e, counted);
     return rc;
 }
 
 void sl_engine_task_abandon(sl_engine *e, sl_activity_task *t)
 {
     take_back(t);
+    bool counted = !t->remote;
     sl__activity_task_free(t);
-    resolved(e, 1);
+    if (counted)
+        resolved(e, 1);
 }

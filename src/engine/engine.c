@@ -153,6 +153,8 @@ sl_code sl_engine_open(const sl_engine_opts *o, sl_engine **out, sl_err *err)
     pthread_mutex_init(&e->reader.mu, NULL);
     sl__writer_init(e);
     sl__dispatch_init(e);
+    sl__remote_init(e);
+    e->poller.all_workflows = o->all_workflow_queues;
     e->hist_warn_events = o->history_warn_events;
     e->hist_warn_bytes = o->history_warn_bytes;
     e->hist_limit_events = o->history_limit_events;
@@ -210,6 +212,7 @@ void sl_engine_close(sl_engine *e)
     sl__cache_clear(e);
     sl__writer_cleanup(e);
     sl__dispatch_cleanup(e);
+    sl__remote_cleanup(e);
     sl__poller_cleanup(e);
     sl__limits_cleanup(e);
     sl_store_close(e->st);

@@ -236,6 +236,7 @@ struct sl_activity_task {
     char run_id[37];
     char *workflow_id;
     uint8_t state; /* enum task_state */
+    bool remote;   /* leased by sl_engine_lease_tasks: not counted against the dispatcher */
 };
 
 typedef struct sl__dispatch {
@@ -265,6 +266,9 @@ void sl__dispatch_publish(sl_engine *e);
 /* Number of tasks with the dispatcher (any thread). */
 int sl__dispatch_in_flight(sl_engine *e);
 void sl__activity_task_free(sl_activity_task *t);
+/* A new task (state LEASED) with a copy of row and its strings. */
+sl_activity_task *sl__activity_task_new(const sl_act_task_row *row, const char *run_id,
+                                        const char *workflow_id);
 
 /* ---- the writer (writer.c) ------------------------------------------------------------ */
 
@@ -336,6 +340,7 @@ typedef struct sl__poller {
     /* set before `serving`, then fixed */
     char **queues;
     size_t n_queues;
+    bool all_workflows; /* workflow tasks of every queue run here (a server) */
     /* engine thread */
     bool active;   /* serving, as of the current batch */
     bool lease_ok; /* serving and not draining, as of the current batch */
@@ -364,6 +369,8 @@ void sl__poller_cleanup(sl_engine *e);
 void sl__engine_wake_at(sl_engine *e, int64_t t);
 /* Whether this engine runs the workflow tasks of `queue` (engine thread). */
 bool sl__engine_serves(const sl_engine *e, const char *queue);
+/* Whether this engine leases the activity tasks of `queue` for its dispatcher (engine thread). */
+bool sl__engine_serves_activities(const sl_engine *e, const char *queue);
 /* Whether an activity task of `queue` being inserted now should be leased to ourselves. */
 bool sl__engine_take_local(sl_engine *e, const char *queue);
 
@@ -395,6 +402,30 @@ typedef struct sl__reader {
 sl_code sl__reader_get(sl_engine *e, sl_store **out, sl_err *err);
 void sl__reader_done(sl_engine *e);
 
+/* ---- activity tasks for remote workers (remote.c) -------------------------------------- */
+
+#define SL__READY_MAX 16
+typedef struct sl__remote {
+    /* engine thread: queues whose activity tasks became (or will become) visible in the
+     * open transaction; overflow: more than SL__READY_MAX, tell every queue */
+    char *ready[SL__READY_MAX];
+    int n_ready;
+    bool overflow;
+    /* the ready callback: set by any thread, called on the engine thread, under mu */
+    pthread_mutex_t mu;
+    sl_ready_cb cb;
+    void *cb_arg;
+} sl__remote;
+
+void sl__remote_init(sl_engine *e);
+void sl__remote_cleanup(sl_engine *e);
+/* Engine thread, inside the transaction: an activity task of `queue` that no dispatcher of
+ * ours took was made visible (now or later). */
+void sl__ready_note(sl_engine *e, const char *queue);
+/* Engine thread: after COMMIT, tell the ready callback; after ROLLBACK, forget. */
+void sl__ready_publish(sl_engine *e);
+void sl__ready_drop(sl_engine *e);
+
 /* ---- the engine ----------------------------------------------------------------------- */
 
 struct sl_engine {
@@ -411,6 +442,7 @@ struct sl_engine {
     pthread_mutex_t close_mu;
     sl_close_cb on_close;
     void *on_close_arg;
+    sl__remote remote;
 
     /* the engine thread (engine.c) */
     pthread_mutex_t mu; /* the engine lock, see the top */

@@ -109,8 +109,9 @@ static sl_code attempt_failed(sl_engine *e, const sl_act_task_row *t, const char
         rc = sl_store_act_retry(e->st, t->task_id, owner, t->attempt, d.next_attempt_ms, deadline,
                                 failure_text, &found, err);
         /* Poll again when the retry is due rather than at the idle backoff. */
-        if (sl__engine_serves(e, t->queue))
+        if (sl__engine_serves_activities(e, t->queue))
             sl__engine_wake_at(e, d.next_attempt_ms);
+        sl__ready_note(e, t->queue);
     } else {
         rc = sl_store_act_take(e->st, t->task_id, owner, t->attempt, &found, err);
     }

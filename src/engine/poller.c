@@ -61,6 +61,14 @@ void sl__engine_wake_at(sl_engine *e, int64_t t)
 bool sl__engine_serves(const sl_engine *e, const char *queue)
 {
     const sl__poller *p = &e->poller;
+    if (p->active && p->all_workflows)
+        return true;
+    return sl__engine_serves_activities(e, queue);
+}
+
+bool sl__engine_serves_activities(const sl_engine *e, const char *queue)
+{
+    const sl__poller *p = &e->poller;
     if (!p->active)
         return false;
     for (size_t i = 0; i < p->n_queues; i++)
@@ -71,7 +79,7 @@ bool sl__engine_serves(const sl_engine *e, const char *queue)
 
 bool sl__engine_take_local(sl_engine *e, const char *queue)
 {
-    if (!e->threaded || !e->poller.lease_ok || !sl__engine_serves(e, queue))
+    if (!e->threaded || !e->poller.lease_ok || !sl__engine_serves_activities(e, queue))
         return false;
     return sl__dispatch_room(e, queue) > 0;
 }
@@ -112,9 +120,14 @@ static bool poll_has_work(sl_engine *e, int64_t now)
         return true;
     if (sl_store_schedule_next(e->st, &next_sched, NULL) == SL_OK && next_sched <= now)
         return true;
+    int64_t next_wft;
+    if (p->all_workflows && sl_store_wft_next_visible(e->st, NULL, &next_wft, NULL) == SL_OK &&
+        next_wft <= now)
+        return true;
     for (size_t i = 0; i < p->n_queues; i++) {
         int64_t next;
-        if (sl_store_wft_next_visible(e->st, p->queues[i], &next, NULL) == SL_OK && next <= now)
+        if (!p->all_workflows &&
+            sl_store_wft_next_visible(e->st, p->queues[i], &next, NULL) == SL_OK && next <= now)
             return true;
         if (p->lease_ok && sl__dispatch_room(e, p->queues[i]) > 0 &&
             sl_store_act_next_visible(e->st, p->queues[i], &next, NULL) == SL_OK && next <= now)
@@ -166,9 +179,18 @@ sl_code sl__poller_poll(sl_engine *e, int64_t now, int *found, sl_err *err)
         return trc;
     if ((trc = sl__schedules_process(e, now, &p.found, err)) != SL_OK)
         return trc;
+    if (pl->all_workflows) {
+        sl_code rc = sl_store_wft_due(e->st, NULL, now, POLL_BATCH, wft_due_cb, &p, err);
+        if (rc != SL_OK)
+            return rc;
+        if (p.rc != SL_OK)
+            return p.rc;
+    }
     for (size_t i = 0; i < pl->n_queues && p.rc == SL_OK; i++) {
         const char *queue = pl->queues[i];
-        sl_code rc = sl_store_wft_due(e->st, queue, now, POLL_BATCH, wft_due_cb, &p, err);
+        sl_code rc = pl->all_workflows
+                         ? SL_OK
+                         : sl_store_wft_due(e->st, queue, now, POLL_BATCH, wft_due_cb, &p, err);
         if (rc != SL_OK)
             return rc;
         if (p.rc != SL_OK)

@@ -152,6 +152,7 @@ bool sl__writer_has_pending(sl_engine *e)
 static void publish(sl_engine *e)
 {
     sl__dispatch_publish(e);
+    sl__ready_publish(e);
     if (!e->writer.closed_head)
         return;
     pthread_mutex_lock(&e->close_mu);
@@ -255,6 +256,7 @@ rollback:
     sl__cache_clear(e);
     sl__engine_clear_deferred(e);
     sl__dispatch_drop_after(e, 0);
+    sl__ready_drop(e);
     closed_drop(e, NULL);
     count_batch(e, false, 0);
     sl_warn("engine: transaction rolled back: %s", err.msg);

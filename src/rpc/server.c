@@ -55,13 +55,21 @@ struct sl_rpc_call {
     bool has_status_details;
     struct tag t_new, t_recv, t_close, t_send;
     sl_rpc_call *next; /* the handler FIFO */
+    /* sl_rpc_call_wait: the handler sleeps on its own condition, signalled when the call
+     * closes, the server stops or sl_rpc_call_wake is called (no herd of waiting polls) */
+    pthread_cond_t wait_cv;
+    bool waiting, woken;
+    sl_rpc_call *wait_prev, *wait_next; /* the server's list of waiting calls */
 };
 
 struct sl_rpc_server {
     grpc_server *server;
     grpc_completion_queue *cq;
     int port;
-    int n_threads;
+    int n_threads;   /* started so far; grows up to max_threads while every one is busy */
+    int max_threads;
+    int idle;        /* handler threads waiting for a call */
+    sl_rpc_call *waiters; /* calls in sl_rpc_call_wait */
     int64_t max_msg;
     struct method *methods;
     size_t n_methods;
@@ -78,6 +86,8 @@ struct sl_rpc_server {
     struct tag t_shutdown;
 };
 
+static void *handler_main(void *arg);
+
 /* Requests kept outstanding with grpc_server_request_call, so bursts are accepted at once. */
 #define N_PENDING_REQUESTS 32
 
@@ -85,6 +95,7 @@ void sl_rpc_server_opts_init(sl_rpc_server_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->threads = 4;
+    o->max_threads = 0;
     o->max_message_bytes = SL_RPC_DEFAULT_MAX_MESSAGE;
 }
 
@@ -112,6 +123,7 @@ static int64_t mono_ms(void)
 
 static void call_free(sl_rpc_call *c)
 {
+    pthread_cond_destroy(&c->wait_cv);
     if (c->call)
         grpc_call_unref(c->call);
     grpc_call_details_destroy(&c->details);
@@ -147,6 +159,11 @@ static sl_rpc_call *call_new(sl_rpc_server *s)
 {
     sl_rpc_call *c = sl_xcalloc(1, sizeof *c);
     c->srv = s;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wait_cv, &ca);
+    pthread_condattr_destroy(&ca);
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->md);
     c->t_new = (struct tag){TAG_NEW_CALL, c};
@@ -282,6 +299,14 @@ static void on_recv(sl_rpc_server *s, sl_rpc_call *c, bool ok)
         else
             s->q_head = c;
         s->q_tail = c;
+        if (s->idle == 0 && s->n_threads < s->max_threads && !s->q_closed) {
+            pthread_t *t = realloc(s->threads, (size_t)(s->n_threads + 1) * sizeof *t);
+            if (!t)
+                abort();
+            s->threads = t;
+            if (pthread_create(&s->threads[s->n_threads], NULL, handler_main, s) == 0)
+                s->n_threads++;
+        }
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
         return;
@@ -320,6 +345,8 @@ static void *cq_main(void *arg)
             pthread_mutex_lock(&s->mu);
             c->closed = true;
             pthread_cond_broadcast(&s->cv);
+            if (c->waiting)
+                pthread_cond_signal(&c->wait_cv);
             dead = unref_locked(c);
             pthread_mutex_unlock(&s->mu);
             break;
@@ -355,8 +382,10 @@ static void *handler_main(void *arg)
     sl_rpc_server *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->mu);
+        s->idle++;
         while (!s->q_head && !s->q_closed)
             pthread_cond_wait(&s->cv, &s->mu);
+        s->idle--;
         sl_rpc_call *c = s->q_head;
         if (!c) {
             pthread_mutex_unlock(&s->mu);
@@ -391,6 +420,7 @@ sl_code sl_rpc_server_new(const sl_rpc_server_opts *o, sl_rpc_server **out, sl_e
         return sl_err_set(err, SL_EINVAL, "TLS is not supported yet");
     sl_rpc_server *s = sl_xcalloc(1, sizeof *s);
     s->n_threads = o->threads > 0 ? o->threads : 4;
+    s->max_threads = o->max_threads > s->n_threads ? o->max_threads : s->n_threads;
     s->max_msg = o->max_message_bytes > 0 ? o->max_message_bytes : SL_RPC_DEFAULT_MAX_MESSAGE;
     if (s->max_msg > INT32_MAX)
         s->max_msg = INT32_MAX;
@@ -474,6 +504,8 @@ void sl_rpc_server_stop(sl_rpc_server *s, int64_t grace_ms)
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     pthread_cond_broadcast(&s->cv);
+    for (sl_rpc_call *w = s->waiters; w; w = w->wait_next)
+        pthread_cond_signal(&w->wait_cv);
     pthread_mutex_unlock(&s->mu);
 
     /* grpc's order: shutdown_and_notify, cancel what is left, wait for the tag, then the
@@ -491,10 +523,11 @@ void sl_rpc_server_stop(sl_rpc_server *s, int64_t grace_ms)
     pthread_mutex_lock(&s->mu);
     while (!s->shutdown_done)
         pthread_cond_wait(&s->cv, &s->mu);
-    s->q_closed = true;
+    s->q_closed = true; /* from here no thread is added */
     pthread_cond_broadcast(&s->cv);
+    int n_threads = s->n_threads;
     pthread_mutex_unlock(&s->mu);
-    for (int i = 0; i < s->n_threads; i++)
+    for (int i = 0; i < n_threads; i++)
         pthread_join(s->threads[i], NULL);
 
     grpc_completion_queue_shutdown(s->cq);
@@ -578,6 +611,12 @@ sl_rpc_wait sl_rpc_call_wait(sl_rpc_call *c, int64_t timeout_ms)
     struct timespec until = abs_time(timeout_ms > 0 ? timeout_ms : 0);
     sl_rpc_wait w = SL_RPC_WAIT_TIMEOUT;
     pthread_mutex_lock(&s->mu);
+    c->waiting = true;
+    c->wait_prev = NULL;
+    c->wait_next = s->waiters;
+    if (s->waiters)
+        s->waiters->wait_prev = c;
+    s->waiters = c;
     for (;;) {
         if (c->closed) { /* closed before a status of ours: the client is gone */
             w = SL_RPC_WAIT_CANCELLED;
@@ -587,12 +626,35 @@ sl_rpc_wait sl_rpc_call_wait(sl_rpc_call *c, int64_t timeout_ms)
             w = SL_RPC_WAIT_STOPPING;
             break;
         }
+        if (c->woken) {
+            c->woken = false;
+            w = SL_RPC_WAIT_WOKEN;
+            break;
+        }
         if (mono_ms() >= end)
             break;
-        pthread_cond_timedwait(&s->cv, &s->mu, &until);
+        pthread_cond_timedwait(&c->wait_cv, &s->mu, &until);
     }
+    if (c->wait_prev)
+        c->wait_prev->wait_next = c->wait_next;
+    else
+        s->waiters = c->wait_next;
+    if (c->wait_next)
+        c->wait_next->wait_prev = c->wait_prev;
+    c->wait_prev = c->wait_next = NULL;
+    c->waiting = false;
     pthread_mutex_unlock(&s->mu);
     return w;
+}
+
+void sl_rpc_call_wake(sl_rpc_call *c)
+{
+    sl_rpc_server *s = c->srv;
+    pthread_mutex_lock(&s->mu);
+    c->woken = true;
+    if (c->waiting)
+        pthread_cond_signal(&c->wait_cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 bool sl_rpc_call_is_cancelled(const sl_rpc_call *c)

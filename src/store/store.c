@@ -61,6 +61,9 @@ static const char *const stmt_sql[STMT__COUNT] = {
     [STMT_WFT_DUE] = "SELECT run_pk FROM wf_tasks WHERE queue=?1 AND visible_at<=?2 "
                      "ORDER BY visible_at LIMIT ?3",
     [STMT_WFT_NEXT] = "SELECT min(visible_at) FROM wf_tasks WHERE queue=?1",
+    [STMT_WFT_DUE_ANY] = "SELECT run_pk FROM wf_tasks WHERE visible_at<=?2 "
+                         "ORDER BY visible_at LIMIT ?3",
+    [STMT_WFT_NEXT_ANY] = "SELECT min(visible_at) FROM wf_tasks",
     [STMT_ACT_INSERT] =
         "INSERT INTO activity_tasks (run_pk, seq, sched_event_id, queue, activity_type, input, "
         "opts, attempt, scheduled_ms, visible_at, lease_owner, lease_expiry, started_ms, deadline, "
@@ -93,6 +96,7 @@ static const char *const stmt_sql[STMT__COUNT] = {
         "lease_expiry<?1 UNION ALL SELECT " ACT_COLS " FROM activity_tasks WHERE deadline<?1 AND "
         "NOT (lease_owner IS NOT NULL AND lease_expiry<?1) LIMIT ?2",
     [STMT_ACT_OF_RUN] = "SELECT " ACT_COLS " FROM activity_tasks WHERE run_pk=?1 ORDER BY seq",
+    [STMT_ACT_GET] = "SELECT " ACT_COLS " FROM activity_tasks WHERE task_id=?1",
     [STMT_ACT_CANCEL] = "UPDATE activity_tasks SET cancel_requested=1 WHERE run_pk=?1",
     [STMT_ACT_DELETE_RUN] = "DELETE FROM activity_tasks WHERE run_pk=?1",
     [STMT_TIMER_DELETE_RUN] = "DELETE FROM timers WHERE run_pk=?1",

@@ -47,8 +47,9 @@ sl_code sl_store_wft_postpone(sl_store *st, int64_t run_pk, int64_t now_ms, int6
 sl_code sl_store_wft_due(sl_store *st, const char *queue, int64_t now_ms, int limit, sl_pk_fn fn,
                          void *arg, sl_err *err)
 {
-    STMT_OR_FAIL(s, STMT_WFT_DUE);
-    sl__bind_text(s, 1, queue);
+    STMT_OR_FAIL(s, queue ? STMT_WFT_DUE : STMT_WFT_DUE_ANY);
+    if (queue)
+        sl__bind_text(s, 1, queue);
     sqlite3_bind_int64(s, 2, now_ms);
     sqlite3_bind_int(s, 3, limit);
     /* Collect first: the callback may write to wf_tasks. */
@@ -71,7 +72,8 @@ static sl_code min_visible(sl_store *st, enum stmt_id id, const char *queue, int
                            sl_err *err)
 {
     STMT_OR_FAIL(s, id);
-    sl__bind_text(s, 1, queue);
+    if (queue)
+        sl__bind_text(s, 1, queue);
     int rc = sl__store_step(st, s);
     *out = INT64_MAX;
     if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
@@ -85,7 +87,7 @@ static sl_code min_visible(sl_store *st, enum stmt_id id, const char *queue, int
 
 sl_code sl_store_wft_next_visible(sl_store *st, const char *queue, int64_t *out, sl_err *err)
 {
-    return min_visible(st, STMT_WFT_NEXT, queue, out, err);
+    return min_visible(st, queue ? STMT_WFT_NEXT : STMT_WFT_NEXT_ANY, queue, out, err);
 }
 
 sl_code sl_store_act_next_visible(sl_store *st, const char *queue, int64_t *out, sl_err *err)
@@ -306,6 +308,26 @@ sl_code sl_store_act_of_run(sl_store *st, int64_t run_pk, sl_act_fn fn, void *ar
     STMT_OR_FAIL(s, STMT_ACT_OF_RUN);
     sqlite3_bind_int64(s, 1, run_pk);
     return each_act(st, s, fn, arg, "list activity tasks", err);
+}
+
+sl_code sl_store_act_get(sl_store *st, int64_t task_id, sl_act_task_row *out, bool *found,
+                         sl_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    *found = false;
+    STMT_OR_FAIL(s, STMT_ACT_GET);
+    sqlite3_bind_int64(s, 1, task_id);
+    int rc = sl__store_step(st, s);
+    if (rc == SQLITE_ROW) {
+        read_act(s, out);
+        *found = true;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return sl__store_fail(st, rc, "read activity task", err);
+    return SL_OK;
 }
 
 sl_code sl_store_act_request_cancel(sl_store *st, int64_t run_pk, sl_err *err)
